@@ -1,0 +1,181 @@
+"""Trust-region pieces: the exact small subproblem solver and the radius rules.
+
+The solver is general-purpose: it minimises any quadratic ``bᵀα + ½αᵀAα`` with a
+symmetric ``A`` of any (small) size over the ball ``‖α‖ ≤ Δ``, exactly, the hard
+case included (Moré & Sorensen 1983; Nocedal & Wright, *Numerical Optimization*,
+2nd ed., §4.3). KryBall calls it on the k×k projected problem of thesis eq. 4.14–4.15.
+
+The radius update and acceptance test follow Nocedal & Wright Algorithm 4.1
+(thesis Algorithm 3), written as pure functions so that the optimiser loop only
+does bookkeeping — the same split scipy makes between ``_trustregion.py`` and its
+subproblem solvers.
+"""
+
+import math
+from typing import NamedTuple
+
+import torch
+
+# Nocedal & Wright Algorithm 4.1 (and scipy's trust-region loop) use these constants:
+# a step that realises less than a quarter of the predicted decrease shrinks the
+# region to a quarter; one that realises more than three quarters while hitting the
+# boundary doubles it.
+SHRINK_BELOW = 0.25
+SHRINK_FACTOR = 0.25
+EXPAND_ABOVE = 0.75
+EXPAND_FACTOR = 2.0
+
+
+class TrustRegionSolution(NamedTuple):
+    """Solution of ``min bᵀα + ½αᵀAα  s.t. ‖α‖ ≤ radius``.
+
+    ``step`` is α; ``multiplier`` is λ ≥ 0 with ``(A + λI)α = −b``, ``A + λI``
+    positive semi-definite and ``λ(radius − ‖α‖) = 0``; ``hits_boundary`` says
+    whether ``‖α‖ = radius``.
+    """
+
+    step: torch.Tensor
+    multiplier: float
+    hits_boundary: bool
+
+
+def solve_subproblem(A: torch.Tensor, b: torch.Tensor, radius: float) -> TrustRegionSolution:
+    """Solve the dense trust-region subproblem exactly (a general-purpose solver).
+
+    Minimises ``bᵀα + ½αᵀAα`` subject to ``‖α‖₂ ≤ radius`` for a symmetric ``A``
+    (k×k, any k ≥ 0, definite, indefinite or singular). Works in the eigenbasis of
+    ``A`` (one symmetric eigendecomposition, computed in float64), where the
+    secular equation ``‖(A + λI)⁻¹b‖ = radius`` is one-dimensional and solved by
+    safeguarded Newton iteration on ``1/‖α(λ)‖ − 1/radius`` (Nocedal & Wright
+    §4.3). When ``b`` has no component along the lowest eigenvector and the
+    shifted system's solution lies inside the ball — the *hard case* — the step is
+    completed to the boundary along that eigenvector.
+
+    The result is returned in ``A``'s dtype and device; ``A`` is symmetrised as
+    ``(A + Aᵀ)/2`` so that round-off asymmetry does no harm.
+    """
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or b.shape != (A.shape[0],):
+        raise ValueError(f"solve_subproblem needs A of shape (k, k) and b of shape (k,), got {tuple(A.shape)} and {tuple(b.shape)}")
+    if not radius > 0 or not math.isfinite(radius):
+        raise ValueError(f"radius must be positive and finite, got {radius}")
+    if not (torch.isfinite(A).all() and torch.isfinite(b).all()):
+        raise ValueError("solve_subproblem needs finite A and b")
+    out = dict(dtype=A.dtype, device=A.device)
+    A64 = A.detach().to("cpu", torch.float64)
+    A64 = (A64 + A64.T) / 2
+    b64 = b.detach().to("cpu", torch.float64)
+    if A64.shape[0] == 0:
+        return TrustRegionSolution(torch.zeros(0, **out), 0.0, False)
+
+    eigenvalues, V = torch.linalg.eigh(A64)
+    beta = V.T @ b64  # b in the eigenbasis
+    scale = max(eigenvalues.abs().max().item(), b64.norm().item() / radius)
+    # Eigenvalues this close to the lowest one act as one (possibly repeated) eigenvalue,
+    # and gradient components this small are round-off: both thresholds are relative.
+    tiny = 64 * A64.shape[0] * torch.finfo(torch.float64).eps * max(scale, torch.finfo(torch.float64).tiny)
+    lowest = eigenvalues[0].item()
+    shift = max(0.0, -lowest)
+    singular = (eigenvalues + shift) <= tiny
+    b_on_singular = beta[singular].norm().item()
+
+    if b_on_singular <= tiny * radius:
+        # λ = shift is feasible: (A + shift·I) is PSD and b lies in its range.
+        p = _shifted_solution(eigenvalues, beta, V, shift, ~singular)
+        norm = p.norm().item()
+        if norm <= radius:
+            if shift == 0.0:
+                # Interior (possibly minimum-norm on a singular PSD A): λ = 0.
+                return TrustRegionSolution(p.to(**out), 0.0, norm >= radius * (1 - 1e-12))
+            # Hard case: move along the lowest eigenvector to the boundary.
+            tau = math.sqrt(max(radius**2 - norm**2, 0.0))
+            p = p + tau * V[:, 0]
+            return TrustRegionSolution(p.to(**out), shift, True)
+
+    multiplier = _secular_newton(eigenvalues, beta, radius, shift, b64.norm().item())
+    coefficients = -beta / (eigenvalues + multiplier)
+    norm = coefficients.norm().item()
+    if norm < radius:
+        # Near the hard case λ sits within round-off of −λ_min, where ‖α(λ)‖ cannot be
+        # resolved; finish the step to the boundary along the lowest eigenvector, which
+        # changes (A + λI)α by only (λ_min + λ)·τ (Moré & Sorensen 1983, §3).
+        lowest = coefficients[0].item()
+        coefficients[0] = math.copysign(math.sqrt(radius**2 - norm**2 + lowest**2), lowest)
+    else:
+        coefficients *= radius / norm
+    return TrustRegionSolution((V @ coefficients).to(**out), multiplier, True)
+
+
+def _shifted_solution(eigenvalues, beta, V, multiplier, keep):
+    """α(λ) = −(A + λI)⁻¹b restricted to the eigen-directions in ``keep``."""
+    coefficients = torch.zeros_like(beta)
+    coefficients[keep] = -beta[keep] / (eigenvalues[keep] + multiplier)
+    return V @ coefficients
+
+
+def _secular_newton(eigenvalues, beta, radius, lower, b_norm, max_iter=200):
+    """λ > lower with ‖α(λ)‖ = radius, by Newton on φ(λ) = 1/‖α(λ)‖ − 1/radius.
+
+    φ is increasing and concave on (lower, ∞), so Newton from the left converges
+    monotonically; a bracket [lo, hi] with bisection guards round-off. At
+    ``hi = lower + ‖b‖/radius`` every shifted eigenvalue is ≥ ‖b‖/radius, so
+    ‖α(hi)‖ ≤ radius.
+    """
+    lo, hi = lower, lower + b_norm / radius
+    lam = hi
+    for _ in range(max_iter):
+        shifted = eigenvalues + lam
+        norm_sq = (beta**2 / shifted**2).sum().item()
+        norm = math.sqrt(norm_sq)
+        if abs(norm - radius) <= 1e-14 * radius:
+            return lam
+        if norm > radius:
+            lo = lam
+        else:
+            hi = lam
+        derivative = (beta**2 / shifted**3).sum().item() / norm**3
+        newton = lam - (1 / norm - 1 / radius) / derivative
+        lam = newton if lo < newton < hi else (lo + hi) / 2
+        if hi - lo <= 4 * torch.finfo(torch.float64).eps * max(abs(hi), 1.0):
+            return hi
+    return lam
+
+
+def reduction_ratio(actual: float, predicted: float) -> float:
+    """ρ = actual / predicted reduction (thesis Algorithm 3); −∞ for a non-finite trial loss.
+
+    A non-finite actual reduction (the trial loss was NaN or ±∞) counts as the worst
+    possible agreement, so the step is rejected and the region shrinks.
+    """
+    if not math.isfinite(actual):
+        return -math.inf
+    return actual / predicted
+
+
+def predicts_measurable_decrease(predicted: float, loss: float, eps: float) -> bool:
+    """Whether a predicted reduction is large enough to be seen in the loss at all.
+
+    A trial point whose predicted decrease is below the loss's floating-point
+    resolution (``eps·|loss|``, with ``eps`` of the parameters' dtype) can only
+    measure round-off: its ρ is noise, and rejecting it would shrink the radius for
+    nothing. Such a step is not tried (the point is stationary to working precision).
+    """
+    return predicted > eps * abs(loss)
+
+
+def is_accepted(rho: float, accept_ratio: float) -> bool:
+    """Accept the trial point when ρ exceeds ``accept_ratio`` (η in Nocedal & Wright Alg. 4.1)."""
+    return rho > accept_ratio
+
+
+def update_radius(radius: float, rho: float, step_norm: float, *, max_radius: float, min_radius: float) -> float:
+    """Nocedal & Wright Algorithm 4.1 radius rule, kept within [min_radius, max_radius].
+
+    ρ < 1/4 → Δ/4; ρ > 3/4 with the step on the boundary → min(2Δ, max_radius);
+    otherwise unchanged. The floor keeps a run of rejections (noisy mini-batches)
+    from shrinking Δ to a value no float step can recover from.
+    """
+    if rho < SHRINK_BELOW:
+        radius = SHRINK_FACTOR * radius
+    elif rho > EXPAND_ABOVE and step_norm >= radius * (1 - 1e-6):
+        radius = min(EXPAND_FACTOR * radius, max_radius)
+    return max(radius, min_radius)
