@@ -1,0 +1,73 @@
+"""Lanczos iteration: an orthonormal Krylov basis and the projected Hessian.
+
+Thesis §2.4.2 (Algorithm 2) builds 𝒦_M(H, g) = span{g, Hg, …, H^{M−1}g} with the
+Arnoldi iteration; for a symmetric H, Arnoldi's Hessenberg matrix is tridiagonal
+and the iteration is Lanczos (thesis eq. 4.6: QᵀHQ = T). In floating point plain
+Lanczos loses orthogonality, so every new vector is orthogonalised against the
+whole basis, twice ("twice is enough", Parlett), and the coefficients are
+accumulated in float64 (as PyHessian does).
+"""
+
+from typing import Callable
+
+import torch
+
+
+def lanczos(
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    v0: torch.Tensor,
+    dim: int,
+    *,
+    tol: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``dim`` Lanczos steps of a symmetric operator from ``v0``.
+
+    Args:
+        matvec: ``v ↦ Hv`` for a symmetric H, on flat tensors like ``v0``.
+        v0: the start vector (normalised here); KryBall passes the gradient.
+        dim: the largest basis size M ≥ 1 wanted; one ``matvec`` per basis vector.
+        tol: breakdown threshold relative to the largest coefficient seen; by default
+            √eps of ``v0``'s dtype, the level at which a residual is round-off.
+
+    Returns:
+        ``(Q, T)``: ``Q`` (n×m, ``v0``'s dtype) has orthonormal columns spanning
+        𝒦_m(H, v0); ``T`` (m×m, float64, on ``v0``'s device) is the symmetric
+        tridiagonal ``QᵀHQ``. ``m < dim`` when the Krylov space is invariant
+        (breakdown: H restricted to it is exactly T), and ``m = 0`` for ``v0 = 0``.
+    """
+    if dim < 1:
+        raise ValueError(f"dim must be at least 1, got {dim}")
+    if v0.ndim != 1:
+        raise ValueError(f"v0 must be a flat vector, got shape {tuple(v0.shape)}")
+    if tol is None:
+        tol = torch.finfo(v0.dtype).eps ** 0.5
+    n = v0.numel()
+    dim = min(dim, n)
+    Q = v0.new_zeros(n, dim)
+    alphas = torch.zeros(dim, dtype=torch.float64, device=v0.device)
+    betas = torch.zeros(dim, dtype=torch.float64, device=v0.device)
+
+    norm = v0.norm()
+    if norm == 0 or not torch.isfinite(norm):
+        return Q[:, :0], torch.zeros(0, 0, dtype=torch.float64, device=v0.device)
+    Q[:, 0] = v0 / norm
+    scale = 0.0  # running max of |α|, |β|: the size of T, for a relative breakdown test
+    m = dim
+    for j in range(dim):
+        w = matvec(Q[:, j])
+        alphas[j] = torch.dot(Q[:, j].double(), w.double())
+        basis = Q[:, : j + 1]
+        for _ in range(2):  # full re-orthogonalisation, twice
+            w = w - basis @ (basis.T @ w)
+        if j + 1 == dim:
+            break
+        betas[j] = w.double().norm()
+        scale = max(scale, abs(alphas[j].item()), betas[j].item())
+        if betas[j].item() <= tol * scale:  # invariant subspace: stop, never divide by ~0
+            m = j + 1
+            break
+        Q[:, j + 1] = w / betas[j].to(w.dtype)
+
+    off_diagonal = betas[: m - 1]
+    T = torch.diag(alphas[:m]) + torch.diag(off_diagonal, 1) + torch.diag(off_diagonal, -1)
+    return Q[:, :m], T
