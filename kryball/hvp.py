@@ -1,0 +1,72 @@
+"""Hessian-vector products that share one gradient graph per step (DESIGN §3 step 1).
+
+Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``; each
+product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph
+retained, so a step with k products costs one gradient plus k backward passes
+(Pearlmutter 1994). Several products can be taken in one vectorised backward
+(``is_grads_batched``); models whose backward formulas do not batch fall back to
+a loop, once, and remember it.
+"""
+
+import torch
+
+
+def flatten(tensors) -> torch.Tensor:
+    """Concatenate tensors into one flat vector (a copy)."""
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+class HessianVectorProducts:
+    """The gradient at one point and products with the Hessian there.
+
+    Args:
+        loss: a scalar connected to ``params`` by an autograd graph.
+        params: the tensors differentiated; a parameter the loss does not depend on
+            has zero gradient and zero curvature.
+
+    ``gradient`` is the flat gradient (detached); ``matvec(v)`` and ``matmat(V)``
+    return ``Hv`` and ``HV`` (V is n×k); ``count`` is the number of products taken.
+    ``batching_works`` is None until a batched product was tried, then whether it
+    worked; pass it on to the next step's instance so a failure is paid once.
+    """
+
+    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batching_works: bool | None = None):
+        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
+        self._params = params
+        self._gradient = flatten(grads)
+        self.gradient = self._gradient.detach()
+        self.count = 0
+        self.batching_works = batching_works
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """``Hv`` for a flat vector ``v``."""
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """``HV`` for the columns of ``V`` (n×k), batched where the model allows it."""
+        k = V.shape[1]
+        self.count += k
+        if k == 0 or not self._gradient.requires_grad:  # gradient constant in θ: H = 0
+            return torch.zeros_like(V)
+        if k > 1 and self.batching_works is not False:
+            try:
+                products = self._backward(V.T.contiguous(), batched=True)
+                self.batching_works = True
+                return products.T
+            except RuntimeError:
+                self.batching_works = False  # e.g. a backward formula without a batching rule
+        return torch.stack([self._backward(V[:, i], batched=False) for i in range(k)], dim=1)
+
+    def _backward(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:
+        products = torch.autograd.grad(
+            self._gradient,
+            self._params,
+            grad_outputs=vectors,
+            retain_graph=True,
+            allow_unused=True,
+            materialize_grads=True,
+            is_grads_batched=batched,
+        )
+        if batched:
+            return torch.cat([p.reshape(vectors.shape[0], -1) for p in products], dim=1)
+        return flatten(products)
