@@ -1,0 +1,262 @@
+"""``KryBall``: the optimiser class — bookkeeping around the pure functions.
+
+One call ``loss = opt.step(closure)`` is one iteration of thesis Algorithm 4, as
+fixed in DESIGN §3: Krylov basis and saddle-free direction on refresh steps,
+search subspace {g, z, d} or {g, z, Q}, exact trust-region subproblem, one trial
+evaluation, accept/reject and radius update, momentum update. All trainable
+tensors of all parameter groups form one flat vector θ. The state lives with the
+first trainable parameter (as in ``torch.optim.LBFGS``), so ``state_dict()`` and
+``load_state_dict()`` resume a run exactly.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.optim import Optimizer
+
+from .closure import loss_with_graph, loss_without_graph
+from .hvp import HessianVectorProducts, flatten
+from .krylov import lanczos
+from .saddle_free import sfn_direction
+from .subspace import dependence_tolerance, extend_basis, orthonormal_coordinates
+from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
+
+HYPERPARAMETERS = dict(
+    krylov_dim=5,  # M: the thesis's sensitivity study (§5.3.4) plateaus from M = 5 on
+    refresh=3,  # r_refresh: the thesis's default (§5.3.4); fresher is better but dearer
+    momentum=0.9,  # β in z ← βz + g: the usual heavy-ball value, a memory of ~10 steps
+    initial_radius=1.0,  # Δ₀: scipy's default; ×2 / ×¼ per step corrects it within a few steps
+    max_radius=1000.0,  # Δ_max: scipy's default; a cap against a runaway on flat regions
+    min_radius=1e-8,  # floor so that rejections cannot shrink Δ beyond recovery
+    eig_clip=1e-4,  # ε of thesis eq. 4.11: curvature below it is treated as ε
+    accept_ratio=0.0,  # η: accept any step that lowers the loss (N&W alg. 4.1 allows [0, ¼))
+    max_retries=0,  # re-solves at the shrunk radius after a rejection; 0 = the thesis's one trial
+)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one ``KryBall.step`` did (``opt.last_step``).
+
+    ``status`` is ``"accepted"``, ``"rejected"``, ``"stationary"`` (the model
+    predicts no decrease the loss's precision could show, so no trial is made),
+    or ``"non-finite loss"`` / ``"non-finite gradient"`` (nothing was changed).
+    ``radius`` is the radius after the update; ``ritz_values`` are the
+    eigenvalues of the Lanczos matrix T on refresh steps (ascending), else ``None``.
+    """
+
+    status: str
+    loss: float
+    trial_loss: float | None = None
+    rho: float | None = None
+    radius: float | None = None
+    accepted: bool = False
+    predicted_reduction: float | None = None
+    actual_reduction: float | None = None
+    step_norm: float = 0.0
+    multiplier: float | None = None
+    ritz_values: tuple[float, ...] | None = None
+    refreshed: bool = False
+    subspace_dim: int = 0
+    retries: int = 0
+    hvps: int = 0
+    loss_evals: int = 1
+
+
+def _validate(hp: dict) -> None:
+    def is_int(value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    checks = [
+        ("krylov_dim", is_int(hp["krylov_dim"]) and hp["krylov_dim"] >= 1, "an integer ≥ 1"),
+        ("refresh", is_int(hp["refresh"]) and hp["refresh"] >= 1, "an integer ≥ 1"),
+        ("momentum", 0.0 <= hp["momentum"] < 1.0, "in [0, 1)"),
+        ("initial_radius", 0.0 < hp["initial_radius"] < math.inf, "positive and finite"),
+        ("max_radius", hp["initial_radius"] <= hp["max_radius"] < math.inf, "finite and ≥ initial_radius"),
+        ("min_radius", 0.0 < hp["min_radius"] <= hp["initial_radius"], "positive and ≤ initial_radius"),
+        ("eig_clip", 0.0 <= hp["eig_clip"] < math.inf, "non-negative and finite"),
+        ("accept_ratio", 0.0 <= hp["accept_ratio"] < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
+        ("max_retries", is_int(hp["max_retries"]) and hp["max_retries"] >= 0, "an integer ≥ 0"),
+    ]
+    for name, ok, requirement in checks:
+        if not ok:
+            raise ValueError(f"KryBall: {name} must be {requirement}, got {hp[name]!r}")
+
+
+class KryBall(Optimizer):
+    """Krylov saddle-free Newton in a trust region; no learning rate (thesis Algorithm 4).
+
+    Args:
+        params: parameters or parameter groups, as for any ``torch.optim`` optimiser.
+            All groups form one flat vector and share one set of hyperparameters
+            (read from the first group); frozen tensors (``requires_grad=False``) are
+            skipped. All trainable tensors must share one floating dtype and device.
+        krylov_dim: Krylov dimension M — Hessian-vector products per refresh.
+        refresh: rebuild the Krylov basis every ``refresh`` steps (r_refresh).
+        momentum: β of the momentum direction ``z ← βz + g``.
+        initial_radius, max_radius, min_radius: trust-region radius Δ₀, cap and floor.
+        eig_clip: ε, the floor on |Ritz value| in the saddle-free direction (eq. 4.11).
+        accept_ratio: η, the ratio ρ a step must exceed to be accepted.
+        max_retries: after a rejection, re-solve the same subproblem at the shrunk
+            radius (no new Hessian-vector products) up to this many times.
+
+    ``step(closure)`` needs a closure that returns the loss of the current batch; it
+    is called several times per step and must see the same batch each time.
+    KryBall differentiates it itself, so it need not call ``backward()`` (one that
+    does still works, at the cost of one extra backward per step).
+
+    Attributes:
+        last_step: a :class:`StepInfo` for the last step (``None`` before the first).
+        totals: cumulative counts — steps, accepted, gradient_evals, hvps, loss_evals.
+        vectors: the current flat gradient, momentum, saddle-free direction and step.
+    """
+
+    computes_gradients = True  # tells training loops: the closure needs no backward()
+
+    def __init__(self, params, **hyperparameters):
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise TypeError(f"KryBall got unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+        defaults = {**HYPERPARAMETERS, **hyperparameters}
+        _validate(defaults)
+        super().__init__(params, defaults)
+        self.last_step: StepInfo | None = None
+        self._vectors: dict[str, torch.Tensor | None] = dict(gradient=None, momentum=None, sfn_direction=None, step=None)
+        self._batching_works: bool | None = None
+
+    def __getstate__(self):
+        # torch.optim.Optimizer pickles only defaults, state and param_groups; keep ours too.
+        return {**super().__getstate__(), "last_step": self.last_step, "_vectors": self._vectors,
+                "_batching_works": self._batching_works}
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        group, first = self.param_groups[-1], self.param_groups[0]
+        _validate(group)
+        for name in HYPERPARAMETERS:
+            if group[name] != first[name]:
+                raise ValueError(f"KryBall treats all parameters as one vector: {name} must be the same in every group")
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Cumulative counts since construction (restored by ``load_state_dict``)."""
+        params = self._trainable_params()
+        state = self.state[params[0]] if params else {}
+        return dict(state.get("totals") or _zero_totals())
+
+    @property
+    def vectors(self) -> dict[str, torch.Tensor | None]:
+        """Flat views of the last step's gradient, momentum, saddle-free direction and step."""
+        return dict(self._vectors)
+
+    def _trainable_params(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"] if p.requires_grad]
+
+    def _flat_state(self, params: list[torch.Tensor]) -> dict:
+        for p in params:
+            if not p.is_floating_point() or p.is_sparse or p.dtype != params[0].dtype or p.device != params[0].device:
+                raise ValueError("KryBall needs dense floating-point parameters of one dtype and device; "
+                                 f"got {p.dtype} on {p.device} beside {params[0].dtype} on {params[0].device}")
+        n = sum(p.numel() for p in params)
+        state = self.state[params[0]]
+        if not state:
+            state.update(step=0, radius=float(self.param_groups[0]["initial_radius"]),
+                         momentum=params[0].new_zeros(n), krylov_basis=params[0].new_zeros(n, 0), totals=_zero_totals())
+        if state["momentum"].numel() != n:
+            raise ValueError(f"KryBall's state is for {state['momentum'].numel()} parameters but {n} are trainable now: "
+                             "the set of trainable parameters changed")
+        return state
+
+    def step(self, closure=None):
+        """One KryBall iteration (DESIGN §3); returns the loss at the current point (detached)."""
+        if closure is None:
+            raise RuntimeError("KryBall.step needs a closure that returns the loss, e.g. "
+                               "opt.step(lambda: loss_fn(model(x), y)); it evaluates it several times per step")
+        params = self._trainable_params()
+        if not params:
+            raise ValueError("KryBall has no trainable parameters (all have requires_grad=False)")
+        hp, state = self.param_groups[0], self._flat_state(params)
+        totals = state["totals"]
+        totals["steps"] += 1
+
+        loss = loss_with_graph(closure)
+        totals["loss_evals"] += 1
+        if not torch.isfinite(loss):
+            self.last_step = StepInfo("non-finite loss", loss.item(), radius=state["radius"])
+            return loss.detach()
+        hvp = HessianVectorProducts(loss, params, batching_works=self._batching_works)
+        totals["gradient_evals"] += 1
+        g = hvp.gradient
+        if not torch.isfinite(g).all():
+            self.last_step = StepInfo("non-finite gradient", loss.item(), radius=state["radius"])
+            return loss.detach()
+
+        refreshed = state["step"] % hp["refresh"] == 0
+        z = state["momentum"]
+        if refreshed:
+            Q, T = lanczos(hvp.matvec, g, hp["krylov_dim"])
+            y, ritz_values = sfn_direction(T, (Q.T @ g).double(), hp["eig_clip"])
+            self._vectors["sfn_direction"] = Q @ y.to(Q.dtype)
+            E, K = extend_basis(hvp, Q, T, [g, z])
+            sfn_coordinates = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])
+            directions = torch.stack([(E.T @ g).double(), (E.T @ z).double(), sfn_coordinates], dim=1)
+            state["krylov_basis"] = Q
+        else:
+            E, K = extend_basis(hvp, state["krylov_basis"], None, [g, z])
+            directions, ritz_values = torch.eye(E.shape[1], dtype=torch.float64, device=E.device), None
+        C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
+        A, b = C.T @ K @ C, C.T @ (E.T @ g).double()
+
+        info = self._trust_region_step(closure, params, loss.item(), A, b, E @ C.to(E.dtype), state, hp)
+        z.mul_(hp["momentum"]).add_(g)
+        state["step"] += 1
+        totals["hvps"] += hvp.count
+        totals["accepted"] += int(info["accepted"])
+        self._batching_works = hvp.batching_works
+        self._vectors.update(gradient=g, momentum=z)
+        self.last_step = StepInfo(
+            loss=loss.item(), refreshed=refreshed, subspace_dim=C.shape[1], hvps=hvp.count,
+            ritz_values=None if ritz_values is None else tuple(ritz_values.tolist()), **info)
+        return loss.detach()
+
+    @torch.no_grad()
+    def _trust_region_step(self, closure, params, loss, A, b, X, state, hp) -> dict:
+        """Solve, try, accept or reject, update Δ (DESIGN §3 steps 5–6); parameters restored on rejection."""
+        theta = flatten(params)
+        info = dict(status="stationary", radius=state["radius"], accepted=False, loss_evals=1, retries=0)
+        for attempt in range(hp["max_retries"] + 1):
+            solution = solve_subproblem(A, b, state["radius"])
+            alpha = solution.step.to(torch.float64)
+            predicted = -(b @ alpha + 0.5 * alpha @ A @ alpha).item()
+            if not predicts_measurable_decrease(predicted, loss, torch.finfo(theta.dtype).eps):
+                break  # stationary to working precision: nothing to try
+            p = X @ alpha.to(X.dtype)
+            _assign(params, theta + p)
+            trial_loss = loss_without_graph(closure).item()
+            state["totals"]["loss_evals"] += 1
+            actual = loss - trial_loss
+            rho = reduction_ratio(actual, predicted)
+            accepted = is_accepted(rho, hp["accept_ratio"])
+            step_norm = alpha.norm().item()
+            state["radius"] = update_radius(state["radius"], rho, step_norm,
+                                            max_radius=hp["max_radius"], min_radius=hp["min_radius"])
+            self._vectors["step"] = p
+            info.update(status="accepted" if accepted else "rejected", accepted=accepted, trial_loss=trial_loss,
+                        rho=rho, radius=state["radius"], predicted_reduction=predicted, actual_reduction=actual,
+                        step_norm=step_norm, multiplier=solution.multiplier, loss_evals=attempt + 2, retries=attempt)
+            if accepted:
+                break
+            _assign(params, theta)  # exactly the old values, not θ + p − p
+        return info
+
+
+def _zero_totals() -> dict[str, int]:
+    return dict(steps=0, accepted=0, gradient_evals=0, hvps=0, loss_evals=0)
+
+
+def _assign(params: list[torch.Tensor], flat: torch.Tensor) -> None:
+    offset = 0
+    for p in params:
+        p.copy_(flat[offset: offset + p.numel()].view_as(p))
+        offset += p.numel()

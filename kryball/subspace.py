@@ -1,0 +1,106 @@
+"""The search subspace of one step and the Hessian projected onto it (thesis §4.2.2).
+
+KryBall's subspace is spanned by a few directions — gradient, momentum and the
+saddle-free direction, or gradient, momentum and the last Krylov basis (thesis
+Algorithm 4, lines 8–12). Most of them lie in span(Q) of a Krylov basis whose
+curvature QᵀHQ is often already known (the Lanczos matrix T on refresh steps), so
+the subspace is built in two layers:
+
+* an orthonormal *extended basis* ``E = [Q | R]`` of n-vectors, where R spans the
+  parts of the extra directions outside span(Q) — only R needs fresh
+  Hessian-vector products when QᵀHQ is known (DESIGN §3 step 4);
+* the search directions as float64 *coordinates* in E, orthonormalised in that
+  small space, so the projected problem ``A = ĈᵀKĈ``, ``b = ĈᵀEᵀg`` costs no more
+  n-vector work.
+"""
+
+from typing import NamedTuple
+
+import torch
+
+from .hvp import HessianVectorProducts
+
+
+def dependence_tolerance(dtype: torch.dtype) -> float:
+    """Relative size below which a residual is round-off in ``dtype`` (√eps)."""
+    return torch.finfo(dtype).eps ** 0.5
+
+
+def orthonormal_complement(Q: torch.Tensor, vectors: list[torch.Tensor]) -> torch.Tensor:
+    """Orthonormal columns R spanning the parts of ``vectors`` outside span(Q).
+
+    Classical Gram–Schmidt against ``[Q | R]``, applied twice; a vector whose residual
+    is below :func:`dependence_tolerance` of its own norm adds no column (it is
+    numerically inside the span already, e.g. the gradient on a refresh step).
+    """
+    tol = dependence_tolerance(Q.dtype)
+    basis = Q
+    for v in vectors:
+        norm = v.norm()
+        if norm == 0:
+            continue
+        r = v
+        for _ in range(2):
+            r = r - basis @ (basis.T @ r)
+        r_norm = r.norm()
+        if r_norm > tol * norm:
+            basis = torch.cat([basis, (r / r_norm)[:, None]], dim=1)
+    return basis[:, Q.shape[1]:]
+
+
+def orthonormal_coordinates(C: torch.Tensor, tol: float) -> torch.Tensor:
+    """Orthonormalise the columns of a small float64 matrix, dropping dependent ones.
+
+    Modified Gram–Schmidt, twice, in the column order given, so the first direction
+    (the gradient) is never the one dropped. A column whose residual is below ``tol``
+    times its norm (or is zero) is dropped.
+    """
+    kept = []
+    for column in C.T:
+        norm = column.norm()
+        if norm == 0:
+            continue
+        r = column
+        for _ in range(2):
+            for q in kept:
+                r = r - q * torch.dot(q, r)
+        r_norm = r.norm()
+        if r_norm > tol * norm:
+            kept.append(r / r_norm)
+    if not kept:
+        return C.new_zeros(C.shape[0], 0)
+    return torch.stack(kept, dim=1)
+
+
+class ExtendedBasis(NamedTuple):
+    """``basis`` E = [Q | R] (n×e, orthonormal) and ``curvature`` K = EᵀHE (e×e, float64)."""
+
+    basis: torch.Tensor
+    curvature: torch.Tensor
+
+
+def extend_basis(
+    hvp: HessianVectorProducts,
+    Q: torch.Tensor,
+    QHQ: torch.Tensor | None,
+    vectors: list[torch.Tensor],
+) -> ExtendedBasis:
+    """Extend Q by the parts of ``vectors`` outside span(Q) and project H onto the result.
+
+    With ``QHQ`` known (refresh steps: the Lanczos matrix T), only the new columns R
+    cost Hessian-vector products; otherwise (a stale Q at a new point) all of
+    ``[Q | R]`` is multiplied, in one batched call.
+    """
+    R = orthonormal_complement(Q, vectors)
+    E = torch.cat([Q, R], dim=1)
+    if QHQ is None:
+        HE = hvp.matmat(E)
+        K = E.T.double() @ HE.double()
+    else:
+        HR = hvp.matmat(R)
+        cross = Q.T.double() @ HR.double()
+        K = torch.cat([
+            torch.cat([QHQ.to(torch.float64), cross], dim=1),
+            torch.cat([cross.T, R.T.double() @ HR.double()], dim=1),
+        ], dim=0)
+    return ExtendedBasis(E, (K + K.T) / 2)

@@ -1,0 +1,65 @@
+"""The fast path agrees with the slow dense reference (DESIGN §7)."""
+
+import pytest
+import torch
+
+from kryball import KryBall, exact_sfn_direction
+from kryball.hvp import flatten
+from kryball.reference import ReferenceKryBall
+
+
+def nonconvex(n, seed):
+    generator = torch.Generator().manual_seed(seed)
+    M = torch.randn(n, n, dtype=torch.float64, generator=generator)
+    S, c = (M + M.T) / 2, torch.randn(n, dtype=torch.float64, generator=generator)
+    start = torch.randn(n, dtype=torch.float64, generator=generator)
+    return (lambda th: 0.5 * th @ S @ th + c @ th + 0.25 * (th**4).sum() + torch.sin(3 * th).sum()), start
+
+
+@pytest.mark.parametrize("hyperparameters", [
+    dict(krylov_dim=3, refresh=2),
+    dict(krylov_dim=2, refresh=3, max_retries=2, momentum=0.5),
+    dict(krylov_dim=8, refresh=1, eig_clip=0.0),
+    dict(krylov_dim=1, refresh=4, initial_radius=0.1, accept_ratio=0.1),
+])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_same_trajectory_as_the_reference(hyperparameters, seed):
+    loss_fn, start = nonconvex(8, seed)
+    theta = torch.nn.Parameter(start.clone())
+    fast = KryBall([theta], **hyperparameters)
+    reference = ReferenceKryBall(loss_fn, start, **hyperparameters)
+    for _ in range(12):
+        fast.step(lambda: loss_fn(theta))
+        reference.step()
+        torch.testing.assert_close(theta.detach(), reference.theta, atol=1e-10, rtol=1e-10)
+        assert fast.state[theta]["radius"] == pytest.approx(reference.radius, rel=1e-10)
+        torch.testing.assert_close(fast.vectors["sfn_direction"], reference.sfn_direction, atol=1e-9, rtol=1e-9)
+
+
+def test_same_trajectory_on_a_network_with_several_parameter_tensors():
+    generator = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Softplus(), torch.nn.Linear(5, 2)).double()
+    x, y = torch.randn(16, 3, dtype=torch.float64, generator=generator), torch.randint(0, 2, (16,), generator=generator)
+    names = [name for name, _ in model.named_parameters()]
+    params = list(model.parameters())
+
+    def loss_of(flat):
+        chunks = torch.split(flat, [p.numel() for p in params])
+        weights = {n: c.view(p.shape) for n, c, p in zip(names, chunks, params)}
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(model, weights, (x,)), y)
+
+    reference = ReferenceKryBall(loss_of, flatten(params).detach(), krylov_dim=4, refresh=2)
+    fast = KryBall(model.parameters(), krylov_dim=4, refresh=2)
+    for _ in range(10):
+        fast.step(lambda: torch.nn.functional.cross_entropy(model(x), y))
+        reference.step()
+    torch.testing.assert_close(flatten(params).detach(), reference.theta, atol=1e-9, rtol=1e-9)
+
+
+def test_reference_sfn_is_exact_when_the_krylov_space_is_everything():
+    loss_fn, start = nonconvex(5, 3)
+    reference = ReferenceKryBall(loss_fn, start, krylov_dim=5, refresh=1)
+    g = torch.func.grad(loss_fn)(start)
+    H = torch.autograd.functional.hessian(loss_fn, start)
+    reference.step()
+    torch.testing.assert_close(reference.sfn_direction, exact_sfn_direction(H, g, 1e-4))
