@@ -4,8 +4,9 @@ Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``;
 product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph
 retained, so a step with k products costs one gradient plus k backward passes
 (Pearlmutter 1994). Several products can be taken in one vectorised backward
-(``is_grads_batched``); models whose backward formulas do not batch fall back to
-a loop, once, and remember it.
+(``is_grads_batched``), which pays on a GPU; on a CPU a plain loop was faster in
+our measurements (docs/performance.md). Models whose backward formulas do not
+batch fall back to the loop, once, and remember it.
 """
 
 import torch
@@ -26,17 +27,18 @@ class HessianVectorProducts:
 
     ``gradient`` is the flat gradient (detached); ``matvec(v)`` and ``matmat(V)``
     return ``Hv`` and ``HV`` (V is n×k); ``count`` is the number of products taken.
-    ``batching_works`` is None until a batched product was tried, then whether it
-    worked; pass it on to the next step's instance so a failure is paid once.
+    ``batched`` says whether several products are taken in one vectorised backward;
+    it turns False when that fails, so pass it on to the next step's instance and
+    the failure is paid once.
     """
 
-    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batching_works: bool | None = None):
+    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True):
         grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
         self.gradient = self._gradient.detach()
         self.count = 0
-        self.batching_works = batching_works
+        self.batched = batched
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """``Hv`` for a flat vector ``v``."""
@@ -48,13 +50,11 @@ class HessianVectorProducts:
         self.count += k
         if k == 0 or not self._gradient.requires_grad:  # gradient constant in θ: H = 0
             return torch.zeros_like(V)
-        if k > 1 and self.batching_works is not False:
+        if k > 1 and self.batched:
             try:
-                products = self._backward(V.T.contiguous(), batched=True)
-                self.batching_works = True
-                return products.T
+                return self._backward(V.T.contiguous(), batched=True).T
             except RuntimeError:
-                self.batching_works = False  # e.g. a backward formula without a batching rule
+                self.batched = False  # e.g. a backward formula without a batching rule
         return torch.stack([self._backward(V[:, i], batched=False) for i in range(k)], dim=1)
 
     def _backward(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:

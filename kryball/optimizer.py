@@ -32,6 +32,8 @@ HYPERPARAMETERS = dict(
     eig_clip=1e-4,  # ε of thesis eq. 4.11: curvature below it is treated as ε
     accept_ratio=0.0,  # η: accept any step that lowers the loss (N&W alg. 4.1 allows [0, ¼))
     max_retries=0,  # re-solves at the shrunk radius after a rejection; 0 = the thesis's one trial
+    reuse_curvature=False,  # the thesis recomputes QᵀHQ at every step; True trades accuracy for HVPs
+    batched_hvps=None,  # None: batch Hessian-vector products on CUDA only, where batching pays
 )
 
 
@@ -78,6 +80,8 @@ def _validate(hp: dict) -> None:
         ("eig_clip", 0.0 <= hp["eig_clip"] < math.inf, "non-negative and finite"),
         ("accept_ratio", 0.0 <= hp["accept_ratio"] < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
         ("max_retries", is_int(hp["max_retries"]) and hp["max_retries"] >= 0, "an integer ≥ 0"),
+        ("reuse_curvature", hp["reuse_curvature"] in (True, False), "True or False"),
+        ("batched_hvps", hp["batched_hvps"] in (None, True, False), "None, True or False"),
     ]
     for name, ok, requirement in checks:
         if not ok:
@@ -100,6 +104,14 @@ class KryBall(Optimizer):
         accept_ratio: η, the ratio ρ a step must exceed to be accepted.
         max_retries: after a rejection, re-solve the same subproblem at the shrunk
             radius (no new Hessian-vector products) up to this many times.
+        reuse_curvature: between refreshes, keep the Lanczos matrix T of the last
+            refresh as the curvature inside span(Q) instead of recomputing QᵀHQ at
+            the new point: those steps then cost one Hessian-vector product per
+            direction outside span(Q) (gradient, momentum) instead of M more.
+        batched_hvps: take a step's Hessian-vector products in one vectorised
+            backward (True) or one by one (False); ``None`` picks batching on CUDA
+            only. An implementation choice like ``foreach`` in ``torch.optim``: the
+            products are the same up to round-off.
 
     ``step(closure)`` needs a closure that returns the loss of the current batch; it
     is called several times per step and must see the same batch each time.
@@ -123,12 +135,12 @@ class KryBall(Optimizer):
         super().__init__(params, defaults)
         self.last_step: StepInfo | None = None
         self._vectors: dict[str, torch.Tensor | None] = dict(gradient=None, momentum=None, sfn_direction=None, step=None)
-        self._batching_works: bool | None = None
+        self._batched_hvps: bool | None = None  # resolved at the first step, once the device is known
 
     def __getstate__(self):
         # torch.optim.Optimizer pickles only defaults, state and param_groups; keep ours too.
         return {**super().__getstate__(), "last_step": self.last_step, "_vectors": self._vectors,
-                "_batching_works": self._batching_works}
+                "_batched_hvps": self._batched_hvps}
 
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
@@ -162,7 +174,8 @@ class KryBall(Optimizer):
         state = self.state[params[0]]
         if not state:
             state.update(step=0, radius=float(self.param_groups[0]["initial_radius"]),
-                         momentum=params[0].new_zeros(n), krylov_basis=params[0].new_zeros(n, 0), totals=_zero_totals())
+                         momentum=params[0].new_zeros(n), krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[],
+                         totals=_zero_totals())
         if state["momentum"].numel() != n:
             raise ValueError(f"KryBall's state is for {state['momentum'].numel()} parameters but {n} are trainable now: "
                              "the set of trainable parameters changed")
@@ -185,7 +198,10 @@ class KryBall(Optimizer):
         if not torch.isfinite(loss):
             self.last_step = StepInfo("non-finite loss", loss.item(), radius=state["radius"])
             return loss.detach()
-        hvp = HessianVectorProducts(loss, params, batching_works=self._batching_works)
+        if self._batched_hvps is None:
+            choice = hp["batched_hvps"]
+            self._batched_hvps = params[0].is_cuda if choice is None else choice
+        hvp = HessianVectorProducts(loss, params, batched=self._batched_hvps)
         totals["gradient_evals"] += 1
         g = hvp.gradient
         if not torch.isfinite(g).all():
@@ -193,7 +209,30 @@ class KryBall(Optimizer):
             return loss.detach()
 
         refreshed = state["step"] % hp["refresh"] == 0
-        z = state["momentum"]
+        E, K, directions, ritz_values = self._search_subspace(hvp, state, hp, refreshed)
+        C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
+        A, b = C.T @ K @ C, C.T @ (E.T @ g).double()
+
+        info = self._trust_region_step(closure, params, loss.item(), A, b, E @ C.to(E.dtype), state, hp)
+        z = state["momentum"].mul_(hp["momentum"]).add_(g)
+        state["step"] += 1
+        totals["hvps"] += hvp.count
+        totals["accepted"] += int(info["accepted"])
+        self._batched_hvps = hvp.batched
+        self._vectors.update(gradient=g, momentum=z)
+        self.last_step = StepInfo(
+            loss=loss.item(), refreshed=refreshed, subspace_dim=C.shape[1], hvps=hvp.count,
+            ritz_values=None if ritz_values is None else tuple(ritz_values.tolist()), **info)
+        return loss.detach()
+
+    def _search_subspace(self, hvp, state, hp, refreshed):
+        """Thesis Algorithm 4 lines 5–14: the extended basis E, K = EᵀHE and the directions' coordinates.
+
+        Refresh steps: Lanczos from g, the saddle-free direction d in span(Q), and the
+        directions {g, z, d}. Other steps: the directions {g, z, columns of the last Q},
+        i.e. all of E.
+        """
+        g, z = hvp.gradient, state["momentum"]
         if refreshed:
             Q, T = lanczos(hvp.matvec, g, hp["krylov_dim"])
             y, ritz_values = sfn_direction(T, (Q.T @ g).double(), hp["eig_clip"])
@@ -201,24 +240,16 @@ class KryBall(Optimizer):
             E, K = extend_basis(hvp, Q, T, [g, z])
             sfn_coordinates = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])
             directions = torch.stack([(E.T @ g).double(), (E.T @ z).double(), sfn_coordinates], dim=1)
-            state["krylov_basis"] = Q
-        else:
-            E, K = extend_basis(hvp, state["krylov_basis"], None, [g, z])
-            directions, ritz_values = torch.eye(E.shape[1], dtype=torch.float64, device=E.device), None
-        C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
-        A, b = C.T @ K @ C, C.T @ (E.T @ g).double()
-
-        info = self._trust_region_step(closure, params, loss.item(), A, b, E @ C.to(E.dtype), state, hp)
-        z.mul_(hp["momentum"]).add_(g)
-        state["step"] += 1
-        totals["hvps"] += hvp.count
-        totals["accepted"] += int(info["accepted"])
-        self._batching_works = hvp.batching_works
-        self._vectors.update(gradient=g, momentum=z)
-        self.last_step = StepInfo(
-            loss=loss.item(), refreshed=refreshed, subspace_dim=C.shape[1], hvps=hvp.count,
-            ritz_values=None if ritz_values is None else tuple(ritz_values.tolist()), **info)
-        return loss.detach()
+            # T as a list: load_state_dict would cast a tensor to the parameters' dtype.
+            state.update(krylov_basis=Q, krylov_curvature=T.tolist())
+            return E, K, directions, ritz_values
+        Q = state["krylov_basis"]
+        T = None
+        if hp["reuse_curvature"]:
+            m = Q.shape[1]
+            T = torch.tensor(state["krylov_curvature"], dtype=torch.float64, device=Q.device).reshape(m, m)
+        E, K = extend_basis(hvp, Q, T, [g, z])
+        return E, K, torch.eye(E.shape[1], dtype=torch.float64, device=E.device), None
 
     @torch.no_grad()
     def _trust_region_step(self, closure, params, loss, A, b, X, state, hp) -> dict:

@@ -58,6 +58,8 @@ class ReferenceKryBall:
     def __init__(self, loss_fn: Callable[[torch.Tensor], torch.Tensor], theta0: torch.Tensor, **hyperparameters):
         self.hp = {**HYPERPARAMETERS, **hyperparameters}
         _validate(self.hp)
+        if self.hp["reuse_curvature"]:
+            raise ValueError("ReferenceKryBall implements the thesis algorithm: reuse_curvature must be False")
         self.loss_fn = loss_fn
         self.theta = theta0.detach().to(torch.float64).clone()
         self.radius = float(self.hp["initial_radius"])

@@ -30,8 +30,8 @@ def test_products_match_the_dense_hessian_and_batching_matches_looping():
     hvp = HessianVectorProducts(loss_of(flatten(params)), params)
     torch.testing.assert_close(hvp.gradient, torch.func.grad(loss_of)(theta))
     batched = hvp.matmat(V)
-    assert hvp.batching_works is True
-    looped = HessianVectorProducts(loss_of(flatten(params)), params, batching_works=False).matmat(V)
+    assert hvp.batched
+    looped = HessianVectorProducts(loss_of(flatten(params)), params, batched=False).matmat(V)
     torch.testing.assert_close(batched, H @ V)
     torch.testing.assert_close(looped, H @ V)
     torch.testing.assert_close(hvp.matvec(V[:, 0]), H @ V[:, 0])

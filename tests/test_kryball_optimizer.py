@@ -219,6 +219,36 @@ def test_hvp_counts_on_refresh_and_other_steps():
     assert opt.totals["loss_evals"] == loss_evals
 
 
+def test_reusing_curvature_pays_only_for_directions_outside_the_basis():
+    x, y = blobs()
+    counts = {}
+    for reuse in (False, True):
+        model = mlp()
+        opt = KryBall(model.parameters(), krylov_dim=4, refresh=3, reuse_curvature=reuse)
+        counts[reuse] = []
+        for _ in range(6):
+            opt.step(lambda: torch.nn.functional.cross_entropy(model(x), y))
+            counts[reuse].append(opt.last_step.hvps)
+        assert opt.last_step.status in ("accepted", "rejected")
+    assert counts[False] == [4, 5, 6, 5, 6, 6]
+    assert counts[True] == [4, 1, 2, 5, 2, 2]  # between refreshes: g (and z) only
+
+
+def test_reusing_curvature_changes_nothing_on_a_quadratic():
+    """H is constant on a quadratic, so the stale T is the fresh QᵀHQ: the steps must agree."""
+    generator = torch.Generator().manual_seed(1)
+    M = torch.randn(12, 12, dtype=torch.float64, generator=generator)
+    A, c = M @ M.T + 0.1 * torch.eye(12, dtype=torch.float64), torch.randn(12, dtype=torch.float64, generator=generator)
+    points = []
+    for reuse in (False, True):
+        x = torch.nn.Parameter(torch.zeros(12, dtype=torch.float64))
+        opt = KryBall([x], krylov_dim=3, refresh=4, reuse_curvature=reuse)
+        for _ in range(10):
+            opt.step(lambda: 0.5 * x @ A @ x + c @ x)
+        points.append(x.detach())
+    torch.testing.assert_close(points[0], points[1], atol=1e-9, rtol=1e-9)
+
+
 def test_known_lanczos_curvature_gives_the_same_subspace_matrix_as_direct_products():
     x, y = blobs()
     model = mlp(dtype=torch.float64)
