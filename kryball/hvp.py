@@ -11,10 +11,7 @@ batch fall back to the loop, once, and remember it.
 
 import torch
 
-
-def flatten(tensors) -> torch.Tensor:
-    """Concatenate tensors into one flat vector (a copy)."""
-    return torch.cat([t.reshape(-1) for t in tensors])
+from .flat import flatten
 
 
 class HessianVectorProducts:

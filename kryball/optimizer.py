@@ -16,7 +16,8 @@ import torch
 from torch.optim import Optimizer
 
 from .closure import loss_with_graph, loss_without_graph
-from .hvp import HessianVectorProducts, flatten
+from .flat import assign, flatten
+from .hvp import HessianVectorProducts
 from .krylov import lanczos
 from .saddle_free import sfn_direction
 from .subspace import dependence_tolerance, extend_basis, orthonormal_coordinates
@@ -263,7 +264,7 @@ class KryBall(Optimizer):
             if not predicts_measurable_decrease(predicted, loss, torch.finfo(theta.dtype).eps):
                 break  # stationary to working precision: nothing to try
             p = X @ alpha.to(X.dtype)
-            _assign(params, theta + p)
+            assign(params, theta + p)
             trial_loss = loss_without_graph(closure).item()
             state["totals"]["loss_evals"] += 1
             actual = loss - trial_loss
@@ -278,16 +279,10 @@ class KryBall(Optimizer):
                         step_norm=step_norm, multiplier=solution.multiplier, loss_evals=attempt + 2, retries=attempt)
             if accepted:
                 break
-            _assign(params, theta)  # exactly the old values, not θ + p − p
+            assign(params, theta)  # exactly the old values, not θ + p − p
         return info
 
 
 def _zero_totals() -> dict[str, int]:
     return dict(steps=0, accepted=0, gradient_evals=0, hvps=0, loss_evals=0)
 
-
-def _assign(params: list[torch.Tensor], flat: torch.Tensor) -> None:
-    offset = 0
-    for p in params:
-        p.copy_(flat[offset: offset + p.numel()].view_as(p))
-        offset += p.numel()

@@ -2,7 +2,8 @@
 
 import torch
 
-from kryball.hvp import HessianVectorProducts, flatten
+from kryball.flat import flatten
+from kryball.hvp import HessianVectorProducts
 
 
 def small_model_and_loss(seed=0):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kryball import KryBall, exact_sfn_direction
-from kryball.hvp import flatten
+from kryball.flat import flatten
 from kryball.reference import ReferenceKryBall
 
 
