@@ -9,6 +9,7 @@ first trainable parameter (as in ``torch.optim.LBFGS``), so ``state_dict()`` and
 ``load_state_dict()`` resume a run exactly.
 """
 
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -22,21 +23,6 @@ from .krylov import lanczos
 from .saddle_free import sfn_direction
 from .subspace import dependence_tolerance, extend_basis, orthonormal_coordinates
 from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
-
-HYPERPARAMETERS = dict(
-    krylov_dim=5,  # M: the thesis's sensitivity study (§5.3.4) plateaus from M = 5 on
-    refresh=3,  # r_refresh: the thesis's default (§5.3.4); fresher is better but dearer
-    momentum=0.9,  # β in z ← βz + g: the usual heavy-ball value, a memory of ~10 steps
-    initial_radius=1.0,  # Δ₀: scipy's default; ×2 / ×¼ per step corrects it within a few steps
-    max_radius=1000.0,  # Δ_max: scipy's default; a cap against a runaway on flat regions
-    min_radius=1e-8,  # floor so that rejections cannot shrink Δ beyond recovery
-    eig_clip=1e-4,  # ε of thesis eq. 4.11: curvature below it is treated as ε
-    accept_ratio=0.0,  # η: accept any step that lowers the loss (N&W alg. 4.1 allows [0, ¼))
-    max_retries=0,  # re-solves at the shrunk radius after a rejection; 0 = the thesis's one trial
-    reuse_curvature=False,  # the thesis recomputes QᵀHQ at every step; True trades accuracy for HVPs
-    batched_hvps=None,  # None: batch Hessian-vector products on CUDA only, where batching pays
-)
-
 
 @dataclass(frozen=True)
 class StepInfo:
@@ -71,15 +57,19 @@ def _validate(hp: dict) -> None:
     def is_int(value):
         return isinstance(value, int) and not isinstance(value, bool)
 
+    def number(name):  # NaN for a non-number, so that every range check below fails
+        value = hp[name]
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
     checks = [
         ("krylov_dim", is_int(hp["krylov_dim"]) and hp["krylov_dim"] >= 1, "an integer ≥ 1"),
         ("refresh", is_int(hp["refresh"]) and hp["refresh"] >= 1, "an integer ≥ 1"),
-        ("momentum", 0.0 <= hp["momentum"] < 1.0, "in [0, 1)"),
-        ("initial_radius", 0.0 < hp["initial_radius"] < math.inf, "positive and finite"),
-        ("max_radius", hp["initial_radius"] <= hp["max_radius"] < math.inf, "finite and ≥ initial_radius"),
-        ("min_radius", 0.0 < hp["min_radius"] <= hp["initial_radius"], "positive and ≤ initial_radius"),
-        ("eig_clip", 0.0 <= hp["eig_clip"] < math.inf, "non-negative and finite"),
-        ("accept_ratio", 0.0 <= hp["accept_ratio"] < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
+        ("momentum", 0.0 <= number("momentum") < 1.0, "in [0, 1)"),
+        ("initial_radius", 0.0 < number("initial_radius") < math.inf, "positive and finite"),
+        ("max_radius", number("initial_radius") <= number("max_radius") < math.inf, "finite and ≥ initial_radius"),
+        ("min_radius", 0.0 < number("min_radius") <= number("initial_radius"), "positive and ≤ initial_radius"),
+        ("eig_clip", 0.0 <= number("eig_clip") < math.inf, "non-negative and finite"),
+        ("accept_ratio", 0.0 <= number("accept_ratio") < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
         ("max_retries", is_int(hp["max_retries"]) and hp["max_retries"] >= 0, "an integer ≥ 0"),
         ("reuse_curvature", hp["reuse_curvature"] in (True, False), "True or False"),
         ("batched_hvps", hp["batched_hvps"] in (None, True, False), "None, True or False"),
@@ -127,11 +117,25 @@ class KryBall(Optimizer):
 
     computes_gradients = True  # tells training loops: the closure needs no backward()
 
-    def __init__(self, params, **hyperparameters):
-        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
-        if unknown:
-            raise TypeError(f"KryBall got unknown hyperparameter(s): {', '.join(sorted(unknown))}")
-        defaults = {**HYPERPARAMETERS, **hyperparameters}
+    def __init__(
+        self,
+        params,
+        *,
+        krylov_dim: int = 5,  # the thesis's sensitivity study (§5.3.4) plateaus from M = 5 on
+        refresh: int = 3,  # the thesis's default (§5.3.4): fresher is better but dearer
+        momentum: float = 0.9,  # the usual heavy-ball value, a memory of ~10 steps
+        initial_radius: float = 1.0,  # scipy's default; ×2 / ×¼ per step corrects it within a few steps
+        max_radius: float = 1000.0,  # scipy's default; a cap against a runaway on flat regions
+        min_radius: float = 1e-8,  # so that a run of rejections cannot shrink Δ beyond recovery
+        eig_clip: float = 1e-4,  # curvature below it is treated as ε (eq. 4.11), bounding the SFN step
+        accept_ratio: float = 0.0,  # accept any step that lowers the loss (N&W alg. 4.1 allows [0, ¼))
+        max_retries: int = 0,  # the thesis's one trial per step
+        reuse_curvature: bool = False,  # the thesis recomputes QᵀHQ at every step
+        batched_hvps: bool | None = None,  # batching paid off on CUDA only (docs/performance.md)
+    ):
+        defaults = dict(krylov_dim=krylov_dim, refresh=refresh, momentum=momentum, initial_radius=initial_radius,
+                        max_radius=max_radius, min_radius=min_radius, eig_clip=eig_clip, accept_ratio=accept_ratio,
+                        max_retries=max_retries, reuse_curvature=reuse_curvature, batched_hvps=batched_hvps)
         _validate(defaults)
         super().__init__(params, defaults)
         self.last_step: StepInfo | None = None
@@ -281,6 +285,11 @@ class KryBall(Optimizer):
                 break
             assign(params, theta)  # exactly the old values, not θ + p − p
         return info
+
+
+# The hyperparameters and their defaults, read off the signature (one source of truth).
+HYPERPARAMETERS = {name: parameter.default for name, parameter in inspect.signature(KryBall.__init__).parameters.items()
+                   if parameter.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def _zero_totals() -> dict[str, int]:

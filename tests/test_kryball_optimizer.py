@@ -128,6 +128,7 @@ def test_state_dict_round_trip_continues_exactly():
     ("krylov_dim", 0), ("krylov_dim", 2.5), ("refresh", 0), ("momentum", 1.0), ("momentum", -0.1),
     ("initial_radius", 0.0), ("initial_radius", -1.0), ("max_radius", 0.5), ("min_radius", 0.0),
     ("min_radius", 2.0), ("eig_clip", -1e-3), ("accept_ratio", 0.3), ("max_retries", -1), ("refresh", True),
+    ("momentum", "0.9"), ("eig_clip", float("nan")), ("reuse_curvature", 1.5), ("batched_hvps", "yes"),
 ])
 def test_invalid_hyperparameters_are_refused_by_name(name, value):
     with pytest.raises(ValueError, match=name):
@@ -135,7 +136,7 @@ def test_invalid_hyperparameters_are_refused_by_name(name, value):
 
 
 def test_unknown_hyperparameters_and_mismatched_groups_are_refused():
-    with pytest.raises(TypeError, match="lr"):
+    with pytest.raises(TypeError, match="lr"):  # no learning rate to set
         KryBall([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
     a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
     with pytest.raises(ValueError, match="krylov_dim"):
