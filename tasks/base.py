@@ -1,0 +1,37 @@
+"""What ``train.py`` needs from a task, and the per-epoch randomness every task shares.
+
+A task is built as ``Task(seed=…, device=…, dtype=…, **its config)`` — the run seed (for batch
+order and noise), where its tensors live and their floating-point type — and provides
+
+- ``batches(epoch)`` — the batches of one epoch. A batch is whatever ``loss`` needs: a pair of
+  tensors for data tasks, the noise sample ε for the stochastic Rosenbrock function. Every closure
+  call of one optimiser step sees the same batch (DESIGN.md §3).
+- ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises.
+- ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
+  exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
+  ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
+- ``converged(row)`` — the task's convergence criterion on one metrics row (DESIGN.md §4).
+
+An epoch of a full-batch task is one optimiser step (DESIGN.md §4).
+"""
+
+import torch
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A generator that depends only on (seed, epoch).
+
+    Batch order and noise samples come from it rather than from a running RNG, so a run resumed
+    from a checkpoint draws exactly what the uninterrupted run would have drawn.
+    """
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class Task:
+    """Defaults shared by the tasks: no test set, no convergence criterion."""
+
+    def evaluate(self, model: torch.nn.Module) -> dict:
+        return {}
+
+    def converged(self, row: dict) -> bool:
+        return False

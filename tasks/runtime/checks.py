@@ -1,0 +1,71 @@
+"""Config checks that fail early with one line naming the key (issue 3, "bad input").
+
+``train.py`` catches :class:`ConfigError` and prints ``error: <key>: <message>`` to stderr with
+exit code 2 and no traceback. Group choices (``task=``, ``optim=``…) are Hydra's to check: it
+lists the available options itself.
+"""
+
+import math
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key, self.message = key, message
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# key → (test, what the value must be); a key absent from the config is not checked.
+RULES = {
+    "seed": (_is_int, "must be an integer"),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "device": (lambda v: v in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
+    "dtype": (lambda v: v in ("float32", "float64"), "must be float32 or float64"),
+    "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for PyTorch's default)"),
+    "task.batch_size": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "task.num_samples": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "task.condition_number": (lambda v: _is_number(v) and v >= 1, "must be a number ≥ 1"),
+    "task.noise_low": (_is_number, "must be a number"),
+    "task.noise_high": (_is_number, "must be a number"),
+    "task.tolerance": (lambda v: _is_number(v) and v > 0, "must be a number > 0"),
+    "optim.lr": (lambda v: _is_number(v) and v > 0, "must be a number > 0"),
+    "optim.krylov_dim": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "optim.refresh": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "optim.momentum": (lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1)"),
+    "optim.max_iter": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first out-of-range value (optimisers check the rest themselves)."""
+    try:  # a missing value: typically a model that does not fit the task (task=xor model=cnn)
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(error.full_key or "config", f"{str(error.msg).splitlines()[0]} "
+                          "(does the model fit the task?)") from None
+    for key, (test, requirement) in RULES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not test(value):
+            raise ConfigError(key, f"{requirement}, got {value!r}")
+    task = cfg.task
+    if "noise_low" in task and task.noise_low > task.noise_high:
+        raise ConfigError("task.noise_low", f"must be ≤ task.noise_high ({task.noise_low} > {task.noise_high})")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "cuda requested but no CUDA device is available (use device=auto or cpu)")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,77 @@
+"""The one closure convention that serves every optimiser, and its cost accounting.
+
+``optimizer.step(closure)`` with ``closure()`` evaluating the task's loss on the step's batch:
+
+- torch optimisers (SGD, Adam, LBFGS) need the closure to zero the gradients and call
+  ``backward()``; KryBall computes gradients itself (``KryBall.computes_gradients = True``,
+  DESIGN.md §3), so its closure only evaluates the loss.
+- An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
+  search). Those calls see the same batch, and only the first may advance BatchNorm running
+  statistics: a later call evaluates the same batch again and must not count it twice
+  (issue 3, item 4), so it runs with ``track_running_stats`` switched off — batch statistics are
+  still used for the forward pass, exactly as in the first call.
+
+:class:`Counts` keeps cumulative gradient evaluations, HVPs and loss evaluations for every
+optimiser: each closure call is a loss evaluation, and a gradient evaluation when it calls
+``backward()``. An optimiser that keeps its own ``totals`` (KryBall) knows better — it also counts
+HVPs and gradients it takes of the closure's output — so its totals replace the closure's tally.
+"""
+
+import contextlib
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Counts:
+    gradient_evals: int = 0
+    hvps: int = 0
+    loss_evals: int = 0
+
+    def sync(self, optimizer: torch.optim.Optimizer) -> None:
+        """Take the optimiser's own cumulative totals where it keeps them (KryBall)."""
+        totals = getattr(optimizer, "totals", None)
+        if totals is not None:
+            for key in asdict(self):
+                setattr(self, key, int(totals[key]))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def frozen_batchnorm_statistics(model: nn.Module):
+    """Forward passes inside use batch statistics but leave running statistics untouched."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    for m in norms:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.track_running_stats = True
+
+
+def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts):
+    """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse."""
+    computes_gradients = getattr(optimizer, "computes_gradients", False)
+    calls = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
+            if computes_gradients:
+                loss = loss_fn(model)
+            else:
+                optimizer.zero_grad()
+                with torch.enable_grad():
+                    loss = loss_fn(model)
+                    loss.backward()
+                counts.gradient_evals += 1
+        counts.loss_evals += 1
+        return loss
+
+    return closure

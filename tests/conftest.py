@@ -1,0 +1,59 @@
+"""Shared fixtures of the experiment-suite tests (tests/test_suite_*.py)."""
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # train.py is a script at the root, not an installed module
+
+from train import CONF_DIR, compose_config  # noqa: E402  (the one composer, shared with the scripts)
+
+# Tiny sizes per task, so that every task runs an epoch in well under a second on a CPU.
+TINY = {
+    "mnist1d": ["task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]"],
+    "xor": [],
+    "rosenbrock": [],
+    "rahimi_recht": ["task.num_samples=50", "task.dim=4", "model.hidden_sizes=[4]"],
+    "saddle": [],
+    "cifar10_cnn": ["task.batch_size=16", "model.channels=[4,4,8]", "model.hidden=8"],
+    "cifar10_resnet": ["task.batch_size=16", "model.width=2"],
+}
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, two spinning threads cost up to 10×."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_cifar10(root: Path, per_file: int = 10, seed: int = 0) -> Path:
+    """Random images in the official on-disk format (cifar-10-batches-py pickles) under root."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        entry = {"batch_label": name, "labels": rng.integers(0, 10, per_file).tolist(),
+                 "data": rng.integers(0, 256, (per_file, 3072), dtype=np.uint8),
+                 "filenames": [f"{name}_{i}.png" for i in range(per_file)]}
+        (folder / name).write_bytes(pickle.dumps(entry))
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                            "ship", "truck"], "num_cases_per_batch": per_file, "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(tmp_path_factory) -> Path:
+    return write_cifar10(tmp_path_factory.mktemp("cifar"))
+
+
+def tiny_overrides(task: str, cifar_dir: Path) -> list[str]:
+    extra = [f"task.data_dir={cifar_dir}"] if task.startswith("cifar10") else []
+    return TINY[task] + extra

@@ -1,0 +1,156 @@
+"""End-to-end runs of train.run on CPU with tiny sizes: every task × optimiser, the run record,
+divergence, BatchNorm statistics under repeated closure calls, resume and early stopping."""
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+from conftest import CONF_DIR, TINY, compose_config, tiny_overrides
+
+from tasks.runtime.closure import Counts, make_closure
+from tasks.runtime.record import COLUMNS
+from train import build, run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+OPTIMS = ["kryball", "msgd", "adam", "lbfgs", "lbfgs_single"]
+SUMMARY_FIELDS = {"task", "optim", "seed", "status", "epochs_run", "epochs_to_convergence",
+                  "time_to_convergence_s", "final_train_loss", "peak_test_acc", "final_test_acc",
+                  "wall_time_s", "gradient_evals", "hvps", "loss_evals", "config", "code_version"}
+
+
+def read_rows(run_dir):
+    with (run_dir / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("task", sorted(TINY))
+@pytest.mark.parametrize("optim", OPTIMS)
+def test_every_task_with_every_optimiser(task, optim, cifar_dir, tmp_path):
+    cheaper_line_search = ["optim.max_iter=4"] if optim == "lbfgs" else []
+    cfg = compose_config([f"task={task}", f"optim={optim}", "epochs=2", "stop_on_convergence=false",
+                          *tiny_overrides(task, cifar_dir), *cheaper_line_search])
+    summary = run(cfg, tmp_path)
+    assert summary["status"] in ("completed", "converged"), summary.get("error")
+    assert SUMMARY_FIELDS <= set(summary) and summary["epochs_run"] == 2
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["status"] == summary["status"] and on_disk["config"]["task"]["name"] == task
+    rows = read_rows(tmp_path)
+    assert [r["epoch"] for r in rows] == ["1", "2"] and list(rows[0])[:len(COLUMNS)] == COLUMNS
+    assert int(rows[-1]["gradient_evals"]) >= 2 and int(rows[-1]["loss_evals"]) >= 2
+    assert (int(rows[-1]["hvps"]) > 0) == (optim == "kryball")
+    has_test_set = task in ("mnist1d", "xor", "cifar10_cnn", "cifar10_resnet")
+    assert (rows[-1]["test_acc"] != "") == has_test_set
+
+
+def test_lbfgs_counts_every_function_evaluation(tmp_path):
+    ideal = run(compose_config(["task=rosenbrock", "optim=lbfgs", "epochs=1"]), tmp_path / "ideal")
+    single = run(compose_config(["task=rosenbrock", "optim=lbfgs_single", "optim.lr=0.001", "epochs=3"]),
+                 tmp_path / "single")
+    assert ideal["loss_evals"] > 1 and ideal["gradient_evals"] == ideal["loss_evals"]
+    assert single["loss_evals"] == 3 and single["hvps"] == 0
+
+
+def test_rosenbrock_with_kryball_converges_and_records_epochs(tmp_path):
+    summary = run(compose_config(["task=rosenbrock", "optim=kryball"]), tmp_path)
+    assert summary["status"] == "converged" and summary["final_train_loss"] <= 1e-4
+    assert summary["epochs_to_convergence"] == summary["epochs_run"] < 2000
+    assert summary["time_to_convergence_s"] == summary["wall_time_s"]
+
+
+def test_stochastic_rosenbrock_draws_one_noise_per_step(tmp_path):
+    cfg = compose_config(["task=rosenbrock", "task.noise_low=0", "task.noise_high=3"])
+    task = build(cfg.task, seed=0, device=torch.device("cpu"), dtype=torch.float64)
+    noises = [next(iter(task.batches(epoch))) for epoch in (1, 2, 1)]
+    assert noises[0] == noises[2] != noises[1] and all(0 <= n <= 3 for n in noises)
+
+
+def test_divergence_is_recorded(tmp_path):
+    cfg = compose_config(["task=rahimi_recht", "task.condition_number=1e5", "optim=msgd", "optim.lr=10",
+                          "epochs=50"])
+    summary = run(cfg, tmp_path)
+    assert summary["status"] == "diverged" and summary["epochs_run"] < 50
+    assert summary["final_train_loss"] is None  # non-finite → null: the JSON stays strict
+    last = read_rows(tmp_path)[-1]
+    assert not math.isfinite(float(last["train_loss"]))
+
+
+def test_extra_closure_calls_leave_batchnorm_statistics_alone(cifar_dir, tmp_path):
+    cfg = compose_config(["task=cifar10_cnn", "optim=kryball", "epochs=2", *tiny_overrides("cifar10_cnn", cifar_dir)])
+    run(cfg, tmp_path)
+    model = build(cfg.model)
+    model.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"])
+    train_size = len(build(cfg.task, seed=0, device=torch.device("cpu"), dtype=torch.float32).y_train)
+    steps = 2 * math.ceil(train_size / cfg.task.batch_size)
+    tracked = {int(m.num_batches_tracked) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert tracked == {steps}
+
+
+def test_make_closure_counts_and_freezes_batchnorm():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    x = torch.randn(8, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    counts = Counts()
+    closure = make_closure(model, lambda m: m(x).pow(2).mean(), optimizer, counts)
+    closure()
+    mean_after_first = model[1].running_mean.clone()
+    closure()
+    closure()
+    assert int(model[1].num_batches_tracked) == 1 and torch.equal(model[1].running_mean, mean_after_first)
+    assert model[1].track_running_stats and counts == Counts(gradient_evals=3, hvps=0, loss_evals=3)
+
+
+def test_resume_gives_the_uninterrupted_result(cifar_dir, tmp_path):
+    overrides = ["task=cifar10_cnn", "optim=kryball", "epochs=3", *tiny_overrides("cifar10_cnn", cifar_dir)]
+    straight = run(compose_config(overrides), tmp_path / "straight")
+
+    def interrupt_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(compose_config(overrides), tmp_path / "resumed", on_epoch=interrupt_after_first)
+    interrupted = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    assert interrupted["status"] == "failed" and interrupted["epochs_run"] == 1
+    resumed = run(compose_config([*overrides, "resume=true"]), tmp_path / "resumed")
+
+    assert resumed["status"] == straight["status"] == "completed"
+    def without_time(rows):
+        return [{key: value for key, value in row.items() if key != "wall_time_s"} for row in rows]
+
+    assert without_time(read_rows(tmp_path / "resumed")) == without_time(read_rows(tmp_path / "straight"))
+    for key in ("final_train_loss", "final_test_acc", "gradient_evals", "hvps", "loss_evals"):
+        assert resumed[key] == straight[key], key
+
+
+def test_resume_finds_the_checkpoint_of_the_same_config(tmp_path):
+    outputs = tmp_path / "outputs" / "runs"
+    overrides = ["task=xor", "optim=adam", "checkpoint=true", "stop_on_convergence=false"]
+    first = run(compose_config([*overrides, "epochs=2"]), outputs / "first")
+    assert first["epochs_run"] == 2
+    # Another config's checkpoint is never picked up.
+    other = run(compose_config(["task=xor", "optim=msgd", "epochs=1", "resume=true"]), outputs / "other")
+    assert other["run_dir"] == str(outputs / "other")
+    again = run(compose_config([*overrides, "epochs=2", "resume=true"]), outputs / "second")
+    assert again["run_dir"] == str(outputs / "first") and again["epochs_run"] == 2
+    assert again["loss_evals"] == first["loss_evals"]
+
+
+def test_on_epoch_can_prune(tmp_path):
+    seen = []
+
+    def stop_at_two(epoch, row):
+        seen.append(row["epoch"])
+        return epoch == 2
+
+    summary = run(compose_config(["task=xor", "optim=adam", "epochs=10"]), tmp_path, on_epoch=stop_at_two)
+    assert summary["status"] == "pruned" and summary["epochs_run"] == 2 and seen == [1, 2]
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_runs_an_epoch(experiment, cifar_dir, tmp_path):
+    task = compose_config([f"experiment={experiment}"]).task.name
+    cfg = compose_config([f"experiment={experiment}", "epochs=1", *tiny_overrides(task, cifar_dir)])
+    assert run(cfg, tmp_path)["status"] in ("completed", "converged")
