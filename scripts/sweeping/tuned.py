@@ -1,0 +1,50 @@
+"""Write a sweep's best configuration as a Hydra config file under ``conf/tuned/``.
+
+``conf/tuned/<task>_<optim>.yaml`` is a ``# @package _global_`` file holding only the tuned
+values, so it layers onto the same task and optimiser at any budget::
+
+    python train.py task=xor optim=kryball +tuned=xor_kryball
+
+(thesis §5.2.5: tune with the 100-epoch sweep budget, then train with the task's own budget).
+"""
+from __future__ import annotations
+
+import pathlib
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from train import CONF_DIR
+
+TUNED_DIR = CONF_DIR / "tuned"
+
+
+def nest(params: dict[str, object], base: DictConfig | None = None) -> dict:
+    """Dotted override names -> nested mapping. An indexed name (``optim.betas.0``) replaces one
+    entry of the list that ``base`` (the composed config) holds at ``optim.betas``."""
+    cfg = OmegaConf.create({})
+    for name, value in params.items():
+        parent, _, last = name.rpartition(".")
+        if last.isdigit() and base is not None and parent:
+            seq = OmegaConf.select(cfg, parent)
+            if seq is None:
+                seq = list(OmegaConf.to_container(OmegaConf.select(base, parent)))
+            seq = list(seq)
+            seq[int(last)] = value
+            OmegaConf.update(cfg, parent, seq, force_add=True)
+        else:
+            OmegaConf.update(cfg, name, value, force_add=True)
+    return OmegaConf.to_container(cfg)
+
+
+def write(task: str, optim: str, params: dict[str, object], header: list[str], selection: list[str],
+          base: DictConfig | None = None, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.Path:
+    """Write the file and return its path; ``header`` lines become comments (provenance), and
+    ``selection`` (the sweep's config-group choices) goes into the usage line."""
+    path = pathlib.Path(tuned_dir) / f"{task}_{optim}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# @package _global_", *(f"# {line}" for line in header),
+             f"# Use: python train.py {' '.join(selection)} +tuned={path.stem}", ""]
+    body = yaml.safe_dump(nest(params, base), default_flow_style=False, sort_keys=True)
+    path.write_text("\n".join(lines) + body)
+    return path
