@@ -8,6 +8,7 @@ whole basis, twice ("twice is enough", Parlett), and the coefficients are
 accumulated in float64 (as PyHessian does).
 """
 
+import math
 from typing import Callable
 
 import torch
@@ -41,33 +42,32 @@ def lanczos(
         raise ValueError(f"v0 must be a flat vector, got shape {tuple(v0.shape)}")
     if tol is None:
         tol = torch.finfo(v0.dtype).eps ** 0.5
-    n = v0.numel()
-    dim = min(dim, n)
-    Q = v0.new_zeros(n, dim)
-    alphas = torch.zeros(dim, dtype=torch.float64, device=v0.device)
-    betas = torch.zeros(dim, dtype=torch.float64, device=v0.device)
+    dim = min(dim, v0.numel())
+    rows = v0.new_zeros(dim, v0.numel())  # the basis as rows: each vector contiguous for matvec
+    alphas, betas = [], []
 
-    norm = v0.norm()
-    if norm == 0 or not torch.isfinite(norm):
-        return Q[:, :0], torch.zeros(0, 0, dtype=torch.float64, device=v0.device)
-    Q[:, 0] = v0 / norm
+    norm = v0.norm().item()
+    if norm == 0 or not math.isfinite(norm):
+        return rows[:0].T, torch.zeros(0, 0, dtype=torch.float64, device=v0.device)
+    rows[0] = v0 / norm
     scale = 0.0  # running max of |α|, |β|: the size of T, for a relative breakdown test
-    m = dim
     for j in range(dim):
-        w = matvec(Q[:, j])
-        alphas[j] = torch.dot(Q[:, j].double(), w.double())
-        basis = Q[:, : j + 1]
+        w = matvec(rows[j])
+        alphas.append((rows[j] * w).sum(dtype=torch.float64).item())  # accumulated in float64
+        basis = rows[: j + 1]
         for _ in range(2):  # full re-orthogonalisation, twice
-            w = w - basis @ (basis.T @ w)
+            w = w - (basis @ w) @ basis
         if j + 1 == dim:
             break
-        betas[j] = w.double().norm()
-        scale = max(scale, abs(alphas[j].item()), betas[j].item())
-        if betas[j].item() <= tol * scale:  # invariant subspace: stop, never divide by ~0
-            m = j + 1
+        beta = w.norm(dtype=torch.float64).item()
+        scale = max(scale, abs(alphas[-1]), beta)
+        if beta <= tol * scale:  # invariant subspace: stop, never divide by ~0
             break
-        Q[:, j + 1] = w / betas[j].to(w.dtype)
+        betas.append(beta)
+        rows[j + 1] = w / beta
 
-    off_diagonal = betas[: m - 1]
-    T = torch.diag(alphas[:m]) + torch.diag(off_diagonal, 1) + torch.diag(off_diagonal, -1)
-    return Q[:, :m], T
+    m = len(alphas)
+    T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+    off_diagonal = torch.arange(m - 1)
+    T[off_diagonal, off_diagonal + 1] = T[off_diagonal + 1, off_diagonal] = torch.tensor(betas, dtype=torch.float64)
+    return rows[:m].T, T.to(v0.device)

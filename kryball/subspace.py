@@ -16,6 +16,7 @@ the subspace is built in two layers:
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from .hvp import HessianVectorProducts
@@ -53,23 +54,20 @@ def orthonormal_coordinates(C: torch.Tensor, tol: float) -> torch.Tensor:
 
     Modified Gram–Schmidt, twice, in the column order given, so the first direction
     (the gradient) is never the one dropped. A column whose residual is below ``tol``
-    times its norm (or is zero) is dropped.
+    times its norm (or is zero) is dropped. Small enough to run in NumPy on the host.
     """
     kept = []
-    for column in C.T:
-        norm = column.norm()
-        if norm == 0:
-            continue
+    for column in C.detach().to("cpu", torch.float64).numpy().T:
+        norm = np.linalg.norm(column)
         r = column
         for _ in range(2):
             for q in kept:
-                r = r - q * torch.dot(q, r)
-        r_norm = r.norm()
-        if r_norm > tol * norm:
+                r = r - q * (q @ r)
+        r_norm = np.linalg.norm(r)
+        if norm > 0 and r_norm > tol * norm:
             kept.append(r / r_norm)
-    if not kept:
-        return C.new_zeros(C.shape[0], 0)
-    return torch.stack(kept, dim=1)
+    basis = np.stack(kept, axis=1) if kept else np.zeros((C.shape[0], 0))
+    return torch.from_numpy(basis).to(C.device)
 
 
 class ExtendedBasis(NamedTuple):
@@ -93,14 +91,14 @@ def extend_basis(
     """
     R = orthonormal_complement(Q, vectors)
     E = torch.cat([Q, R], dim=1)
+    # Products in the working dtype (as accurate as the vectors themselves), small results in float64.
     if QHQ is None:
-        HE = hvp.matmat(E)
-        K = E.T.double() @ HE.double()
+        K = (E.T @ hvp.matmat(E)).double()
     else:
         HR = hvp.matmat(R)
-        cross = Q.T.double() @ HR.double()
+        cross = (Q.T @ HR).double()
         K = torch.cat([
             torch.cat([QHQ.to(torch.float64), cross], dim=1),
-            torch.cat([cross.T, R.T.double() @ HR.double()], dim=1),
+            torch.cat([cross.T, (R.T @ HR).double()], dim=1),
         ], dim=0)
     return ExtendedBasis(E, (K + K.T) / 2)

@@ -14,6 +14,7 @@ subproblem solvers.
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 # Nocedal & Wright Algorithm 4.1 (and scipy's trust-region loop) use these constants:
@@ -44,7 +45,7 @@ def solve_subproblem(A: torch.Tensor, b: torch.Tensor, radius: float) -> TrustRe
 
     Minimises ``bᵀα + ½αᵀAα`` subject to ``‖α‖₂ ≤ radius`` for a symmetric ``A``
     (k×k, any k ≥ 0, definite, indefinite or singular). Works in the eigenbasis of
-    ``A`` (one symmetric eigendecomposition, computed in float64), where the
+    ``A`` (one symmetric eigendecomposition, computed in float64 on the host), where the
     secular equation ``‖(A + λI)⁻¹b‖ = radius`` is one-dimensional and solved by
     safeguarded Newton iteration on ``1/‖α(λ)‖ − 1/radius`` (Nocedal & Wright
     §4.3). When ``b`` has no component along the lowest eigenvector and the
@@ -58,58 +59,53 @@ def solve_subproblem(A: torch.Tensor, b: torch.Tensor, radius: float) -> TrustRe
         raise ValueError(f"solve_subproblem needs A of shape (k, k) and b of shape (k,), got {tuple(A.shape)} and {tuple(b.shape)}")
     if not radius > 0 or not math.isfinite(radius):
         raise ValueError(f"radius must be positive and finite, got {radius}")
-    if not (torch.isfinite(A).all() and torch.isfinite(b).all()):
+    # The problem is small: NumPy float64 on the host beats many tiny device operations.
+    A64 = A.detach().to("cpu", torch.float64).numpy()
+    b64 = b.detach().to("cpu", torch.float64).numpy()
+    if not (np.isfinite(A64).all() and np.isfinite(b64).all()):
         raise ValueError("solve_subproblem needs finite A and b")
-    out = dict(dtype=A.dtype, device=A.device)
-    A64 = A.detach().to("cpu", torch.float64)
-    A64 = (A64 + A64.T) / 2
-    b64 = b.detach().to("cpu", torch.float64)
-    if A64.shape[0] == 0:
-        return TrustRegionSolution(torch.zeros(0, **out), 0.0, False)
+    step, multiplier, hits_boundary = _solve(A64, b64, float(radius))
+    return TrustRegionSolution(torch.from_numpy(step).to(dtype=A.dtype, device=A.device), multiplier, hits_boundary)
 
-    eigenvalues, V = torch.linalg.eigh(A64)
-    beta = V.T @ b64  # b in the eigenbasis
-    scale = max(eigenvalues.abs().max().item(), b64.norm().item() / radius)
+
+def _solve(A: np.ndarray, b: np.ndarray, radius: float) -> tuple[np.ndarray, float, bool]:
+    if A.shape[0] == 0:
+        return np.zeros(0), 0.0, False
+    eigenvalues, V = np.linalg.eigh((A + A.T) / 2)
+    beta = V.T @ b  # b in the eigenbasis
+    b_norm = float(np.linalg.norm(b))
+    scale = max(float(np.abs(eigenvalues).max()), b_norm / radius, np.finfo(np.float64).tiny)
     # Eigenvalues this close to the lowest one act as one (possibly repeated) eigenvalue,
     # and gradient components this small are round-off: both thresholds are relative.
-    tiny = 64 * A64.shape[0] * torch.finfo(torch.float64).eps * max(scale, torch.finfo(torch.float64).tiny)
-    lowest = eigenvalues[0].item()
-    shift = max(0.0, -lowest)
+    tiny = 64 * A.shape[0] * np.finfo(np.float64).eps * scale
+    shift = max(0.0, -float(eigenvalues[0]))
     singular = (eigenvalues + shift) <= tiny
-    b_on_singular = beta[singular].norm().item()
 
-    if b_on_singular <= tiny * radius:
+    if np.linalg.norm(beta[singular]) <= tiny * radius:
         # λ = shift is feasible: (A + shift·I) is PSD and b lies in its range.
-        p = _shifted_solution(eigenvalues, beta, V, shift, ~singular)
-        norm = p.norm().item()
+        coefficients = np.zeros_like(beta)
+        coefficients[~singular] = -beta[~singular] / (eigenvalues[~singular] + shift)
+        norm = float(np.linalg.norm(coefficients))
         if norm <= radius:
             if shift == 0.0:
                 # Interior (possibly minimum-norm on a singular PSD A): λ = 0.
-                return TrustRegionSolution(p.to(**out), 0.0, norm >= radius * (1 - 1e-12))
+                return V @ coefficients, 0.0, norm >= radius * (1 - 1e-12)
             # Hard case: move along the lowest eigenvector to the boundary.
-            tau = math.sqrt(max(radius**2 - norm**2, 0.0))
-            p = p + tau * V[:, 0]
-            return TrustRegionSolution(p.to(**out), shift, True)
+            coefficients[0] = math.sqrt(max(radius**2 - norm**2, 0.0))
+            return V @ coefficients, shift, True
 
-    multiplier = _secular_newton(eigenvalues, beta, radius, shift, b64.norm().item())
+    multiplier = _secular_newton(eigenvalues, beta, radius, shift, b_norm)
     coefficients = -beta / (eigenvalues + multiplier)
-    norm = coefficients.norm().item()
+    norm = float(np.linalg.norm(coefficients))
     if norm < radius:
         # Near the hard case λ sits within round-off of −λ_min, where ‖α(λ)‖ cannot be
         # resolved; finish the step to the boundary along the lowest eigenvector, which
         # changes (A + λI)α by only (λ_min + λ)·τ (Moré & Sorensen 1983, §3).
-        lowest = coefficients[0].item()
+        lowest = float(coefficients[0])
         coefficients[0] = math.copysign(math.sqrt(radius**2 - norm**2 + lowest**2), lowest)
     else:
         coefficients *= radius / norm
-    return TrustRegionSolution((V @ coefficients).to(**out), multiplier, True)
-
-
-def _shifted_solution(eigenvalues, beta, V, multiplier, keep):
-    """α(λ) = −(A + λI)⁻¹b restricted to the eigen-directions in ``keep``."""
-    coefficients = torch.zeros_like(beta)
-    coefficients[keep] = -beta[keep] / (eigenvalues[keep] + multiplier)
-    return V @ coefficients
+    return V @ coefficients, multiplier, True
 
 
 def _secular_newton(eigenvalues, beta, radius, lower, b_norm, max_iter=200):
@@ -122,20 +118,20 @@ def _secular_newton(eigenvalues, beta, radius, lower, b_norm, max_iter=200):
     """
     lo, hi = lower, lower + b_norm / radius
     lam = hi
+    beta_sq = beta**2
     for _ in range(max_iter):
         shifted = eigenvalues + lam
-        norm_sq = (beta**2 / shifted**2).sum().item()
-        norm = math.sqrt(norm_sq)
+        norm = math.sqrt(float((beta_sq / shifted**2).sum()))
         if abs(norm - radius) <= 1e-14 * radius:
             return lam
         if norm > radius:
             lo = lam
         else:
             hi = lam
-        derivative = (beta**2 / shifted**3).sum().item() / norm**3
+        derivative = float((beta_sq / shifted**3).sum()) / norm**3
         newton = lam - (1 / norm - 1 / radius) / derivative
         lam = newton if lo < newton < hi else (lo + hi) / 2
-        if hi - lo <= 4 * torch.finfo(torch.float64).eps * max(abs(hi), 1.0):
+        if hi - lo <= 4 * np.finfo(np.float64).eps * max(abs(hi), 1.0):
             return hi
     return lam
 
