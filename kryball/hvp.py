@@ -47,12 +47,13 @@ class HessianVectorProducts:
         self.count += k
         if k == 0 or not self._gradient.requires_grad:  # gradient constant in θ: H = 0
             return torch.zeros_like(V)
+        rows = V.T.contiguous()  # a strided grad_output made each backward ~1.6× slower on CPU
         if k > 1 and self.batched:
             try:
-                return self._backward(V.T.contiguous(), batched=True).T
+                return self._backward(rows, batched=True).T
             except RuntimeError:
                 self.batched = False  # e.g. a backward formula without a batching rule
-        return torch.stack([self._backward(V[:, i], batched=False) for i in range(k)], dim=1)
+        return torch.stack([self._backward(row, batched=False) for row in rows], dim=1)
 
     def _backward(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:
         products = torch.autograd.grad(
