@@ -1,0 +1,32 @@
+"""The step benchmark runs in a tiny configuration and writes its contract's columns."""
+
+import pandas as pd
+
+from scripts import bench_step
+
+COLUMNS = ["optimizer", "krylov_dim", "refresh", "median_step_ms", "ratio_to_adam", "hvps_per_step",
+           "loss_evals_per_step", "floor_ms", "overhead_vs_floor", "peak_memory_mb"]
+
+
+def test_tiny_benchmark_writes_the_table(tmp_path):
+    out = tmp_path / "bench.csv"
+    bench_step.main(["--steps", "2", "--warmup", "1", "--krylov-dims", "2", "--refreshes", "1", "2",
+                     "--batch-size", "16", "--out", str(out)])
+    table = pd.read_csv(out)
+    assert set(COLUMNS) <= set(table.columns)
+    assert list(table.optimizer) == ["adam", "msgd", "lbfgs (1 eval)", "kryball", "kryball",
+                                     "kryball (reuse_curvature)", "kryball (batched_hvps)"]
+    assert table.loc[table.optimizer == "adam", "ratio_to_adam"].item() == 1.0
+    kryball = table[table.optimizer == "kryball"].set_index("refresh")
+    # Every step refreshes: M = 2 Lanczos products + 1 for the momentum where it leaves span(Q).
+    assert 2 < kryball.loc[1, "hvps_per_step"] <= 3
+    # Refresh every other step: at most M + 1 on refresh steps and M + 2 on the others (a direction
+    # already in span(Q) costs nothing: after a rejected step the gradient has not changed).
+    assert 2.5 <= kryball.loc[2, "hvps_per_step"] <= 3.5
+    assert (table.loss_evals_per_step >= 1).all() and (table.floor_ms > 0).all()
+    assert (table.loc[~table.optimizer.str.startswith("kryball"), "hvps_per_step"] == 0).all()
+    variants = table.set_index("optimizer")
+    # Reusing T between refreshes pays only for g and z on the other step: at most M + 1 and 2.
+    assert variants.loc["kryball (reuse_curvature)", "hvps_per_step"] <= (3 + 2) / 2
+    # Batching changes how the products are taken, not how many.
+    assert variants.loc["kryball (batched_hvps)", "hvps_per_step"] == kryball.loc[2, "hvps_per_step"]
