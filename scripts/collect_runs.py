@@ -22,26 +22,29 @@ OUTCOMES = ["epochs_run", "epochs_to_convergence", "time_to_convergence_s", "fin
 
 
 def config_value(config: dict, dotted: str):
-    """``config["optim"]["krylov_dim"]`` for ``"optim.krylov_dim"``; None where a key is missing."""
+    """``config["optim"]["krylov_dim"]`` for ``"optim.krylov_dim"``; None where a key is missing.
+
+    Lists and mappings come back as their JSON text, so that they can label a group.
+    """
     value = config
     for key in dotted.split("."):
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]
-    return value
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def summary_row(summary: dict, keys: list[str] = (), run_dir: pathlib.Path | None = None) -> dict:
+    """One run's table row: the ``keys`` (summary fields or dotted config keys), how it ended, its outcomes."""
+    row = {key: summary[key] if key in summary else config_value(summary.get("config", {}), key) for key in keys}
+    return {**row, **{k: summary.get(k) for k in ("task", "optim", "seed", "status", *OUTCOMES)},
+            "run_dir": str(run_dir) if run_dir is not None else summary.get("run_dir")}
 
 
 def load_runs(folders: list[pathlib.Path], keys: list[str]) -> pd.DataFrame:
     """One row per ``summary.json`` found below ``folders``, with the ``keys`` as columns."""
-    rows = []
-    for folder in folders:
-        for path in sorted(folder.rglob("summary.json")):
-            summary = json.loads(path.read_text())
-            row = {key: summary[key] if key in summary else config_value(summary.get("config", {}), key)
-                   for key in keys}
-            rows.append({**row, **{k: summary.get(k) for k in ("task", "optim", "seed", "status", *OUTCOMES)},
-                         "run_dir": str(path.parent)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([summary_row(json.loads(path.read_text()), keys, path.parent)
+                         for folder in folders for path in sorted(folder.rglob("summary.json"))])
 
 
 def summarise(runs: pd.DataFrame, by: list[str], outcomes: list[str] = OUTCOMES) -> pd.DataFrame:

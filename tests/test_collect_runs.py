@@ -9,7 +9,7 @@ def write_run(folder, seed, reuse, status, epochs_to_convergence, hvps):
     folder.mkdir(parents=True)
     summary = {"task": "rosenbrock", "optim": "kryball", "seed": seed, "status": status, "epochs_run": 30,
                "epochs_to_convergence": epochs_to_convergence, "hvps": hvps, "final_train_loss": 1e-5,
-               "config": {"optim": {"reuse_curvature": reuse}}}
+               "config": {"optim": {"reuse_curvature": reuse}, "model": {"hidden_sizes": [seed + 1, 8]}}}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -34,3 +34,10 @@ def test_missing_or_empty_folders_are_one_line_errors(tmp_path, capsys):
     assert collect_runs.main([str(tmp_path / "nowhere")]) == 2
     assert collect_runs.main([str(tmp_path)]) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_list_valued_keys_label_groups(tmp_path):
+    write_run(tmp_path / "a", 0, False, "converged", 10, 20)
+    write_run(tmp_path / "b", 1, False, "converged", 14, 28)
+    table = collect_runs.summarise(collect_runs.load_runs([tmp_path], ["model.hidden_sizes"]), ["model.hidden_sizes"])
+    assert list(table["model.hidden_sizes"]) == ["[1, 8]", "[2, 8]"]
