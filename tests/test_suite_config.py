@@ -22,7 +22,7 @@ def test_default_is_mnist1d_with_kryball_offline():
     cfg = compose_config([])
     assert (cfg.task.name, cfg.model.name, cfg.optim.name, cfg.logger.name) == ("mnist1d", "mlp", "kryball", "csv")
     assert cfg.task.num_samples == 5000 and cfg.task.batch_size == 512 and cfg.epochs == 100
-    assert list(cfg.model.hidden_sizes) == [256] and cfg.model.activation == "softplus"
+    assert list(cfg.model.hidden_sizes) == [256, 256] and cfg.model.activation == "softplus"
 
 
 @pytest.mark.parametrize("group", ["task", "optim", "logger", "experiment"])
@@ -50,7 +50,7 @@ def test_tasks_bring_their_thesis_model_and_budget():
     for task, (model, epochs) in expected.items():
         cfg = compose_config([f"task={task}"])
         assert (cfg.model.name, cfg.epochs) == (model, epochs)
-    assert list(compose_config(["task=xor"]).model.hidden_sizes) == [8]
+    assert list(compose_config(["task=xor"]).model.hidden_sizes) == [8, 8]
 
 
 def test_lbfgs_modes():
