@@ -1,0 +1,183 @@
+"""Which runs a reproduction target needs, under the thesis protocol or its quick CPU version.
+
+A *setting* is one column of Table 5.1, the XOR task, one block of Table 5.2, the saddle of
+Fig. 4.2 or one study of Fig. 5.5/5.7; a table setting's name is the sweep's task name
+(``sweeps/<setting>/``), so the tuned config of a cell is ``conf/tuned/<setting>_<sweep optim>.yaml``
+(written by ``scripts/sweep.py``). A cell without one runs the optimiser's defaults and is marked
+untuned, never refused.
+
+Budgets (thesis §5.2.2–5.2.4): Table 5.1 2000 epochs, XOR 100, MNIST-1D 100, CIFAR-10 40; the
+thesis states no number of seeds, so the full protocol uses 5 (3 on CIFAR-10, where one run takes
+hours, and 3 per studied value in Fig. 5.5/5.7). ``--quick`` keeps every budget that is cheap on a
+2-core CPU (the function tasks take seconds) and cuts seeds and the MNIST-1D/CIFAR-10 epochs;
+``describe`` says exactly what ran.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import pathlib
+
+import torch
+
+from train import CONF_DIR, compose_config
+
+TUNED_DIR = CONF_DIR / "tuned"
+# The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
+SWEEP_OPTIM = {"lbfgs_single": "lbfgs"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    seeds: int
+    epochs: int | None = None  # None: the preset's thesis budget
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str                   # sweep task name and run sub-folder
+    label: str                  # as the thesis names it
+    overrides: tuple[str, ...]  # what selects it in train.py
+    optims: tuple[str, ...]     # optim= choices, in the thesis's row order
+    full: Budget
+    quick: Budget
+    thesis_epochs: int          # the thesis budget, stated in table headers
+    needs_gpu_data: bool = False  # CIFAR-10: run only where the data and a GPU are present
+    # A one-at-a-time study (Fig. 5.5, 5.7): the override key and its values, one run each. Its
+    # other hyperparameters stay at the defaults (§5.3.4).
+    vary: tuple[str, tuple[str, ...]] | None = None
+    tunable: bool = True  # False: a figure's setting with no sweep, run with the defaults by design
+
+    @property
+    def variants(self) -> tuple[str | None, ...]:
+        return self.vary[1] if self.vary else (None,)
+
+
+def _function_setting(name, label, experiment, optims=("msgd", "adam", "lbfgs", "kryball")):
+    # 2000 one-step epochs take seconds here, so --quick keeps the thesis budget and cuts seeds.
+    return Setting(name, label, (f"experiment={experiment}",), optims, Budget(5), Budget(3), 2000)
+
+
+ONE_TO_TEN = tuple(map(str, range(1, 11)))  # the sweep range of M and r_refresh (§5.2.5)
+
+SETTINGS = {s.name: s for s in [
+    _function_setting("rosenbrock_u11", "Rosenbrock U[1, 1]", "table5_1_rosenbrock_u11"),
+    _function_setting("rosenbrock_u01", "Rosenbrock U[0, 1]", "table5_1_rosenbrock_u01"),
+    _function_setting("rosenbrock_u03", "Rosenbrock U[0, 3]", "table5_1_rosenbrock_u03"),
+    _function_setting("rahimi_recht_k10", "Rahimi–Recht κ = 10", "table5_1_rahimi_recht_k10"),
+    _function_setting("rahimi_recht_k1e5", "Rahimi–Recht κ = 1e5", "table5_1_rahimi_recht_k1e5"),
+    Setting("xor", "XOR", ("experiment=fig5_3_xor",), ("msgd", "adam", "lbfgs_single", "kryball"),
+            Budget(5), Budget(3), 100),
+    Setting("mnist1d", "MNIST-1D MLP", ("experiment=table5_2_mnist1d_mlp",), ("adam", "msgd", "kryball"),
+            Budget(5), Budget(2, epochs=20), 100),
+    Setting("cifar10_cnn", "CIFAR-10 CNN", ("experiment=table5_2_cifar10_cnn",), ("adam", "msgd", "kryball"),
+            Budget(3), Budget(1, epochs=2), 40, needs_gpu_data=True),
+    Setting("cifar10_resnet", "CIFAR-10 ResNet-18", ("experiment=table5_2_cifar10_resnet18",),
+            ("adam", "msgd", "kryball"), Budget(3), Budget(1, epochs=2), 40, needs_gpu_data=True),
+    # Fig. 2.12 / 4.2: deterministic, so one seed; 10 steps as in conf/task/saddle.yaml.
+    Setting("saddle", "x² − y² from (1.5, 1.5)", ("task=saddle",), ("kryball",), Budget(1), Budget(1), 10,
+            tunable=False),
+    # Fig. 5.5 (§5.3.4): KryBall on MNIST-1D over the sweep ranges of M and r_refresh; Fig. 5.7 (§5.4): by activation.
+    Setting("sensitivity_krylov_dim", "KryBall on MNIST-1D, Krylov dimension M", ("experiment=fig5_5_krylov_dim",),
+            ("kryball",), Budget(3), Budget(1, epochs=20), 100, vary=("optim.krylov_dim", ONE_TO_TEN), tunable=False),
+    Setting("sensitivity_refresh", "KryBall on MNIST-1D, refresh rate r", ("experiment=fig5_5_refresh",),
+            ("kryball",), Budget(3), Budget(1, epochs=20), 100, vary=("optim.refresh", ONE_TO_TEN), tunable=False),
+    Setting("activations", "KryBall on MNIST-1D by activation", ("experiment=fig5_7_activations",), ("kryball",),
+            Budget(3), Budget(1, epochs=20), 100, vary=("model.activation", ("relu", "softplus", "tanh", "gelu")),
+            tunable=False),
+    # Fig. 5.6 (§5.4): "the MNIST-1D MLP model with SGD" — plain SGD (momentum 0), its last state checkpointed.
+    Setting("landscape", "MNIST-1D MLP trained with SGD", ("experiment=table5_2_mnist1d_mlp", "optim.momentum=0.0",
+            "checkpoint=true"), ("msgd",), Budget(1), Budget(1, epochs=20), 100, tunable=False),
+]}
+
+TABLE_5_1 = ["rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03", "rahimi_recht_k10", "rahimi_recht_k1e5"]
+TARGETS = {
+    "table_5_1": TABLE_5_1,
+    "xor": ["xor"],
+    "table_5_2": ["mnist1d", "cifar10_cnn", "cifar10_resnet"],
+    "figures": ["saddle", *TABLE_5_1, "xor", "mnist1d", "sensitivity_krylov_dim", "sensitivity_refresh", "activations",
+                "landscape"],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run: a setting × optimiser (× studied value) × seed, in its own directory."""
+    setting: Setting
+    optim: str
+    seed: int
+    run_dir: pathlib.Path
+    overrides: tuple[str, ...]
+    tuned: str | None  # the conf/tuned/ file's stem, None when untuned
+    variant: str | None = None  # the studied value of setting.vary
+
+    @property
+    def sweep_command(self) -> str | None:
+        if not self.setting.tunable:
+            return None
+        return f"python scripts/sweep.py sweeps/{self.setting.name}/{SWEEP_OPTIM.get(self.optim, self.optim)}.yaml"
+
+
+@dataclasses.dataclass
+class Plan:
+    specs: list[RunSpec]
+    not_run: dict[str, str]  # setting name -> why it cannot run here (CIFAR-10 without data or GPU)
+
+
+def tuned_name(setting: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> str | None:
+    """The ``+tuned=`` choice for a cell if its sweep has written one, else None (untuned)."""
+    stem = f"{setting}_{SWEEP_OPTIM.get(optim, optim)}"
+    return stem if (pathlib.Path(tuned_dir) / f"{stem}.yaml").is_file() else None
+
+
+def cifar_unavailable(setting: Setting, overrides: list[str]) -> str | None:
+    """Why a CIFAR-10 setting cannot run here (no data or no GPU), or None if it can."""
+    cfg = compose_config([*setting.overrides, *overrides])
+    folder = pathlib.Path(cfg.task.data_dir).resolve() / "cifar-10-batches-py"
+    missing = [] if folder.is_dir() else [f"no CIFAR-10 in {folder}"]
+    if cfg.device == "cpu" or not torch.cuda.is_available():
+        missing.append("no GPU")
+    return ", ".join(missing) or None
+
+
+def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None = None,
+         common: list[str] = (), only: list[str] = (), data_dir: str | None = None,
+         tuned_dir: pathlib.Path = TUNED_DIR) -> Plan:
+    """Every run the targets need, once each (settings shared by targets are run once).
+
+    ``common`` overrides go to every run (device, threads); ``data_dir`` to the CIFAR-10 runs;
+    ``only`` keeps just the cells named ``setting/optim`` (or whole settings by name).
+    """
+    names = list(dict.fromkeys(name for target in targets for name in TARGETS[target]))
+    mode = "quick" if quick else "full"
+    specs, not_run = [], {}
+    for name in names:
+        setting = SETTINGS[name]
+        cells = [o for o in setting.optims if not only or name in only or f"{name}/{o}" in only]
+        if not cells:
+            continue
+        own = [*common, *([f"task.data_dir={data_dir}"] if setting.needs_gpu_data and data_dir else [])]
+        if setting.needs_gpu_data and (reason := cifar_unavailable(setting, own)):
+            not_run[name] = reason
+            continue
+        budget = setting.quick if quick else setting.full
+        for optim, variant in itertools.product(cells, setting.variants):
+            tuned = tuned_name(name, optim, tuned_dir) if setting.tunable else None
+            folder = pathlib.Path(out) / "runs" / mode / name / optim / (variant or "")
+            for seed in range(seeds if seeds is not None else budget.seeds):
+                overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
+                             *([f"{setting.vary[0]}={variant}"] if variant else []),
+                             *([f"epochs={budget.epochs}"] if budget.epochs else []),
+                             *([f"+tuned={tuned}"] if tuned else []), *own]
+                specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant))
+    return Plan(specs, not_run)
+
+
+def describe(setting: Setting, quick: bool, seeds: int | None = None) -> str:
+    """The protocol one setting ran under, for the table headers."""
+    budget = setting.quick if quick else setting.full
+    epochs = budget.epochs or setting.thesis_epochs
+    n = seeds if seeds is not None else budget.seeds
+    cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
+    each = f" for each {setting.vary[0]} in {{{', '.join(setting.vary[1])}}}" if setting.vary else ""
+    return f"{setting.label}: {n} seed{'s' * (n != 1)} × {epochs} epochs{cut}{each}"

@@ -1,0 +1,113 @@
+"""scripts/reproduce.py end to end in CI size: the plan, one table cell, one figure, reuse, failures.
+
+The runs go through train.run with --threads 1; the ``one_thread`` fixture restores the thread
+count that setting changes for the rest of the session."""
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import write_cifar10
+
+from scripts import reproduce
+from scripts.reproducing import protocol, runner
+
+
+def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
+    (tmp_path / "tuned").mkdir()
+    (tmp_path / "tuned" / "xor_lbfgs.yaml").write_text("# @package _global_\n")
+    quick = protocol.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned")
+    assert len(quick.specs) == 4 * 3  # four optimisers × the quick protocol's 3 seeds
+    lbfgs = next(s for s in quick.specs if s.optim == "lbfgs_single")
+    assert lbfgs.tuned == "xor_lbfgs" and "+tuned=xor_lbfgs" in lbfgs.overrides  # tuned by sweeps/xor/lbfgs.yaml
+    assert next(s for s in quick.specs if s.optim == "kryball").tuned is None
+    assert lbfgs.run_dir == tmp_path / "runs" / "quick" / "xor" / "lbfgs_single" / "seed0"
+
+    full = protocol.plan(["table_5_2"], tmp_path, quick=False, common=["device=cpu"],
+                         data_dir=str(tmp_path / "nowhere"))
+    assert {s.setting.name for s in full.specs} == {"mnist1d"} and len(full.specs) == 3 * 5
+    assert not any("epochs=" in o for o in full.specs[0].overrides)  # the thesis budget, 100 epochs
+    assert set(full.not_run) == {"cifar10_cnn", "cifar10_resnet"}
+    assert "no CIFAR-10 in" in full.not_run["cifar10_cnn"] and "no GPU" in full.not_run["cifar10_cnn"]
+
+
+def test_cifar_needs_the_data_and_a_gpu(tmp_path):
+    write_cifar10(tmp_path)
+    cnn = protocol.SETTINGS["cifar10_cnn"]
+    assert protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path}"]) == "no GPU"
+    missing = protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path / 'x'}"])
+    assert missing.startswith("no CIFAR-10 in") and missing.endswith("no GPU")
+
+
+def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
+    argv = ["table_5_1", "--quick", "--seeds", "1", "--only", "rosenbrock_u11/kryball", "--out", str(tmp_path)]
+    assert reproduce.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "[1/1] rosenbrock_u11/kryball seed 0: converged at epoch" in first and "(reused)" not in first
+    table = pd.read_csv(tmp_path / "table_5_1.quick.csv")
+    assert table[["optimiser", "thesis: epochs"]].values.tolist() == [["kryball", 5]]
+    markdown = (tmp_path / "table_5_1.quick.md").read_text()
+    assert "quick (CPU-sized; not the thesis protocol)" in markdown and "1 seed × 2000 epochs" in markdown
+    assert "untuned defaults" in markdown
+
+    assert reproduce.main(argv) == 0  # an interrupted or repeated reproduction reuses finished runs
+    assert "(reused)" in capsys.readouterr().out
+
+
+def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
+    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs[0]
+    summary, reused = runner.run_one(spec)
+    assert summary["status"] == "completed" and not reused
+    assert runner.run_one(spec)[1]
+    path = spec.run_dir / "summary.json"
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "status": "running"}))
+    assert not runner.run_one(spec)[1]
+    path.write_text(json.dumps({**saved, "config": {**saved["config"], "epochs": 3}}))
+    assert not runner.run_one(spec)[1]
+
+
+def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
+    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"], common=["checkpoint=true"]).specs[0]
+    first, _ = runner.run_one(spec)
+    path = spec.run_dir / "summary.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "status": "running"}))  # killed mid-run
+    resumed, reused = runner.run_one(spec)
+    assert not reused and resumed["config"]["resume"] is True
+    assert resumed["status"] == "completed" and resumed["wall_time_s"] == first["wall_time_s"]
+    assert runner.run_one(spec)[1]  # and is then reused, `resume` aside
+
+
+def test_a_crashing_run_is_recorded_as_failed_and_the_rest_goes_on(tmp_path, one_thread):
+    good = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs[0]
+    bad = protocol.RunSpec(good.setting, "kryball", 1, tmp_path / "bad", (*good.overrides, "optim.krylov_dim=0"), None)
+    records = runner.run_all([bad, good], report=lambda line: None)
+    assert records["status"].tolist() == ["failed", "completed"]
+    assert "krylov_dim" in records.loc[0, "error"]
+
+
+def test_quick_figure_of_one_cell(tmp_path, one_thread, capsys):
+    assert reproduce.main(["figures", "--quick", "--only", "saddle", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig_4_2_saddle.quick.png").stat().st_size > 10_000
+    assert not (tmp_path / "fig_5_1_rosenbrock.quick.png").exists()  # no runs, no figure
+
+
+def test_cifar_rows_are_marked_not_run_with_the_command(tmp_path, capsys):
+    argv = ["table_5_2", "--quick", "--only", "cifar10_cnn", "--device", "cpu", "--out", str(tmp_path)]
+    assert reproduce.main(argv) == 0
+    assert "not run here: cifar10_cnn" in capsys.readouterr().out
+    markdown = (tmp_path / "table_5_2.quick.md").read_text()
+    assert "not run here" in markdown and "--device cuda --data-dir DIR" in markdown and "0.782" in markdown
+
+
+@pytest.mark.parametrize("argv", [["tables"], ["xor", "--seeds", "0"], ["xor", "--only", "xor/lbfgs"],
+                                  ["xor", "--only", "mnist"]])
+def test_bad_arguments_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exit:
+        reproduce.main(argv)
+    assert exit.value.code == 2
+
+
+def test_only_must_select_something_of_the_target(tmp_path, capsys):
+    assert reproduce.main(["xor", "--only", "mnist1d", "--out", str(tmp_path)]) == 2
+    assert "selects nothing of xor" in capsys.readouterr().err
