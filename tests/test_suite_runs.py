@@ -136,6 +136,10 @@ def test_resume_finds_the_checkpoint_of_the_same_config(tmp_path):
     again = run(compose_config([*overrides, "epochs=2", "resume=true"]), outputs / "second")
     assert again["run_dir"] == str(outputs / "first") and again["epochs_run"] == 2
     assert again["loss_evals"] == first["loss_evals"]
+    # Not even when it lies in the run directory itself: that run starts afresh.
+    fresh = run(compose_config(["task=xor", "optim=msgd", "epochs=1", "checkpoint=true", "resume=true"]),
+                outputs / "first")
+    assert fresh["epochs_run"] == 1 and fresh["optim"] == "msgd"
 
 
 def test_on_epoch_can_prune(tmp_path):

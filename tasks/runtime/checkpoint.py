@@ -5,10 +5,11 @@ metrics history, cost counters, training wall-clock, convergence bookkeeping and
 states — so a resumed run produces the rows the uninterrupted run would have produced (batches and
 noise come from (seed, epoch), :func:`tasks.base.epoch_generator`). Written atomically.
 
-``resume=true`` continues the checkpoint in the run directory itself if there is one (a fixed
-``hydra.run.dir``, or the sweep engine re-running a trial); otherwise the newest checkpoint under
-the same ``outputs/`` tree whose run had the same resolved config (``resume`` aside), and the run
-then continues in that directory.
+``resume=true`` continues the checkpoint in the run directory itself if there is one of the same
+resolved config (``resume`` and ``threads`` aside: a fixed ``hydra.run.dir``, or the sweep engine
+re-running a trial); otherwise the newest checkpoint of that config under the same ``outputs/``
+tree, and the run then continues in that directory. A checkpoint of another config is never
+resumed.
 """
 
 import json
@@ -32,16 +33,19 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
 
 
 def _comparable(config: dict) -> dict:
-    return {key: value for key, value in config.items() if key != "resume"}
+    return {key: value for key, value in config.items() if key not in ("resume", "threads")}
 
 
 def find_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
-    if (run_dir / NAME).exists():
-        return run_dir / NAME
-    root = next((p for p in run_dir.resolve().parents if p.name == "outputs"), run_dir.resolve().parent)
     wanted = _comparable(OmegaConf.to_container(cfg, resolve=True))
-    for path in sorted(root.glob(f"**/{NAME}"), key=lambda p: p.stat().st_mtime, reverse=True):
+
+    def of_this_config(path: Path) -> bool:
         summary = path.parent / "summary.json"
-        if summary.exists() and _comparable(json.loads(summary.read_text()).get("config", {})) == wanted:
-            return path
-    return None
+        return summary.exists() and _comparable(json.loads(summary.read_text()).get("config", {})) == wanted
+
+    here = run_dir / NAME
+    if here.exists() and of_this_config(here):
+        return here
+    root = next((p for p in run_dir.resolve().parents if p.name == "outputs"), run_dir.resolve().parent)
+    newest_first = sorted(root.glob(f"**/{NAME}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return next((path for path in newest_first if of_this_config(path)), None)
