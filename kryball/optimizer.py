@@ -12,6 +12,7 @@ first trainable parameter (as in ``torch.optim.LBFGS``), so ``state_dict()`` and
 import inspect
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch.optim import Optimizer
@@ -24,13 +25,26 @@ from .saddle_free import sfn_direction
 from .subspace import dependence_tolerance, extend_basis, orthonormal_coordinates
 from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
 
+class _Subspace(NamedTuple):
+    """One step's search subspace: directions E C (E n×e orthonormal, C e×k orthonormal, float64)."""
+
+    basis: torch.Tensor  # E
+    curvature: torch.Tensor  # K = EᵀHE
+    gradient: torch.Tensor  # Eᵀg
+    coordinates: torch.Tensor  # C
+    ritz_values: torch.Tensor | None  # eigenvalues of T on refresh steps
+    krylov: tuple[torch.Tensor, torch.Tensor] | None  # the new (Q, T) on refresh steps
+    sfn_direction: torch.Tensor | None  # Q y, the saddle-free direction, on refresh steps
+
+
 @dataclass(frozen=True)
 class StepInfo:
     """What one ``KryBall.step`` did (``opt.last_step``).
 
     ``status`` is ``"accepted"``, ``"rejected"``, ``"stationary"`` (the model
     predicts no decrease the loss's precision could show, so no trial is made),
-    or ``"non-finite loss"`` / ``"non-finite gradient"`` (nothing was changed).
+    or ``"non-finite loss"`` / ``"non-finite gradient"`` / ``"non-finite curvature"``
+    (a Hessian-vector product was not finite; nothing was changed).
     ``radius`` is the radius after the update; ``ritz_values`` are the
     eigenvalues of the Lanczos matrix T on refresh steps (ascending), else ``None``.
     """
@@ -214,51 +228,71 @@ class KryBall(Optimizer):
             return loss.detach()
 
         refreshed = state["step"] % hp["refresh"] == 0
-        E, K, directions, ritz_values = self._search_subspace(hvp, state, hp, refreshed)
-        C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
-        A, b = C.T @ K @ C, C.T @ (E.T @ g).double()
+        subspace = self._search_subspace(hvp, state, hp, refreshed)
+        totals["hvps"] += hvp.count
+        if subspace is None:
+            self.last_step = StepInfo("non-finite curvature", loss.item(), radius=state["radius"],
+                                      refreshed=refreshed, hvps=hvp.count)
+            return loss.detach()
+        C = subspace.coordinates
+        A, b = C.T @ subspace.curvature @ C, C.T @ subspace.gradient
 
-        info = self._trust_region_step(closure, params, loss.item(), A, b, E @ C.to(E.dtype), state, hp)
+        info = self._trust_region_step(closure, params, loss.item(), A, b, subspace.basis, C, state, hp)
+        if refreshed:
+            Q, T = subspace.krylov
+            # T as a list: load_state_dict would cast a tensor to the parameters' dtype.
+            state.update(krylov_basis=Q, krylov_curvature=T.tolist())
+            self._vectors["sfn_direction"] = subspace.sfn_direction
         z = state["momentum"].mul_(hp["momentum"]).add_(g)
         state["step"] += 1
-        totals["hvps"] += hvp.count
         totals["accepted"] += int(info["accepted"])
         self._batched_hvps = hvp.batched
         self._vectors.update(gradient=g, momentum=z)
+        ritz_values = subspace.ritz_values
         self.last_step = StepInfo(
             loss=loss.item(), refreshed=refreshed, subspace_dim=C.shape[1], hvps=hvp.count,
             ritz_values=None if ritz_values is None else tuple(ritz_values.tolist()), **info)
         return loss.detach()
 
-    def _search_subspace(self, hvp, state, hp, refreshed):
-        """Thesis Algorithm 4 lines 5–14: the extended basis E, K = EᵀHE and the directions' coordinates.
+    def _search_subspace(self, hvp, state, hp, refreshed) -> "_Subspace | None":
+        """Thesis Algorithm 4 lines 5–14: the search directions and the curvature along them.
 
         Refresh steps: Lanczos from g, the saddle-free direction d in span(Q), and the
         directions {g, z, d}. Other steps: the directions {g, z, columns of the last Q},
-        i.e. all of E.
+        i.e. all of E. ``None`` when a Hessian-vector product was not finite.
         """
         g, z = hvp.gradient, state["momentum"]
         if refreshed:
             Q, T = lanczos(hvp.matvec, g, hp["krylov_dim"])
-            y, ritz_values = sfn_direction(T, (Q.T @ g).double(), hp["eig_clip"])
-            self._vectors["sfn_direction"] = Q @ y.to(Q.dtype)
+            if not torch.isfinite(T).all():
+                return None
+            # g = ‖g‖q₁ lies in span(Q): only the momentum can add a direction (one HVP).
+            E, K = extend_basis(hvp, Q, T, [z])
+            Eg = (E.T @ g).double()
+            y, ritz_values = sfn_direction(T, Eg[: Q.shape[1]], hp["eig_clip"])
+            d = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])
+            directions = torch.stack([Eg, (E.T @ z).double(), d], dim=1)
+            C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
+            krylov, sfn = (Q, T), Q @ y.to(Q.dtype)
+        else:
+            Q, T = state["krylov_basis"], None
+            if hp["reuse_curvature"]:
+                m = Q.shape[1]
+                T = torch.tensor(state["krylov_curvature"], dtype=torch.float64, device=Q.device).reshape(m, m)
             E, K = extend_basis(hvp, Q, T, [g, z])
-            sfn_coordinates = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])
-            directions = torch.stack([(E.T @ g).double(), (E.T @ z).double(), sfn_coordinates], dim=1)
-            # T as a list: load_state_dict would cast a tensor to the parameters' dtype.
-            state.update(krylov_basis=Q, krylov_curvature=T.tolist())
-            return E, K, directions, ritz_values
-        Q = state["krylov_basis"]
-        T = None
-        if hp["reuse_curvature"]:
-            m = Q.shape[1]
-            T = torch.tensor(state["krylov_curvature"], dtype=torch.float64, device=Q.device).reshape(m, m)
-        E, K = extend_basis(hvp, Q, T, [g, z])
-        return E, K, torch.eye(E.shape[1], dtype=torch.float64, device=E.device), None
+            Eg = (E.T @ g).double()
+            C = torch.eye(E.shape[1], dtype=torch.float64, device=E.device)  # span{g, z, Q} is all of E
+            ritz_values = krylov = sfn = None
+        if not torch.isfinite(K).all():
+            return None
+        return _Subspace(E, K, Eg, C, ritz_values, krylov, sfn)
 
     @torch.no_grad()
-    def _trust_region_step(self, closure, params, loss, A, b, X, state, hp) -> dict:
-        """Solve, try, accept or reject, update Δ (DESIGN §3 steps 5–6); parameters restored on rejection."""
+    def _trust_region_step(self, closure, params, loss, A, b, E, C, state, hp) -> dict:
+        """Solve, try, accept or reject, update Δ (DESIGN §3 steps 5–6); parameters restored on rejection.
+
+        The step is p = E (C α): the n×k matrix E C is never formed.
+        """
         theta = flatten(params)
         info = dict(status="stationary", radius=state["radius"], accepted=False, loss_evals=1, retries=0)
         for attempt in range(hp["max_retries"] + 1):
@@ -267,7 +301,7 @@ class KryBall(Optimizer):
             predicted = -(b @ alpha + 0.5 * alpha @ A @ alpha).item()
             if not predicts_measurable_decrease(predicted, loss, torch.finfo(theta.dtype).eps):
                 break  # stationary to working precision: nothing to try
-            p = X @ alpha.to(X.dtype)
+            p = E @ (C @ alpha).to(E.dtype)
             assign(params, theta + p)
             trial_loss = loss_without_graph(closure).item()
             state["totals"]["loss_evals"] += 1

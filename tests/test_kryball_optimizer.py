@@ -179,6 +179,13 @@ def test_non_finite_loss_or_gradient_at_the_current_point_changes_nothing():
     opt = KryBall([q])
     opt.step(lambda: q.abs().sqrt().sum())  # finite loss, NaN gradient at 0
     assert opt.last_step.status == "non-finite gradient" and torch.equal(q.detach(), torch.zeros(2))
+    r = torch.nn.Parameter(torch.tensor([0.0, 1.0], dtype=torch.float64))
+    opt = KryBall([r])
+    for _ in range(2):  # finite gradient (0, -2), infinite curvature along the first coordinate
+        opt.step(lambda: r[0].abs() ** 1.5 + (r[1] - 2) ** 2)
+        assert opt.last_step.status == "non-finite curvature"
+        assert torch.equal(r.detach(), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert opt.state[r]["krylov_basis"].numel() == 0 and opt.totals["hvps"] > 0  # no NaN basis kept
 
 
 @pytest.mark.parametrize("loss_fn", [lambda p: (p**2).sum(), lambda p: p[0] ** 2 - p[1] ** 2])
