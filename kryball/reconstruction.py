@@ -31,9 +31,11 @@ def reconstruction_errors(H: torch.Tensor, g: torch.Tensor, dims, eig_clip: floa
     g_hat = g / g.norm()
     target = exact_sfn_direction(H, g_hat, eig_clip)
     scale = target.norm()
+    # Lanczos bases are nested: one run to the largest m gives every smaller one as a prefix.
+    Q_all, T_all = lanczos(lambda v: H @ v, g_hat, max(dims))
     rows = []
     for m in dims:
-        Q, T = lanczos(lambda v: H @ v, g_hat, m)
+        Q, T = Q_all[:, :m], T_all[:m, :m]
         y, _ = sfn_direction(T, Q.T @ g_hat, eig_clip)
         rows.append(dict(
             krylov_dim=m,

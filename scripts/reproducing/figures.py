@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from scripts.reproducing import landscape  # noqa: E402
 from scripts.reproducing.protocol import SETTINGS, TABLE_5_1  # noqa: E402
 from scripts.reproducing.runner import FINAL  # noqa: E402
+from tasks.runtime import checkpoint  # noqa: E402
 
 LABELS = {"msgd": "MSGD", "adam": "Adam", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)", "kryball": "KryBall"}
 COLOURS = {"msgd": "tab:blue", "adam": "tab:orange", "lbfgs": "tab:green", "lbfgs_single": "tab:green",
@@ -214,7 +215,7 @@ def fig_5_6(records: pd.DataFrame, path: pathlib.Path) -> pathlib.Path | None:
     """Fig. 5.6 (§5.4): the loss along the SGD direction at the start and the end of training, with
     the least-squares quadratic through each slice (dashed) to show where it stops being a bowl."""
     done = records[(records["setting"] == "landscape") & records["status"].isin(FINAL)].sort_values("seed")
-    run_dirs = [pathlib.Path(d) for d in done["run_dir"] if (pathlib.Path(d) / "checkpoint.pt").is_file()]
+    run_dirs = [pathlib.Path(d) for d in done["run_dir"] if (pathlib.Path(d) / checkpoint.NAME).is_file()]
     if not run_dirs:
         return None
     data = landscape.slices(run_dirs[0])

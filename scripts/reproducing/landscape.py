@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from kryball.flat import flatten
 from kryball.landscape import sample_line
+from tasks.runtime.checkpoint import NAME, load_checkpoint
 from train import build, seed_everything
 
 LAMBDAS = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)  # the thesis's λ range
@@ -26,7 +28,7 @@ LAMBDAS = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)  # the thesis's λ 
 def _slice(model: torch.nn.Module, loss) -> np.ndarray:
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss(), params)
-    direction = -torch.cat([g.reshape(-1) for g in grads])
+    direction = -flatten(grads)
     return sample_line(loss, params, direction / direction.norm(), LAMBDAS).numpy()
 
 
@@ -44,5 +46,5 @@ def slices(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
         return task.loss(model, batch)
 
     start = _slice(model, loss)
-    model.load_state_dict(torch.load(run_dir / "checkpoint.pt", map_location=device, weights_only=False)["model"])
+    model.load_state_dict(load_checkpoint(run_dir / NAME, device)["model"])
     return {"lambda": LAMBDAS.numpy(), "start": start, "end": _slice(model, loss)}

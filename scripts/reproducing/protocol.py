@@ -20,9 +20,10 @@ import pathlib
 
 import torch
 
-from train import CONF_DIR, compose_config
+from scripts.sweeping import tuned as tuned_configs
+from train import compose_config
 
-TUNED_DIR = CONF_DIR / "tuned"
+TUNED_DIR = tuned_configs.TUNED_DIR
 # The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
 SWEEP_OPTIM = {"lbfgs_single": "lbfgs"}
 
@@ -126,8 +127,8 @@ class Plan:
 
 def tuned_name(setting: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> str | None:
     """The ``+tuned=`` choice for a cell if its sweep has written one, else None (untuned)."""
-    stem = f"{setting}_{SWEEP_OPTIM.get(optim, optim)}"
-    return stem if (pathlib.Path(tuned_dir) / f"{stem}.yaml").is_file() else None
+    file = tuned_configs.path(setting, SWEEP_OPTIM.get(optim, optim), tuned_dir)
+    return file.stem if file.is_file() else None
 
 
 def cifar_unavailable(setting: Setting, overrides: list[str]) -> str | None:

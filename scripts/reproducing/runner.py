@@ -13,22 +13,15 @@ import json
 from collections.abc import Callable
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from scripts.collect_runs import summary_row
 from scripts.reproducing.protocol import RunSpec
+from tasks.runtime import checkpoint
 from train import compose_config, run
 
 FINAL = {"completed", "converged", "diverged"}  # "failed", "pruned", "running": run again
 SPEC_COLUMNS = ["setting", "optim", "variant", "seed", "tuned", "sweep_command", "error"]
-
-
-def resolved(cfg: DictConfig | dict) -> dict:
-    """A config as plain data, without the keys that do not change what a run computes."""
-    data = dict(cfg) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
-    for key in ("threads", "device", "resume"):
-        data.pop(key, None)
-    return data
 
 
 def previous(spec: RunSpec, cfg: DictConfig) -> dict | None:
@@ -37,7 +30,7 @@ def previous(spec: RunSpec, cfg: DictConfig) -> dict | None:
         summary = json.loads((spec.run_dir / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    return summary if resolved(summary.get("config", {})) == resolved(cfg) else None
+    return summary if checkpoint.comparable(summary.get("config", {})) == checkpoint.comparable(cfg) else None
 
 
 def run_one(spec: RunSpec) -> tuple[dict, bool]:
@@ -51,7 +44,7 @@ def run_one(spec: RunSpec) -> tuple[dict, bool]:
         return summary, True
     # An interrupted run of this config that saved checkpoints (the CIFAR-10 tasks do) continues
     # from its last epoch; a checkpoint of another config is never resumed.
-    cfg.resume = summary is not None and (spec.run_dir / "checkpoint.pt").is_file()
+    cfg.resume = summary is not None and (spec.run_dir / checkpoint.NAME).is_file()
     try:
         return run(cfg, spec.run_dir), False
     except Exception as error:  # noqa: BLE001 — train.run has recorded `failed` where it got that far

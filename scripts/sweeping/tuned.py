@@ -37,14 +37,19 @@ def nest(params: dict[str, object], base: DictConfig | None = None) -> dict:
     return OmegaConf.to_container(cfg)
 
 
+def path(task: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.Path:
+    """Where the sweep of ``sweeps/<task>/<optim>.yaml`` writes its best config (``+tuned=<stem>``)."""
+    return pathlib.Path(tuned_dir) / f"{task}_{optim}.yaml"
+
+
 def write(task: str, optim: str, params: dict[str, object], header: list[str], selection: list[str],
           base: DictConfig | None = None, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.Path:
     """Write the file and return its path; ``header`` lines become comments (provenance), and
     ``selection`` (the sweep's config-group choices) goes into the usage line."""
-    path = pathlib.Path(tuned_dir) / f"{task}_{optim}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    file = path(task, optim, tuned_dir)
+    file.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# @package _global_", *(f"# {line}" for line in header),
-             f"# Use: python train.py {' '.join(selection)} +tuned={path.stem}", ""]
+             f"# Use: python train.py {' '.join(selection)} +tuned={file.stem}", ""]
     body = yaml.safe_dump(nest(params, base), default_flow_style=False, sort_keys=True)
-    path.write_text("\n".join(lines) + body)
-    return path
+    file.write_text("\n".join(lines) + body)
+    return file

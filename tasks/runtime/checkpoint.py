@@ -6,8 +6,8 @@ states — so a resumed run produces the rows the uninterrupted run would have p
 noise come from (seed, epoch), :func:`tasks.base.epoch_generator`). Written atomically.
 
 ``resume=true`` continues the checkpoint in the run directory itself if there is one of the same
-resolved config (``resume`` and ``threads`` aside: a fixed ``hydra.run.dir``, or the sweep engine
-re-running a trial); otherwise the newest checkpoint of that config under the same ``outputs/``
+resolved config (``resume``, ``threads`` and ``device`` aside: a fixed ``hydra.run.dir``, or the
+sweep engine re-running a trial); otherwise the newest checkpoint of that config under the same ``outputs/``
 tree, and the run then continues in that directory. A checkpoint of another config is never
 resumed.
 """
@@ -32,16 +32,22 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 
-def _comparable(config: dict) -> dict:
-    return {key: value for key, value in config.items() if key not in ("resume", "threads")}
+def comparable(config: DictConfig | dict) -> dict:
+    """A run's resolved config without the keys that do not change what it computes.
+
+    Two runs whose ``comparable`` configs are equal are the same run: a checkpoint of one may be
+    resumed by the other, and a finished one may stand in for the other (scripts/reproduce.py).
+    """
+    data = dict(config) if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
+    return {key: value for key, value in data.items() if key not in ("resume", "threads", "device")}
 
 
 def find_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
-    wanted = _comparable(OmegaConf.to_container(cfg, resolve=True))
+    wanted = comparable(cfg)
 
     def of_this_config(path: Path) -> bool:
         summary = path.parent / "summary.json"
-        return summary.exists() and _comparable(json.loads(summary.read_text()).get("config", {})) == wanted
+        return summary.exists() and comparable(json.loads(summary.read_text()).get("config", {})) == wanted
 
     here = run_dir / NAME
     if here.exists() and of_this_config(here):
