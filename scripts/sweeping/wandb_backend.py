@@ -7,10 +7,10 @@ imported only here.
 """
 from __future__ import annotations
 
-import netrc
 import os
 import pathlib
-import urllib.parse
+
+from tasks.runtime.loggers import wandb_api_key_configured
 
 from .spec import ARGS_MACRO, Spec
 
@@ -28,22 +28,6 @@ def _import_wandb():
     return wandb
 
 
-def _has_credentials(wandb) -> bool:
-    """An API key in the environment or in ~/.netrc (where `wandb login` stores it) for the
-    server this wandb version talks to by default (not always api.wandb.ai)."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        default = wandb.Settings().base_url
-    except Exception:  # a stand-in or an old wandb without Settings
-        default = "https://api.wandb.ai"
-    host = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL") or default).hostname
-    try:
-        return netrc.netrc().authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
 def connect():
     """``(wandb, api)`` after checking credentials and reaching the server, or
     :class:`BackendUnavailable`."""
@@ -51,7 +35,7 @@ def connect():
     if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
         raise BackendUnavailable(f"WANDB_MODE={os.environ['WANDB_MODE']}: W&B sweeps need the "
                                  "W&B server; use --backend local")
-    if not _has_credentials(wandb):
+    if not wandb_api_key_configured(wandb):
         raise BackendUnavailable("no W&B credentials (run `wandb login` or set WANDB_API_KEY); "
                                  "use --backend local to sweep without an account")
     try:

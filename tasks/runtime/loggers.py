@@ -32,11 +32,16 @@ class LocalLogger:
         log.info("status=%s", summary["status"])
 
 
-def wandb_api_key_configured() -> bool:
-    """A key in ``WANDB_API_KEY`` or in ``~/.netrc`` (where ``wandb login`` stores it)."""
+def wandb_api_key_configured(wandb=None) -> bool:
+    """A key in ``WANDB_API_KEY`` or in ``~/.netrc`` (where ``wandb login`` stores it) for the server
+    W&B talks to: ``WANDB_BASE_URL``, else the ``wandb`` module's default (not always api.wandb.ai)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        default = wandb.Settings().base_url
+    except Exception:  # no module given, a stand-in, or an old wandb without Settings
+        default = "https://api.wandb.ai"
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or default).hostname
     try:
         return netrc.netrc().authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
@@ -58,7 +63,7 @@ class WandbLogger(LocalLogger):
             raise ConfigError("logger", 'wandb is not installed: pip install -e ".[wandb]"') from None
         mode = self.mode
         if mode == "auto":
-            mode = os.environ.get("WANDB_MODE") or ("online" if wandb_api_key_configured() else "offline")
+            mode = os.environ.get("WANDB_MODE") or ("online" if wandb_api_key_configured(wandb) else "offline")
         self.run = wandb.init(**self.settings, name=run_dir.name, dir=str(run_dir), mode=mode,
                               config=OmegaConf.to_container(cfg, resolve=True), reinit="finish_previous")
         for row in history:  # a resumed run starts a new W&B run: replay what came before
