@@ -14,6 +14,12 @@ from typing import Callable
 import torch
 
 
+def dependence_tolerance(dtype: torch.dtype) -> float:
+    """Relative size below which a residual is round-off in ``dtype`` (√eps): Lanczos breakdown
+    and the dropping of dependent search directions share it."""
+    return torch.finfo(dtype).eps ** 0.5
+
+
 def lanczos(
     matvec: Callable[[torch.Tensor], torch.Tensor],
     v0: torch.Tensor,
@@ -41,7 +47,7 @@ def lanczos(
     if v0.ndim != 1:
         raise ValueError(f"v0 must be a flat vector, got shape {tuple(v0.shape)}")
     if tol is None:
-        tol = torch.finfo(v0.dtype).eps ** 0.5
+        tol = dependence_tolerance(v0.dtype)
     dim = min(dim, v0.numel())
     rows = v0.new_zeros(dim, v0.numel())  # the basis as rows: each vector contiguous for matvec
     alphas, betas = [], []

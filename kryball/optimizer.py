@@ -20,9 +20,9 @@ from torch.optim import Optimizer
 from .closure import loss_with_graph, loss_without_graph
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts
-from .krylov import lanczos
+from .krylov import dependence_tolerance, lanczos
 from .saddle_free import sfn_direction
-from .subspace import dependence_tolerance, extend_basis, orthonormal_coordinates
+from .subspace import extend_basis, orthonormal_coordinates
 from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
 
 class _Subspace(NamedTuple):

@@ -20,11 +20,7 @@ import numpy as np
 import torch
 
 from .hvp import HessianVectorProducts
-
-
-def dependence_tolerance(dtype: torch.dtype) -> float:
-    """Relative size below which a residual is round-off in ``dtype`` (√eps)."""
-    return torch.finfo(dtype).eps ** 0.5
+from .krylov import dependence_tolerance
 
 
 def orthonormal_complement(Q: torch.Tensor, vectors: list[torch.Tensor]) -> torch.Tensor:
