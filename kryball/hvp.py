@@ -68,3 +68,8 @@ class HessianVectorProducts:
         if batched:
             return torch.cat([p.reshape(vectors.shape[0], -1) for p in products], dim=1)
         return flatten(products)
+
+
+def gradient(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+    """The flat gradient alone (a first-order step): no graph is kept for Hessian-vector products."""
+    return flatten(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))

@@ -17,11 +17,12 @@ from typing import NamedTuple
 import torch
 from torch.optim import Optimizer
 
+from . import first_order
 from .closure import loss_with_graph, loss_without_graph
 from .flat import assign, flatten
-from .hvp import HessianVectorProducts
-from .krylov import dependence_tolerance, lanczos
-from .saddle_free import sfn_direction
+from .hvp import HessianVectorProducts, gradient
+from .krylov import dependence_tolerance
+from .preconditioning import krylov_direction
 from .subspace import extend_basis, orthonormal_coordinates
 from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
 
@@ -43,8 +44,10 @@ class StepInfo:
 
     ``status`` is ``"accepted"``, ``"rejected"``, ``"stationary"`` (the model
     predicts no decrease the loss's precision could show, so no trial is made),
-    or ``"non-finite loss"`` / ``"non-finite gradient"`` / ``"non-finite curvature"``
-    (a Hessian-vector product was not finite; nothing was changed).
+    ``"non-finite loss"`` / ``"non-finite gradient"`` / ``"non-finite curvature"``
+    (a Hessian-vector product was not finite; nothing was changed), or, with the
+    options of issue 7, ``"fallback"`` (the trust-region step was rejected and a
+    first-order step taken instead) and ``"first-order"`` (a hybrid phase's step).
     ``radius`` is the radius after the update; ``ritz_values`` are the
     eigenvalues of the Lanczos matrix T on refresh steps (ascending), else ``None``.
     """
@@ -67,30 +70,73 @@ class StepInfo:
     loss_evals: int = 1
 
 
+DIRECTIONS = ("adam", "previous_step")  # extra search directions, by name
+# Options beyond thesis Algorithm 4 and their off values (ReferenceKryBall implements none of them).
+EXTENSIONS = dict(reuse_curvature=False, directions=(), momentum_from="gradients", preconditioner=None,
+                  first_order=None, fallback=False, switch_grad_norm=None, interleave=None, adaptive_refresh=False)
+
+
+def _normalised(hp: dict) -> dict:
+    """Sequences as tuples (a Hydra ListConfig or a list arrives for ``directions``, ``adam_betas``)."""
+    return {**hp, **{name: tuple(hp[name]) for name in ("directions", "adam_betas")
+                     if not isinstance(hp[name], (str, bytes)) and hasattr(hp[name], "__iter__")}}
+
+
 def _validate(hp: dict) -> None:
     def is_int(value):
         return isinstance(value, int) and not isinstance(value, bool)
 
-    def number(name):  # NaN for a non-number, so that every range check below fails
-        value = hp[name]
+    def number(value):  # NaN for a non-number, so that every range check below fails
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
+    def optional(name, test):
+        return hp[name] is None or test(hp[name])
+
+    directions, betas = hp["directions"], hp["adam_betas"]
     checks = [
         ("krylov_dim", is_int(hp["krylov_dim"]) and hp["krylov_dim"] >= 1, "an integer ≥ 1"),
         ("refresh", is_int(hp["refresh"]) and hp["refresh"] >= 1, "an integer ≥ 1"),
-        ("momentum", 0.0 <= number("momentum") < 1.0, "in [0, 1)"),
-        ("initial_radius", 0.0 < number("initial_radius") < math.inf, "positive and finite"),
-        ("max_radius", number("initial_radius") <= number("max_radius") < math.inf, "finite and ≥ initial_radius"),
-        ("min_radius", 0.0 < number("min_radius") <= number("initial_radius"), "positive and ≤ initial_radius"),
-        ("eig_clip", 0.0 <= number("eig_clip") < math.inf, "non-negative and finite"),
-        ("accept_ratio", 0.0 <= number("accept_ratio") < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
+        ("momentum", 0.0 <= number(hp["momentum"]) < 1.0, "in [0, 1)"),
+        ("initial_radius", 0.0 < number(hp["initial_radius"]) < math.inf, "positive and finite"),
+        ("max_radius", number(hp["initial_radius"]) <= number(hp["max_radius"]) < math.inf,
+         "finite and ≥ initial_radius"),
+        ("min_radius", 0.0 < number(hp["min_radius"]) <= number(hp["initial_radius"]),
+         "positive and ≤ initial_radius"),
+        ("eig_clip", 0.0 <= number(hp["eig_clip"]) < math.inf, "non-negative and finite"),
+        ("accept_ratio", 0.0 <= number(hp["accept_ratio"]) < 0.25, "in [0, 0.25) (Nocedal & Wright alg. 4.1)"),
         ("max_retries", is_int(hp["max_retries"]) and hp["max_retries"] >= 0, "an integer ≥ 0"),
         ("reuse_curvature", hp["reuse_curvature"] in (True, False), "True or False"),
         ("batched_hvps", hp["batched_hvps"] in (None, True, False), "None, True or False"),
+        ("directions", isinstance(directions, tuple) and set(directions) <= set(DIRECTIONS)
+         and len(set(directions)) == len(directions), f"distinct names from {DIRECTIONS}"),
+        ("momentum_from", hp["momentum_from"] in ("gradients", "steps"), "'gradients' or 'steps'"),
+        ("preconditioner", hp["preconditioner"] in (None, "adam"), "None or 'adam'"),
+        ("adam_betas", isinstance(betas, tuple) and len(betas) == 2 and all(0 <= number(b) < 1 for b in betas),
+         "two numbers in [0, 1)"),
+        ("adam_eps", 0.0 < number(hp["adam_eps"]) < math.inf, "positive and finite"),
+        ("first_order", hp["first_order"] in (None, "sgd", "adam"), "None, 'sgd' or 'adam'"),
+        ("first_order_lr", optional("first_order_lr", lambda v: 0.0 < number(v) < math.inf),
+         "None or positive and finite"),
+        ("fallback", hp["fallback"] in (True, False), "True or False"),
+        ("switch_grad_norm", optional("switch_grad_norm", lambda v: 0.0 < number(v) < math.inf),
+         "None or positive and finite"),
+        ("interleave", optional("interleave", lambda v: is_int(v) and v >= 1), "None or an integer ≥ 1"),
+        ("adaptive_refresh", hp["adaptive_refresh"] in (True, False), "True or False"),
     ]
     for name, ok, requirement in checks:
         if not ok:
             raise ValueError(f"KryBall: {name} must be {requirement}, got {hp[name]!r}")
+    # Options that need a first-order optimiser, and the optimiser's learning rate.
+    for name in ("fallback", "switch_grad_norm", "interleave"):
+        if hp[name] not in (None, False) and hp["first_order"] is None:
+            raise ValueError(f"KryBall: {name}={hp[name]!r} takes first-order steps: set first_order ('sgd' or 'adam')")
+    if (hp["first_order"] is None) != (hp["first_order_lr"] is None):
+        raise ValueError("KryBall: first_order and first_order_lr go together: set both or neither "
+                         f"(got first_order={hp['first_order']!r}, first_order_lr={hp['first_order_lr']!r})")
+
+
+def _uses_adam(hp: dict) -> bool:
+    return "adam" in hp["directions"] or hp["preconditioner"] == "adam" or hp["first_order"] == "adam"
 
 
 class KryBall(Optimizer):
@@ -117,6 +163,32 @@ class KryBall(Optimizer):
             backward (True) or one by one (False); ``None`` picks batching on CUDA
             only. An implementation choice like ``foreach`` in ``torch.optim``: the
             products are the same up to round-off.
+
+    Options beyond the thesis (issue 7; all off by default, so that the step is
+    thesis Algorithm 4; ``conf/optim/kryball_plus.yaml`` holds the tuned combination):
+        directions: extra search directions by name, each one more Hessian-vector
+            product per step: ``"adam"``, Adam's m̂/(√v̂ + ε) (thesis §6.2.5), and
+            ``"previous_step"``, the last step taken.
+        momentum_from: ``"gradients"`` (the thesis: ``z ← βz + g``) or ``"steps"``
+            (``z ← βz + p`` over the steps p taken; β = 0 gives the previous step).
+        preconditioner: ``"adam"`` builds the Krylov space 𝒦(D⁻¹H, D⁻¹g) with
+            D = √v̂ + ε and takes the saddle-free direction in the metric D
+            (thesis §3.2.2, :mod:`kryball.preconditioning`); ``None``: 𝒦(H, g).
+        adam_betas, adam_eps: β₁, β₂ and ε of the Adam moment estimates behind the
+            ``"adam"`` direction, preconditioner and first-order optimiser.
+        first_order, first_order_lr: the first-order optimiser of ``fallback``,
+            ``switch_grad_norm`` and ``interleave`` — ``"sgd"`` (step −lr·g) or
+            ``"adam"`` (step −lr·m̂/(√v̂ + ε)) — and its learning rate.
+        fallback: when the trust-region step is rejected, take a first-order step
+            instead of none (thesis §5.5.4); its safeguard is the trust region: the
+            step is shortened to the (just shrunk) radius.
+        switch_grad_norm: hybrid phases (thesis §6.2.1): once ‖g‖ falls below this
+            at a KryBall step, every later step is a first-order step.
+        interleave: hybrid phases: one KryBall step every ``interleave`` steps,
+            first-order steps in between (1: every step is a KryBall step).
+        adaptive_refresh: rebuild the Krylov basis early, before ``refresh`` steps
+            have passed, when a step on the old basis had ρ < ¼ (the curvature
+            model was poor: the radius rule's own signal, thesis §5.5.3).
 
     ``step(closure)`` needs a closure that returns the loss of the current batch; it
     is called several times per step and must see the same batch each time.
@@ -146,10 +218,19 @@ class KryBall(Optimizer):
         max_retries: int = 0,  # the thesis's one trial per step
         reuse_curvature: bool = False,  # the thesis recomputes QᵀHQ at every step
         batched_hvps: bool | None = None,  # batching paid off on CUDA only (docs/performance.md)
+        directions: tuple[str, ...] = (),  # the thesis's subspace: gradient, momentum, saddle-free direction
+        momentum_from: str = "gradients",  # the thesis's momentum
+        preconditioner: str | None = None,  # the thesis's 𝒦(H, g)
+        adam_betas: tuple[float, float] = (0.9, 0.999),  # Adam's defaults (Kingma & Ba, 2015)
+        adam_eps: float = 1e-8,  # Adam's default
+        first_order: str | None = None,  # no first-order steps
+        first_order_lr: float | None = None,
+        fallback: bool = False,  # a rejected step changes nothing (the thesis)
+        switch_grad_norm: float | None = None,  # KryBall throughout
+        interleave: int | None = None,  # KryBall throughout
+        adaptive_refresh: bool = False,  # refresh on the fixed schedule
     ):
-        defaults = dict(krylov_dim=krylov_dim, refresh=refresh, momentum=momentum, initial_radius=initial_radius,
-                        max_radius=max_radius, min_radius=min_radius, eig_clip=eig_clip, accept_ratio=accept_ratio,
-                        max_retries=max_retries, reuse_curvature=reuse_curvature, batched_hvps=batched_hvps)
+        defaults = _normalised({name: value for name, value in locals().items() if name in HYPERPARAMETERS})
         _validate(defaults)
         super().__init__(params, defaults)
         self.last_step: StepInfo | None = None
@@ -164,10 +245,16 @@ class KryBall(Optimizer):
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
         group, first = self.param_groups[-1], self.param_groups[0]
+        group.update(_normalised(group))
         _validate(group)
         for name in HYPERPARAMETERS:
             if group[name] != first[name]:
                 raise ValueError(f"KryBall treats all parameters as one vector: {name} must be the same in every group")
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # a saved tuple may come back as a list
+            group.update(_normalised(group))
 
     @property
     def totals(self) -> dict[str, int]:
@@ -191,17 +278,21 @@ class KryBall(Optimizer):
                                  f"got {p.dtype} on {p.device} beside {params[0].dtype} on {params[0].device}")
         n = sum(p.numel() for p in params)
         state = self.state[params[0]]
+        hp = self.param_groups[0]
         if not state:
-            state.update(step=0, radius=float(self.param_groups[0]["initial_radius"]),
-                         momentum=params[0].new_zeros(n), krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[],
-                         totals=_zero_totals())
+            state.update(step=0, radius=float(hp["initial_radius"]), momentum=params[0].new_zeros(n),
+                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals(),
+                         since_refresh=hp["refresh"], poor_model=False, switched=False)
+            if "previous_step" in hp["directions"]:
+                state["previous_step"] = params[0].new_zeros(n)
         if state["momentum"].numel() != n:
             raise ValueError(f"KryBall's state is for {state['momentum'].numel()} parameters but {n} are trainable now: "
                              "the set of trainable parameters changed")
         return state
 
     def step(self, closure=None):
-        """One KryBall iteration (DESIGN §3); returns the loss at the current point (detached)."""
+        """One KryBall iteration (DESIGN §3), or a first-order step of a hybrid phase; returns the
+        loss at the current point (detached)."""
         if closure is None:
             raise RuntimeError("KryBall.step needs a closure that returns the loss, e.g. "
                                "opt.step(lambda: loss_fn(model(x), y)); it evaluates it several times per step")
@@ -217,6 +308,8 @@ class KryBall(Optimizer):
         if not torch.isfinite(loss):
             self.last_step = StepInfo("non-finite loss", loss.item(), radius=state["radius"])
             return loss.detach()
+        if self._first_order_phase(hp, state):
+            return self._first_order_step(params, loss, gradient(loss, params), hp, state)
         if self._batched_hvps is None:
             choice = hp["batched_hvps"]
             self._batched_hvps = params[0].is_cuda if choice is None else choice
@@ -226,8 +319,14 @@ class KryBall(Optimizer):
         if not torch.isfinite(g).all():
             self.last_step = StepInfo("non-finite gradient", loss.item(), radius=state["radius"])
             return loss.detach()
+        if hp["switch_grad_norm"] is not None and g.norm() < hp["switch_grad_norm"]:
+            state["switched"] = True  # hybrid phases: from now on first-order steps only
+            totals["gradient_evals"] -= 1  # counted again by the first-order step
+            return self._first_order_step(params, loss, g, hp, state)
+        if _uses_adam(hp):
+            first_order.update_moments(state, g, hp["adam_betas"])
 
-        refreshed = state["step"] % hp["refresh"] == 0
+        refreshed = state["since_refresh"] >= hp["refresh"] or hp["adaptive_refresh"] and state["poor_model"]
         subspace = self._search_subspace(hvp, state, hp, refreshed)
         totals["hvps"] += hvp.count
         if subspace is None:
@@ -237,64 +336,115 @@ class KryBall(Optimizer):
         C = subspace.coordinates
         A, b = C.T @ subspace.curvature @ C, C.T @ subspace.gradient
 
-        info = self._trust_region_step(closure, params, loss.item(), A, b, subspace.basis, C, state, hp)
+        info = self._trust_region_step(closure, params, loss.item(), g, A, b, subspace.basis, C, state, hp)
         if refreshed:
             Q, T = subspace.krylov
             # T as a list: load_state_dict would cast a tensor to the parameters' dtype.
             state.update(krylov_basis=Q, krylov_curvature=T.tolist())
             self._vectors["sfn_direction"] = subspace.sfn_direction
-        z = state["momentum"].mul_(hp["momentum"]).add_(g)
-        state["step"] += 1
+        state["since_refresh"] = 1 if refreshed else state["since_refresh"] + 1
+        # A poor model on an old basis asks for a new one (adaptive_refresh); a fresh one would be the same.
+        state["poor_model"] = not refreshed and info.get("rho") is not None and info["rho"] < 0.25
         totals["accepted"] += int(info["accepted"])
         self._batched_hvps = hvp.batched
-        self._vectors.update(gradient=g, momentum=z)
+        self._finish(state, hp, g, info.pop("taken"))
         ritz_values = subspace.ritz_values
         self.last_step = StepInfo(
             loss=loss.item(), refreshed=refreshed, subspace_dim=C.shape[1], hvps=hvp.count,
             ritz_values=None if ritz_values is None else tuple(ritz_values.tolist()), **info)
         return loss.detach()
 
+    def _first_order_phase(self, hp, state) -> bool:
+        """Hybrid phases (thesis §6.2.1): is this step a first-order one?"""
+        return state["switched"] or hp["interleave"] is not None and state["step"] % hp["interleave"] != 0
+
+    @torch.no_grad()
+    def _first_order_step(self, params, loss, g, hp, state) -> torch.Tensor:
+        """A step of the configured first-order optimiser (hybrid phases), at the cost of one gradient."""
+        state["totals"]["gradient_evals"] += 1
+        if not torch.isfinite(g).all():
+            self.last_step = StepInfo("non-finite gradient", loss.item(), radius=state["radius"])
+            return loss.detach()
+        if _uses_adam(hp):
+            first_order.update_moments(state, g, hp["adam_betas"])
+        p = -hp["first_order_lr"] * self._first_order_direction(g, state, hp)
+        assign(params, flatten(params) + p)
+        self._vectors["step"] = p
+        self._finish(state, hp, g, p)
+        self.last_step = StepInfo("first-order", loss.item(), radius=state["radius"], step_norm=p.norm().item())
+        return loss.detach()
+
+    @staticmethod
+    def _first_order_direction(g, state, hp) -> torch.Tensor:
+        """The (ascent) direction of the first-order optimiser: g for SGD, m̂/(√v̂ + ε) for Adam."""
+        return first_order.direction(state, hp["adam_betas"], hp["adam_eps"]) if hp["first_order"] == "adam" else g
+
+    def _finish(self, state, hp, g, taken: torch.Tensor | None) -> None:
+        """Every step's bookkeeping once θ has moved by ``taken`` (``None``: it did not)."""
+        source = g if hp["momentum_from"] == "gradients" else taken
+        z = state["momentum"].mul_(hp["momentum"])
+        if source is not None:
+            z.add_(source)
+        if taken is not None and "previous_step" in state:
+            state["previous_step"] = taken
+        state["step"] += 1
+        self._vectors.update(gradient=g, momentum=z)
+
+    def _extra_directions(self, state, hp) -> list[torch.Tensor]:
+        """The ``directions`` option's vectors, in the order named."""
+        def named(name):
+            if name == "adam":
+                return first_order.direction(state, hp["adam_betas"], hp["adam_eps"])
+            return state["previous_step"]
+        return [named(name) for name in hp["directions"]]
+
     def _search_subspace(self, hvp, state, hp, refreshed) -> "_Subspace | None":
         """Thesis Algorithm 4 lines 5–14: the search directions and the curvature along them.
 
         Refresh steps: Lanczos from g, the saddle-free direction d in span(Q), and the
         directions {g, z, d}. Other steps: the directions {g, z, columns of the last Q},
-        i.e. all of E. ``None`` when a Hessian-vector product was not finite.
+        i.e. all of E. Extra ``directions`` join both sets. ``None`` when a
+        Hessian-vector product was not finite.
         """
         g, z = hvp.gradient, state["momentum"]
+        extras = self._extra_directions(state, hp)
         if refreshed:
-            Q, T = lanczos(hvp.matvec, g, hp["krylov_dim"])
+            scale = (first_order.denominator(state, hp["adam_betas"], hp["adam_eps"]).rsqrt_()
+                     if hp["preconditioner"] == "adam" else None)
+            krylov = krylov_direction(hvp.matvec, g, hp["krylov_dim"], hp["eig_clip"], scale)
+            Q, T = krylov.basis, krylov.curvature
             if not torch.isfinite(T).all():
                 return None
-            # g = ‖g‖q₁ lies in span(Q): only the momentum can add a direction (one HVP).
-            E, K = extend_basis(hvp, Q, T, [z])
+            # g = ‖g‖q₁ lies in span(Q) of 𝒦(H, g): then only z and the extras can add directions.
+            E, K = extend_basis(hvp, Q, T, [*([g] if scale is not None else []), z, *extras])
             Eg = (E.T @ g).double()
-            y, ritz_values = sfn_direction(T, Eg[: Q.shape[1]], hp["eig_clip"])
-            d = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])
-            directions = torch.stack([Eg, (E.T @ z).double(), d], dim=1)
+            d = torch.cat([krylov.coordinates, krylov.coordinates.new_zeros(E.shape[1] - Q.shape[1])])
+            directions = torch.stack([Eg, (E.T @ z).double(), d, *((E.T @ v).double() for v in extras)], dim=1)
             C = orthonormal_coordinates(directions, dependence_tolerance(E.dtype))
-            krylov, sfn = (Q, T), Q @ y.to(Q.dtype)
+            ritz_values, sfn = krylov.ritz_values, Q @ krylov.coordinates.to(Q.dtype)
+            krylov = (Q, T)
         else:
             Q, T = state["krylov_basis"], None
             if hp["reuse_curvature"]:
                 m = Q.shape[1]
                 T = torch.tensor(state["krylov_curvature"], dtype=torch.float64, device=Q.device).reshape(m, m)
-            E, K = extend_basis(hvp, Q, T, [g, z])
+            E, K = extend_basis(hvp, Q, T, [g, z, *extras])
             Eg = (E.T @ g).double()
-            C = torch.eye(E.shape[1], dtype=torch.float64, device=E.device)  # span{g, z, Q} is all of E
+            C = torch.eye(E.shape[1], dtype=torch.float64, device=E.device)  # span{g, z, Q, extras} is all of E
             ritz_values = krylov = sfn = None
         if not torch.isfinite(K).all():
             return None
         return _Subspace(E, K, Eg, C, ritz_values, krylov, sfn)
 
     @torch.no_grad()
-    def _trust_region_step(self, closure, params, loss, A, b, E, C, state, hp) -> dict:
-        """Solve, try, accept or reject, update Δ (DESIGN §3 steps 5–6); parameters restored on rejection.
+    def _trust_region_step(self, closure, params, loss, g, A, b, E, C, state, hp) -> dict:
+        """Solve, try, accept or reject, update Δ (DESIGN §3 steps 5–6); parameters restored on rejection
+        (or moved by a first-order step, with ``fallback``). ``taken`` is the step θ moved by, if any.
 
         The step is p = E (C α): the n×k matrix E C is never formed.
         """
         theta = flatten(params)
-        info = dict(status="stationary", radius=state["radius"], accepted=False, loss_evals=1, retries=0)
+        info = dict(status="stationary", radius=state["radius"], accepted=False, loss_evals=1, retries=0, taken=None)
         for attempt in range(hp["max_retries"] + 1):
             solution = solve_subproblem(A, b, state["radius"])
             alpha = solution.step.to(torch.float64)
@@ -314,10 +464,18 @@ class KryBall(Optimizer):
             self._vectors["step"] = p
             info.update(status="accepted" if accepted else "rejected", accepted=accepted, trial_loss=trial_loss,
                         rho=rho, radius=state["radius"], predicted_reduction=predicted, actual_reduction=actual,
-                        step_norm=step_norm, multiplier=solution.multiplier, loss_evals=attempt + 2, retries=attempt)
+                        step_norm=step_norm, multiplier=solution.multiplier, loss_evals=attempt + 2, retries=attempt,
+                        taken=p if accepted else None)
             if accepted:
                 break
             assign(params, theta)  # exactly the old values, not θ + p − p
+        if info["status"] == "rejected" and hp["fallback"]:
+            # Thesis §5.5.4: a first-order step instead of none, no longer than the shrunk radius.
+            p = -hp["first_order_lr"] * self._first_order_direction(g, state, hp)
+            p *= min(1.0, state["radius"] / max(p.norm().item(), torch.finfo(p.dtype).tiny))
+            assign(params, theta + p)
+            self._vectors["step"] = p
+            info.update(status="fallback", step_norm=p.norm().item(), taken=p)
         return info
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from .optimizer import HYPERPARAMETERS, _validate
+from .optimizer import EXTENSIONS, HYPERPARAMETERS, _normalised, _validate
 from .saddle_free import sfn_direction
 from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
 
@@ -56,10 +56,11 @@ class ReferenceKryBall:
     """
 
     def __init__(self, loss_fn: Callable[[torch.Tensor], torch.Tensor], theta0: torch.Tensor, **hyperparameters):
-        self.hp = {**HYPERPARAMETERS, **hyperparameters}
+        self.hp = _normalised({**HYPERPARAMETERS, **hyperparameters})
         _validate(self.hp)
-        if self.hp["reuse_curvature"]:
-            raise ValueError("ReferenceKryBall implements the thesis algorithm: reuse_curvature must be False")
+        extensions = sorted(name for name, off in EXTENSIONS.items() if self.hp[name] != off)
+        if extensions:
+            raise ValueError(f"ReferenceKryBall implements the thesis algorithm: {', '.join(extensions)} must be off")
         self.loss_fn = loss_fn
         self.theta = theta0.detach().to(torch.float64).clone()
         self.radius = float(self.hp["initial_radius"])
