@@ -73,7 +73,7 @@ class StepInfo:
 DIRECTIONS = ("adam", "previous_step")  # extra search directions, by name
 # Options beyond thesis Algorithm 4 and their off values (ReferenceKryBall implements none of them).
 EXTENSIONS = dict(reuse_curvature=False, directions=(), momentum_from="gradients", preconditioner=None,
-                  first_order=None, fallback=False, switch_grad_norm=None, interleave=None, adaptive_refresh=False)
+                  first_order=None, fallback=False, switch_grad_ratio=None, interleave=None, adaptive_refresh=False)
 
 
 def _normalised(hp: dict) -> dict:
@@ -118,8 +118,7 @@ def _validate(hp: dict) -> None:
         ("first_order_lr", optional("first_order_lr", lambda v: 0.0 < number(v) < math.inf),
          "None or positive and finite"),
         ("fallback", hp["fallback"] in (True, False), "True or False"),
-        ("switch_grad_norm", optional("switch_grad_norm", lambda v: 0.0 < number(v) < math.inf),
-         "None or positive and finite"),
+        ("switch_grad_ratio", optional("switch_grad_ratio", lambda v: 0.0 < number(v) < 1.0), "None or in (0, 1)"),
         ("interleave", optional("interleave", lambda v: is_int(v) and v >= 1), "None or an integer ≥ 1"),
         ("adaptive_refresh", hp["adaptive_refresh"] in (True, False), "True or False"),
     ]
@@ -127,7 +126,7 @@ def _validate(hp: dict) -> None:
         if not ok:
             raise ValueError(f"KryBall: {name} must be {requirement}, got {hp[name]!r}")
     # Options that need a first-order optimiser, and the optimiser's learning rate.
-    for name in ("fallback", "switch_grad_norm", "interleave"):
+    for name in ("fallback", "switch_grad_ratio", "interleave"):
         if hp[name] not in (None, False) and hp["first_order"] is None:
             raise ValueError(f"KryBall: {name}={hp[name]!r} takes first-order steps: set first_order ('sgd' or 'adam')")
     if (hp["first_order"] is None) != (hp["first_order_lr"] is None):
@@ -177,13 +176,14 @@ class KryBall(Optimizer):
         adam_betas, adam_eps: β₁, β₂ and ε of the Adam moment estimates behind the
             ``"adam"`` direction, preconditioner and first-order optimiser.
         first_order, first_order_lr: the first-order optimiser of ``fallback``,
-            ``switch_grad_norm`` and ``interleave`` — ``"sgd"`` (step −lr·g) or
+            ``switch_grad_ratio`` and ``interleave`` — ``"sgd"`` (step −lr·g) or
             ``"adam"`` (step −lr·m̂/(√v̂ + ε)) — and its learning rate.
         fallback: when the trust-region step is rejected, take a first-order step
             instead of none (thesis §5.5.4); its safeguard is the trust region: the
             step is shortened to the (just shrunk) radius.
-        switch_grad_norm: hybrid phases (thesis §6.2.1): once ‖g‖ falls below this
-            at a KryBall step, every later step is a first-order step.
+        switch_grad_ratio: hybrid phases (thesis §6.2.1): once ‖g‖ falls below this
+            fraction of the first step's ‖g‖ (a decay by that factor, whatever the
+            loss's scale), every later step is a first-order step.
         interleave: hybrid phases: one KryBall step every ``interleave`` steps,
             first-order steps in between (1: every step is a KryBall step).
         adaptive_refresh: rebuild the Krylov basis early, before ``refresh`` steps
@@ -226,7 +226,7 @@ class KryBall(Optimizer):
         first_order: str | None = None,  # no first-order steps
         first_order_lr: float | None = None,
         fallback: bool = False,  # a rejected step changes nothing (the thesis)
-        switch_grad_norm: float | None = None,  # KryBall throughout
+        switch_grad_ratio: float | None = None,  # KryBall throughout
         interleave: int | None = None,  # KryBall throughout
         adaptive_refresh: bool = False,  # refresh on the fixed schedule
     ):
@@ -319,7 +319,9 @@ class KryBall(Optimizer):
         if not torch.isfinite(g).all():
             self.last_step = StepInfo("non-finite gradient", loss.item(), radius=state["radius"])
             return loss.detach()
-        if hp["switch_grad_norm"] is not None and g.norm() < hp["switch_grad_norm"]:
+        grad_norm = g.norm().item()
+        state.setdefault("initial_grad_norm", grad_norm)
+        if hp["switch_grad_ratio"] is not None and grad_norm < hp["switch_grad_ratio"] * state["initial_grad_norm"]:
             state["switched"] = True  # hybrid phases: from now on first-order steps only
             totals["gradient_evals"] -= 1  # counted again by the first-order step
             return self._first_order_step(params, loss, g, hp, state)

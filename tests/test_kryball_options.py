@@ -186,14 +186,15 @@ def test_interleave_takes_first_order_steps_between_kryball_steps():
 
 def test_hybrid_switch_fires_once_the_gradient_norm_is_below_the_threshold_and_not_before():
     x = start()
-    threshold = 0.05
-    opt = KryBall([x], switch_grad_norm=threshold, first_order="adam", first_order_lr=1e-3)
+    ratio = 0.02
+    opt = KryBall([x], switch_grad_ratio=ratio, first_order="adam", first_order_lr=1e-3)
     norms, statuses = [], []
     for _ in range(40):
         norms.append(torch.func.grad(quartic)(x.detach()).norm().item())
         opt.step(lambda: quartic(x))
         statuses.append(opt.last_step.status)
     first = next(i for i, s in enumerate(statuses) if s == "first-order")
+    threshold = ratio * norms[0]
     assert all(n >= threshold for n in norms[:first]) and norms[first] < threshold
     assert all(s == "first-order" for s in statuses[first:])
     assert 2 < first < 39  # KryBall ran first; the switch happened within the run
@@ -225,7 +226,8 @@ def test_adaptive_refresh_rebuilds_the_basis_after_a_poor_model_on_an_old_one():
     (dict(adam_betas=(0.9, 1.0)), "adam_betas"),
     (dict(first_order="lbfgs", first_order_lr=0.1), "first_order"),
     (dict(fallback=True), "fallback"),
-    (dict(switch_grad_norm=1e-3), "switch_grad_norm"),
+    (dict(switch_grad_ratio=1e-3), "switch_grad_ratio"),
+    (dict(switch_grad_ratio=1.5, first_order="sgd", first_order_lr=0.1), "switch_grad_ratio"),
     (dict(interleave=4), "interleave"),
     (dict(interleave=0, first_order="sgd", first_order_lr=0.1), "interleave"),
     (dict(first_order="adam"), "first_order_lr"),
@@ -237,7 +239,7 @@ def test_bad_or_contradictory_options_name_the_option(options, name):
 
 
 ALL_ON = dict(directions=("adam", "previous_step"), momentum_from="steps", preconditioner="adam", first_order="adam",
-              first_order_lr=1e-3, fallback=True, switch_grad_norm=1e-3, interleave=2, adaptive_refresh=True,
+              first_order_lr=1e-3, fallback=True, switch_grad_ratio=1e-3, interleave=2, adaptive_refresh=True,
               refresh=2, krylov_dim=2)
 
 
