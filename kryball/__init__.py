@@ -3,6 +3,8 @@
 ``from kryball import KryBall`` gives the optimiser; its parts are usable alone:
 ``kryball.krylov.lanczos``, ``kryball.saddle_free.sfn_direction``,
 ``kryball.trust_region.solve_subproblem`` and ``kryball.hvp.HessianVectorProducts``.
+Options beyond the thesis (issue 7) use ``kryball.first_order`` (Adam's moment estimates) and
+``kryball.preconditioning`` (the Krylov space of D⁻¹H).
 """
 
 from .krylov import lanczos
