@@ -3,6 +3,8 @@
     python scripts/reproduce.py table_5_1 --quick            # Table 5.1, CPU-sized (3 seeds), minutes
     python scripts/reproduce.py all                          # the thesis protocol: every table and figure
     python scripts/reproduce.py xor --seeds 10               # Fig. 5.3's epochs to convergence, 10 seeds
+    python scripts/reproduce.py sensitivity --quick          # Fig. 5.5 and the §5.4 reconstruction error against M
+    python scripts/reproduce.py activations --quick          # Fig. 5.7
     python scripts/reproduce.py table_5_2 --device cuda --data-dir /data   # with the CIFAR-10 rows
 
 Every run gets its own directory, OUT/runs/<quick|full>/<setting>/<optim>/[<value>/]seed<k>, and is
@@ -25,7 +27,7 @@ import torch
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts.reproducing import figures, protocol, runner, tables, thesis  # noqa: E402
+from scripts.reproducing import figures, protocol, reconstruction, runner, tables, thesis  # noqa: E402
 
 TARGETS = [*protocol.TARGETS, "all"]
 
@@ -39,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=pathlib.Path, default=REPO / "outputs" / "reports")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads per run (default 1: fastest for these small models on a shared CPU)")
+                   help="torch CPU threads per run and analysis (default 1: fastest for these small models on a "
+                        "shared CPU)")
     p.add_argument("--data-dir", help="folder holding cifar-10-batches-py (default: task.data_dir)")
     p.add_argument("--only", action="append", default=[], metavar="SETTING[/OPTIM]",
                    help="run just these settings or cells, e.g. --only xor/kryball (repeatable)")
@@ -70,6 +73,18 @@ def header(args, plan: protocol.Plan, names: list[str]) -> list[str]:
              f"{untuned_text}.")]
 
 
+def reconstruction_report(args, plan: protocol.Plan, records, names: list[str], suffix: str) -> list[pathlib.Path]:
+    """§5.4's reconstruction error against M: every error (CSV), the table (Markdown) and the figure."""
+    runs = records[records["setting"].isin(names)]
+    errors = reconstruction.errors(runs)
+    written = tables.write([reconstruction.table(errors)], runs, args.out, "reconstruction" + suffix,
+                           "§5.4, eqs 5.5–5.12: reconstruction error of the saddle-free direction against M",
+                           header(args, plan, names) + reconstruction.NOTES, data=errors)
+    if not errors.empty:
+        written.append(figures.fig_reconstruction(errors, args.out / f"reconstruction{suffix}.png"))
+    return written
+
+
 def write_outputs(args, plan: protocol.Plan, records, targets: list[str]) -> list[pathlib.Path]:
     """The tables and figures of the targets, from the records of this plan's runs."""
     suffix = ".quick" if args.quick else ""
@@ -91,13 +106,18 @@ def write_outputs(args, plan: protocol.Plan, records, targets: list[str]) -> lis
                                             plan.not_run, command)
         written += tables.write([table], records[records["setting"].isin(names)], args.out, "table_5_2" + suffix,
                                 "Table 5.2: image classification (mean ± std over seeds)", header(args, plan, names))
-    if "figures" in targets:
-        written += figures.draw_all(records, args.out, suffix)
+    # Each figure target draws the figures of its own settings; under `all` every figure is drawn once.
+    drawn = {n for t in targets if t in protocol.FIGURE_TARGETS for n in protocol.TARGETS[t] if n in planned}
+    if drawn:
+        written += figures.draw_all(records[records["setting"].isin(drawn)], args.out, suffix)
+    if names := [n for n in protocol.RECONSTRUCTION if n in drawn]:
+        written += reconstruction_report(args, plan, records, names, suffix)
     return written
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    torch.set_num_threads(args.threads)  # the runs set it again from their config; this is for the analyses
     targets = list(protocol.TARGETS) if args.target == "all" else [args.target]
     common = [f"device={args.device}", f"threads={args.threads}"]
     plan = protocol.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from scripts.reproducing import figures, landscape, protocol, runner
+from scripts.reproducing import figures, landscape, protocol, reconstruction, runner
 
 
 def fake_run(folder, epochs=5, diverged=False):
@@ -39,10 +39,31 @@ def synthetic_records(root):
 def test_every_figure_is_drawn_from_records(tmp_path):
     drawn = figures.draw_all(synthetic_records(tmp_path / "runs"), tmp_path, ".quick")
     assert sorted(p.name for p in drawn) == sorted(
-        f"{stem}.quick.png" for stem in ("fig_4_2_saddle", "fig_5_1_rosenbrock", "fig_5_2_rahimi_recht",
+        f"{stem}.quick.png" for stem in ("fig_1_2_saddle", "fig_5_1_rosenbrock", "fig_5_2_rahimi_recht",
                                          "fig_5_3_xor", "fig_5_4_classification", "fig_5_5_sensitivity",
                                          "fig_5_7_activations"))
     assert all(p.stat().st_size > 10_000 for p in drawn)
+
+
+def test_the_saddle_figure_has_fig_1_2s_runs_beside_newton_and_sfn(tmp_path, monkeypatch):
+    monkeypatch.setattr(figures, "save", lambda fig, path: fig)
+    fig = figures.fig_saddle(synthetic_records(tmp_path / "runs"), tmp_path / "saddle.png")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "Newton (closed form)", "saddle-free Newton (closed form)", *(f"{name} (run; ends at (1, 1))"
+                                                                     for name in ("MSGD", "Adam", "KryBall"))]
+    figures.plt.close(fig)
+
+
+def test_reconstruction_figure_from_synthetic_errors(tmp_path):
+    rows = [{"setting": name, "seed": seed, "point": point, "krylov_dim": m, "basis_size": m,
+             "best_error": (0.9 - 0.1 * seed) ** m, "kryball_error": 0.95**m}
+            for name in protocol.RECONSTRUCTION for seed in range(2) for point in reconstruction.POINTS
+            for m in reconstruction.DIMS]
+    errors = pd.DataFrame(rows)
+    path = figures.fig_reconstruction(errors, tmp_path / "reconstruction.png")
+    assert path.stat().st_size > 10_000
+    table = reconstruction.table(errors)
+    assert len(table) == 2 * 10 and table.loc[0, "start: best in 𝒦_M"] == "0.85 [0.8–0.9]"
 
 
 def test_closed_form_newton_lands_on_the_saddle_and_sfn_escapes():

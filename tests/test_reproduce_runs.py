@@ -31,6 +31,27 @@ def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
     assert "no CIFAR-10 in" in full.not_run["cifar10_cnn"] and "no GPU" in full.not_run["cifar10_cnn"]
 
 
+@pytest.mark.parametrize("target, settings", [
+    ("sensitivity", {"sensitivity_krylov_dim": 10, "sensitivity_refresh": 10, "reconstruction_xor": 5,
+                     "reconstruction_mnist1d": 2}),
+    ("activations", {"activations": 4}),
+])
+def test_figure_targets_plan_only_their_settings(tmp_path, target, settings):
+    plan = protocol.plan([target], tmp_path, quick=True)
+    names = [s.setting.name for s in plan.specs]
+    assert {name: names.count(name) for name in names} == settings  # quick: one seed per value, 5 and 2 seeds
+    assert reproduce.parse_args([target, "--quick"]).target == target
+
+
+def test_all_plans_every_setting_once_and_the_saddle_has_fig_1_2s_optimisers(tmp_path):
+    specs = protocol.plan(list(protocol.TARGETS), tmp_path, quick=True, common=["device=cpu"]).specs
+    assert len({s.run_dir for s in specs}) == len(specs)  # settings shared by targets are run once
+    assert {s.setting.name for s in specs} == set(protocol.SETTINGS) - {"cifar10_cnn", "cifar10_resnet"}
+    assert [s.optim for s in specs if s.setting.name == "saddle"] == ["msgd", "adam", "kryball"]
+    reconstruction = next(s for s in specs if s.setting.name == "reconstruction_mnist1d")
+    assert "checkpoint=true" in reconstruction.overrides and "epochs=20" in reconstruction.overrides
+
+
 def test_cifar_needs_the_data_and_a_gpu(tmp_path):
     write_cifar10(tmp_path)
     cnn = protocol.SETTINGS["cifar10_cnn"]
@@ -56,7 +77,7 @@ def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
 
 
 def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
-    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs[0]
+    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
     summary, reused = runner.run_one(spec)
     assert summary["status"] == "completed" and not reused
     assert runner.run_one(spec)[1]
@@ -69,7 +90,8 @@ def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
 
 
 def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
-    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"], common=["checkpoint=true"]).specs[0]
+    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"],
+                         common=["checkpoint=true"]).specs[0]
     first, _ = runner.run_one(spec)
     path = spec.run_dir / "summary.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "status": "running"}))  # killed mid-run
@@ -80,7 +102,7 @@ def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
 
 
 def test_a_crashing_run_is_recorded_as_failed_and_the_rest_goes_on(tmp_path, one_thread):
-    good = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs[0]
+    good = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
     bad = protocol.RunSpec(good.setting, "kryball", 1, tmp_path / "bad", (*good.overrides, "optim.krylov_dim=0"), None)
     records = runner.run_all([bad, good], report=lambda line: None)
     assert records["status"].tolist() == ["failed", "completed"]
@@ -89,11 +111,26 @@ def test_a_crashing_run_is_recorded_as_failed_and_the_rest_goes_on(tmp_path, one
 
 def test_quick_figure_of_one_cell(tmp_path, one_thread, capsys):
     assert reproduce.main(["figures", "--quick", "--only", "saddle", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "fig_4_2_saddle.quick.png").stat().st_size > 10_000
+    assert (tmp_path / "fig_1_2_saddle.quick.png").stat().st_size > 10_000
     assert not (tmp_path / "fig_5_1_rosenbrock.quick.png").exists()  # no runs, no figure
 
 
-def test_cifar_rows_are_marked_not_run_with_the_command(tmp_path, capsys):
+def test_sensitivity_writes_the_reconstruction_report_and_only_its_figures(tmp_path, one_thread, capsys):
+    argv = ["sensitivity", "--quick", "--seeds", "2", "--only", "reconstruction_xor", "--out", str(tmp_path)]
+    assert reproduce.main(argv) == 0
+    errors = pd.read_csv(tmp_path / "reconstruction.quick.csv")
+    assert len(errors) == 2 * 2 * 10  # seeds × (start, end) × M = 1…10
+    for _, curve in errors.groupby(["seed", "point"]):
+        best = curve.sort_values("krylov_dim")["best_error"].to_numpy()
+        assert (best[1:] <= best[:-1] + 1e-12).all() and 0 < best[-1] < 1  # nested Krylov spaces: never worse
+        assert (curve["best_error"] <= curve["kryball_error"] + 1e-12).all()  # the projection is the best
+    markdown = (tmp_path / "reconstruction.quick.md").read_text()
+    assert "eqs 5.5–5.12" in markdown and "end: KryBall's direction" in markdown and "2 seeds" in markdown
+    assert (tmp_path / "reconstruction.quick.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["reconstruction.quick.png"]  # no Fig. 5.5 runs
+
+
+def test_cifar_rows_are_marked_not_run_with_the_command(tmp_path, one_thread, capsys):
     argv = ["table_5_2", "--quick", "--only", "cifar10_cnn", "--device", "cpu", "--out", str(tmp_path)]
     assert reproduce.main(argv) == 0
     assert "not run here: cifar10_cnn" in capsys.readouterr().out
@@ -109,6 +146,6 @@ def test_bad_arguments_are_refused(argv, capsys):
     assert exit.value.code == 2
 
 
-def test_only_must_select_something_of_the_target(tmp_path, capsys):
+def test_only_must_select_something_of_the_target(tmp_path, one_thread, capsys):
     assert reproduce.main(["xor", "--only", "mnist1d", "--out", str(tmp_path)]) == 2
     assert "selects nothing of xor" in capsys.readouterr().err

@@ -15,13 +15,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scripts.reproducing import landscape  # noqa: E402
+from scripts.reproducing import landscape, reconstruction  # noqa: E402
+from scripts.reproducing.checkpointed import has_checkpoint  # noqa: E402
 from scripts.reproducing.protocol import SETTINGS, TABLE_5_1  # noqa: E402
 from scripts.reproducing.runner import FINAL  # noqa: E402
-from tasks.runtime import checkpoint  # noqa: E402
 
 LABELS = {"msgd": "MSGD", "adam": "Adam", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)", "kryball": "KryBall"}
 COLOURS = {"msgd": "tab:blue", "adam": "tab:orange", "lbfgs": "tab:green", "lbfgs_single": "tab:green",
@@ -97,22 +98,28 @@ def closed_form_saddle(method: str, start=(1.5, 1.5), steps: int = 4) -> np.ndar
 
 
 def fig_saddle(records: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    """Fig. 2.12 / 4.2: Newton vs saddle-free Newton vs KryBall on x² − y² from (1.5, 1.5)."""
+    """Fig. 1.2 (KryBall vs Adam vs SGD — here MSGD — runs) with Fig. 2.12 / 4.2 (Newton vs
+    saddle-free Newton, closed form) on x² − y² from (1.5, 1.5)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     xs, ys = np.meshgrid(np.linspace(-1, 2.5, 200), np.linspace(-1, 9, 200))
     left.contour(xs, ys, xs**2 - ys**2, levels=30, cmap="viridis", linewidths=0.6)
     paths = {"newton": ("Newton (closed form)", closed_form_saddle("newton")),
              "sfn": ("saddle-free Newton (closed form)", closed_form_saddle("sfn"))}
-    for frame in metrics(records, "saddle", "kryball")[:1]:
-        start = np.array([start_point(records, "saddle")])
-        paths["kryball"] = ("KryBall (run, seed 0)", np.vstack([start, frame[["x", "y"]].to_numpy()]))
+    for optim in SETTINGS["saddle"].optims:
+        for frame in metrics(records, "saddle", optim)[:1]:
+            start = np.array([start_point(records, "saddle")])
+            points = np.vstack([start, frame[["x", "y"]].to_numpy()])
+            # The end point in the label: Adam's path is too short to see at this scale.
+            end = ", ".join(f"{v:.3g}" for v in points[-1])
+            paths[optim] = (f"{LABELS[optim]} (run; ends at ({end}))", points)
+    # Start and saddle under the paths, so a path that barely leaves the start stays visible.
+    left.plot([1.5], [1.5], "o", color="red", ms=8, zorder=1)
+    left.plot([0], [0], "o", color="blue", ms=8, zorder=1)
     for key, (label, points) in paths.items():
         left.plot(points[:, 0], points[:, 1], "o-", color=COLOURS[key], ms=4, label=label)
         right.plot(range(len(points)), points[:, 0] ** 2 - points[:, 1] ** 2, "o-", color=COLOURS[key], label=label)
-    left.plot([1.5], [1.5], "o", color="red", ms=8)
-    left.plot([0], [0], "o", color="blue", ms=8)
     left.set(xlim=(-1, 2.5), ylim=(-1, 9), xlabel="x", ylabel="y",
-             title="x² − y² from (1.5, 1.5) (red); saddle (blue)")
+             title="Fig. 1.2, 2.12, 4.2: x² − y² from (1.5, 1.5) (red); saddle (blue)")
     right.set_yscale("symlog")
     right.set(xlabel="step", ylabel="f(x, y)", title="objective per step (lower is better)")
     for ax in (left, right):
@@ -215,7 +222,7 @@ def fig_5_6(records: pd.DataFrame, path: pathlib.Path) -> pathlib.Path | None:
     """Fig. 5.6 (§5.4): the loss along the SGD direction at the start and the end of training, with
     the least-squares quadratic through each slice (dashed) to show where it stops being a bowl."""
     done = records[(records["setting"] == "landscape") & records["status"].isin(FINAL)].sort_values("seed")
-    run_dirs = [pathlib.Path(d) for d in done["run_dir"] if (pathlib.Path(d) / checkpoint.NAME).is_file()]
+    run_dirs = [pathlib.Path(d) for d in done["run_dir"] if has_checkpoint(d)]
     if not run_dirs:
         return None
     data = landscape.slices(run_dirs[0])
@@ -231,12 +238,38 @@ def fig_5_6(records: pd.DataFrame, path: pathlib.Path) -> pathlib.Path | None:
     return save(fig, path)
 
 
+def fig_reconstruction(errors: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """§5.4, eqs 5.5–5.12: the relative reconstruction error of the saddle-free direction against M,
+    one panel per model — the best in 𝒦_M (solid, min–max over seeds shaded) and KryBall's
+    (dashed), at the start and the end of training; medians over seeds. One y scale for all panels,
+    so that a model whose error stays near 1 (no better than the zero vector) reads as such."""
+    names = list(dict.fromkeys(errors["setting"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], names):
+        for point, colour in zip(reconstruction.POINTS, ("tab:blue", "tab:red")):
+            stats = errors[(errors["setting"] == name) & (errors["point"] == point)].groupby("krylov_dim")
+            best, kryball = stats["best_error"], stats["kryball_error"]
+            ax.plot(best.median().index, best.median(), "o-", color=colour, ms=4,
+                    label=rf"{point}: best in $\mathcal{{K}}_M$")
+            ax.fill_between(best.median().index, best.min(), best.max(), color=colour, alpha=0.15)
+            ax.plot(kryball.median().index, kryball.median(), "s--", color=colour, ms=3, alpha=0.8,
+                    label=f"{point}: KryBall's direction")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_xticks(list(reconstruction.DIMS))
+        ax.set(xlabel="Krylov dimension M", ylabel="‖z* − ẑ‖ / ‖z*‖", title=SETTINGS[name].label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return save(fig, path)
+
+
 def draw_all(records: pd.DataFrame, out: pathlib.Path, suffix: str = "") -> list[pathlib.Path]:
-    """Every figure whose runs are in ``records``; ``suffix`` tells quick-protocol files apart."""
+    """Every figure whose runs are in ``records``; ``suffix`` tells quick-protocol files apart.
+    (The reconstruction figure is drawn with its table, from the errors both share.)"""
     has = set(records["setting"])
     drawn = []
     if "saddle" in has:
-        drawn.append(fig_saddle(records, out / f"fig_4_2_saddle{suffix}.png"))
+        drawn.append(fig_saddle(records, out / f"fig_1_2_saddle{suffix}.png"))
     if has & {n for n in TABLE_5_1 if n.startswith("rosenbrock")}:
         drawn.append(fig_5_1(records, out / f"fig_5_1_rosenbrock{suffix}.png"))
     rahimi = [n for n in ("rahimi_recht_k10", "rahimi_recht_k1e5") if n in has]

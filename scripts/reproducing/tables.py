@@ -43,6 +43,13 @@ def mean_std(values: pd.Series, digits: int = 3) -> str:
     return f"{number(values.mean(), digits)} ± {number(values.std(), 2)}"
 
 
+def median_range(values: pd.Series, digits: int = 3) -> str:
+    """``median [min–max]`` over seeds (one seed: the value alone)."""
+    if len(values) == 1:
+        return number(values.iloc[0], digits)
+    return f"{number(values.median(), digits)} [{number(values.min(), digits)}–{number(values.max(), digits)}]"
+
+
 def runs_column(group: pd.DataFrame) -> str:
     """How a cell's runs ended, e.g. ``2/3 converged, 1 diverged``; failures name their error."""
     counts = group["status"].value_counts()
@@ -136,12 +143,13 @@ def classification_table(records: pd.DataFrame, settings: list[Setting], thesis:
 
 
 def write(tables: list[pd.DataFrame], runs: pd.DataFrame, out: pathlib.Path, stem: str, title: str,
-          notes: list[str]) -> list[pathlib.Path]:
-    """``<stem>.csv`` (the first table), ``<stem>.md`` (title, notes, every table) and
-    ``<stem>.runs.csv`` (every run behind it: status, outcomes, directory, error)."""
+          notes: list[str], data: pd.DataFrame | None = None) -> list[pathlib.Path]:
+    """``<stem>.csv`` (``data`` where given — the numbers behind formatted tables — else the first
+    table), ``<stem>.md`` (title, notes, every table) and ``<stem>.runs.csv`` (every run behind it:
+    status, outcomes, directory, error)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.csv", out / f"{stem}.md", out / f"{stem}.runs.csv"]
-    tables[0].to_csv(paths[0], index=False)
+    (tables[0] if data is None else data).to_csv(paths[0], index=False)
     # disable_numparse: tabulate would print the thesis's "7.5e-5" as "7.5e-05"
     body = "\n\n".join(table.to_markdown(index=False, disable_numparse=True) for table in tables if not table.empty)
     notes = [*notes, f"Every run behind this table (status, outcomes, directory): `{paths[2].name}`."]
