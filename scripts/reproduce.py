@@ -5,6 +5,7 @@
     python scripts/reproduce.py xor --seeds 10               # Fig. 5.3's epochs to convergence, 10 seeds
     python scripts/reproduce.py sensitivity --quick          # Fig. 5.5 and the §5.4 reconstruction error against M
     python scripts/reproduce.py activations --quick          # Fig. 5.7
+    python scripts/reproduce.py ablation --jobs 2            # issue 7: KryBall's options, alone and combined
     python scripts/reproduce.py table_5_2 --device cuda --data-dir /data   # with the CIFAR-10 rows
 
 Every run gets its own directory, OUT/runs/<quick|full>/<setting>/<optim>/[<value>/]seed<k>, and is
@@ -27,7 +28,7 @@ import torch
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scripts.reproducing import figures, protocol, reconstruction, runner, tables, thesis  # noqa: E402
+from scripts.reproducing import ablation, figures, protocol, reconstruction, runner, tables, thesis  # noqa: E402
 
 TARGETS = [*protocol.TARGETS, "all"]
 
@@ -40,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, help="seeds per cell (default: the protocol's)")
     p.add_argument("--out", type=pathlib.Path, default=REPO / "outputs" / "reports")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs at once, each in its own process (default 1; with --threads 1, up to the core count)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads per run and analysis (default 1: fastest for these small models on a "
                         "shared CPU)")
@@ -47,8 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", action="append", default=[], metavar="SETTING[/OPTIM]",
                    help="run just these settings or cells, e.g. --only xor/kryball (repeatable)")
     args = p.parse_args(argv)
-    if args.seeds is not None and args.seeds < 1 or args.threads < 1:
-        p.error("--seeds and --threads must be at least 1")
+    if args.seeds is not None and args.seeds < 1 or args.threads < 1 or args.jobs < 1:
+        p.error("--seeds, --threads and --jobs must be at least 1")
     for cell in args.only:
         name, _, optim = cell.partition("/")
         if name not in protocol.SETTINGS or optim and optim not in protocol.SETTINGS[name].optims:
@@ -112,6 +115,10 @@ def write_outputs(args, plan: protocol.Plan, records, targets: list[str]) -> lis
         written += figures.draw_all(records[records["setting"].isin(drawn)], args.out, suffix)
     if names := [n for n in protocol.RECONSTRUCTION if n in drawn]:
         written += reconstruction_report(args, plan, records, names, suffix)
+    if "ablation" in targets:
+        names = [n for n in protocol.TARGETS["ablation"] if n in planned]
+        written += ablation.write(records[records["setting"].isin(names)], args.out, suffix,
+                                  lambda task_names: header(args, plan, task_names))
     return written
 
 
@@ -129,7 +136,7 @@ def main(argv=None) -> int:
     for name, reason in plan.not_run.items():
         print(f"not run here: {name} ({reason})")
     try:
-        records = runner.run_all(plan.specs)
+        records = runner.run_all(plan.specs, jobs=args.jobs)
     except KeyboardInterrupt:
         print("interrupted: the same command resumes, reusing the finished runs", file=sys.stderr)
         return 130

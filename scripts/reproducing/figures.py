@@ -73,9 +73,10 @@ def curves(ax, records, setting: str, x: str, y: str, logy: bool = True) -> None
     ax.grid(alpha=0.3)
 
 
-def save(fig, path: pathlib.Path) -> pathlib.Path:
+def save(fig, path: pathlib.Path, top: float = 1.0) -> pathlib.Path:
+    """Write the PNG; ``top`` < 1 keeps that fraction of the height for the axes (a figure legend above)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -49,10 +49,29 @@ class Setting:
     # other hyperparameters stay at the defaults (§5.3.4).
     vary: tuple[str, tuple[str, ...]] | None = None
     tunable: bool = True  # False: a figure's setting with no sweep, run with the defaults by design
+    # The ablation (issue 7): named variants, each a set of overrides, instead of ``vary``'s key=value.
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sweep_task: str | None = None  # whose sweeps and tuned configs the cells use (default: this setting's)
 
     @property
     def variants(self) -> tuple[str | None, ...]:
+        if self.options:
+            return tuple(name for name, _ in self.options)
         return self.vary[1] if self.vary else (None,)
+
+    @property
+    def variant_key(self) -> str | None:
+        """What the variants vary, for headers and progress lines."""
+        return "option" if self.options else self.vary[0] if self.vary else None
+
+    def variant_overrides(self, variant: str | None) -> tuple[str, ...]:
+        if variant is None:
+            return ()
+        return dict(self.options)[variant] if self.options else (f"{self.vary[0]}={variant}",)
+
+    @property
+    def task(self) -> str:
+        return self.sweep_task or self.name
 
 
 def _function_setting(name, label, experiment, optims=("msgd", "adam", "lbfgs", "kryball")):
@@ -102,6 +121,42 @@ SETTINGS = {s.name: s for s in [
 ]}
 
 TABLE_5_1 = ["rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03", "rahimi_recht_k10", "rahimi_recht_k1e5"]
+
+# Issue 7's ablation (scripts/reproducing/ablation.py): KryBall's options one at a time, each added to the
+# thesis KryBall with the task's tuned M and r. Options with first-order steps use Adam at its default
+# lr: no option is tuned on its own. The switch fires when ‖g‖ has fallen to 1% of its first value.
+ADAM_STEPS = ("++optim.first_order=adam", "++optim.first_order_lr=0.001")
+ABLATION_OPTIONS = (
+    ("adam_direction", ("++optim.directions=[adam]",)),
+    ("previous_step", ("++optim.directions=[previous_step]",)),
+    ("momentum_from_steps", ("++optim.momentum_from=steps",)),
+    ("adam_preconditioner", ("++optim.preconditioner=adam",)),
+    ("fallback", (*ADAM_STEPS, "++optim.fallback=true")),
+    ("switch", (*ADAM_STEPS, "++optim.switch_grad_ratio=0.01")),
+    ("interleave", (*ADAM_STEPS, "++optim.interleave=4")),
+    ("adaptive_refresh", ("++optim.adaptive_refresh=true",)),
+)
+ABLATION_TASKS = ["mnist1d", *TABLE_5_1, "xor"]
+LONG_ADAM = 20  # the equal-wall-clock Adam runs this many times the epochs (KryBall+ costs ~14× Adam here)
+
+
+def _ablation_settings(base: Setting) -> list[Setting]:
+    """Beside the task's own setting: one option each, the winning combination, and on MNIST-1D
+    tuned Adam run long enough to be read at KryBall+'s wall-clock."""
+    same = dict(overrides=base.overrides, full=base.full, quick=base.quick, thesis_epochs=base.thesis_epochs,
+                sweep_task=base.name)
+    settings = [Setting(f"ablation_{base.name}", f"{base.label}: thesis KryBall + one option", optims=("kryball",),
+                        options=ABLATION_OPTIONS, **same),
+                Setting(f"kryball_plus_{base.name}", f"{base.label}: KryBall+", optims=("kryball_plus",), **same)]
+    if base.name == "mnist1d":
+        longer = {key: dataclasses.replace(same[key], epochs=LONG_ADAM * (same[key].epochs or base.thesis_epochs))
+                  for key in ("full", "quick")}
+        settings.append(Setting(f"adam_long_{base.name}", f"{base.label}: Adam, {LONG_ADAM}× the epochs",
+                                optims=("adam",), **{**same, **longer}))
+    return settings
+
+
+SETTINGS |= {s.name: s for task in ABLATION_TASKS for s in _ablation_settings(SETTINGS[task])}
 RECONSTRUCTION = ["reconstruction_xor", "reconstruction_mnist1d"]
 SENSITIVITY = ["sensitivity_krylov_dim", "sensitivity_refresh", *RECONSTRUCTION]  # Fig. 5.5, and how well M carries SFN
 TARGETS = {
@@ -111,6 +166,7 @@ TARGETS = {
     "sensitivity": SENSITIVITY,
     "activations": ["activations"],
     "figures": ["saddle", *TABLE_5_1, "xor", "mnist1d", *SENSITIVITY, "activations", "landscape"],
+    "ablation": [name for task in ABLATION_TASKS for name in (task, *(s.name for s in _ablation_settings(SETTINGS[task])))],
 }
 FIGURE_TARGETS = ("sensitivity", "activations", "figures")  # the targets whose settings are drawn
 
@@ -130,7 +186,7 @@ class RunSpec:
     def sweep_command(self) -> str | None:
         if not self.setting.tunable:
             return None
-        return f"python scripts/sweep.py sweeps/{self.setting.name}/{SWEEP_OPTIM.get(self.optim, self.optim)}.yaml"
+        return f"python scripts/sweep.py sweeps/{self.setting.task}/{SWEEP_OPTIM.get(self.optim, self.optim)}.yaml"
 
 
 @dataclasses.dataclass
@@ -177,11 +233,11 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
             continue
         budget = setting.quick if quick else setting.full
         for optim, variant in itertools.product(cells, setting.variants):
-            tuned = tuned_name(name, optim, tuned_dir) if setting.tunable else None
+            tuned = tuned_name(setting.task, optim, tuned_dir) if setting.tunable else None
             folder = pathlib.Path(out) / "runs" / mode / name / optim / (variant or "")
             for seed in range(seeds if seeds is not None else budget.seeds):
                 overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
-                             *([f"{setting.vary[0]}={variant}"] if variant else []),
+                             *setting.variant_overrides(variant),
                              *([f"epochs={budget.epochs}"] if budget.epochs else []),
                              *([f"+tuned={tuned}"] if tuned else []), *own]
                 specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant))
@@ -194,5 +250,6 @@ def describe(setting: Setting, quick: bool, seeds: int | None = None) -> str:
     epochs = budget.epochs or setting.thesis_epochs
     n = seeds if seeds is not None else budget.seeds
     cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
-    each = f" for each {setting.vary[0]} in {{{', '.join(setting.vary[1])}}}" if setting.vary else ""
+    key = setting.variant_key
+    each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
     return f"{setting.label}: {n} seed{'s' * (n != 1)} × {epochs} epochs{cut}{each}"

@@ -10,7 +10,9 @@ tables (DESIGN.md §5).
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -65,19 +67,32 @@ def progress_line(i: int, n: int, spec: RunSpec, summary: dict, reused: bool) ->
         status += f" after {summary.get('epochs_run')} epochs"
     seconds = summary.get("wall_time_s")
     timing = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-    variant = f" {spec.setting.vary[0]}={spec.variant}" if spec.variant else ""
+    variant = f" {spec.setting.variant_key}={spec.variant}" if spec.variant else ""
     return (f"[{i}/{n}] {spec.setting.name}/{spec.optim}{variant} seed {spec.seed}: {status}{timing}"
             f"{' (reused)' if reused else ''}  {spec.run_dir}")
 
 
-def run_all(specs: list[RunSpec], report: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run or reuse every spec, one progress line each; one record row per spec, in order."""
+def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: int = 1) -> pd.DataFrame:
+    """Run or reuse every spec, one progress line each; one record row per spec, in order.
+
+    ``jobs`` > 1 runs that many at once in separate processes (each run is independent and writes
+    only its own directory); the progress lines then come in the order the runs are taken up.
+    """
+    def row(spec, summary):
+        return {**summary_row(summary, run_dir=spec.run_dir), "setting": spec.setting.name,
+                "optim": spec.optim, "variant": spec.variant, "seed": spec.seed, "tuned": spec.tuned,
+                "sweep_command": spec.sweep_command, "error": summary.get("error")}
+
     rows = []
-    for i, spec in enumerate(specs, 1):
-        summary, reused = run_one(spec)
-        report(progress_line(i, len(specs), spec, summary, reused))
-        rows.append({**summary_row(summary, run_dir=spec.run_dir), "setting": spec.setting.name,
-                     "optim": spec.optim, "variant": spec.variant, "seed": spec.seed, "tuned": spec.tuned,
-                     "sweep_command": spec.sweep_command, "error": summary.get("error")})
+    if jobs > 1:  # spawn: a forked child would inherit the parent's torch thread pools
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for i, (spec, (summary, reused)) in enumerate(zip(specs, pool.map(run_one, specs)), 1):
+                report(progress_line(i, len(specs), spec, summary, reused))
+                rows.append(row(spec, summary))
+    else:
+        for i, spec in enumerate(specs, 1):
+            summary, reused = run_one(spec)
+            report(progress_line(i, len(specs), spec, summary, reused))
+            rows.append(row(spec, summary))
     columns = [*SPEC_COLUMNS, *summary_row({}, run_dir=None)]  # the same columns when nothing ran
     return pd.DataFrame(rows, columns=list(dict.fromkeys(columns)))

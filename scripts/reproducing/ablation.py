@@ -1,0 +1,204 @@
+"""Issue 7's ablation: KryBall's options beyond the thesis, one at a time and combined, against the
+thesis KryBall and the tuned first-order optimisers — per epoch, per second and per gradient-equivalent.
+
+For each ablation task (MNIST-1D, the five Table 5.1 problems, XOR) the runs come from four
+settings (``protocol.ablation_settings``): the task's own (tuned Adam, MSGD, LBFGS, thesis KryBall
+— the very runs of Table 5.1/5.2 and XOR, shared), ``ablation_<task>`` (the thesis KryBall with the
+task's tuned M and r plus one option), ``kryball_plus_<task>`` (``optim=kryball_plus``, the
+winning combination) and, on MNIST-1D, ``adam_long_mnist1d``: tuned Adam for 20× the epochs, read
+at the wall-clock KryBall+ used — the equal-compute comparison.
+
+A *gradient-equivalent* is the cost of one gradient: a run's gradients, Hessian-vector products
+and extra forward passes (loss evaluations beyond the gradients') weighted by their times
+measured on the task's model and first batch on this machine (``bench_step.primitive_costs``).
+"""
+from __future__ import annotations
+
+import functools
+import pathlib
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from scripts.bench_step import primitive_costs
+from scripts.reproducing import tables
+from scripts.reproducing.protocol import ABLATION_TASKS, SETTINGS, TARGETS
+from scripts.reproducing.runner import FINAL
+from train import build, compose_config
+
+LABELS = {"adam": "Adam", "msgd": "MSGD", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)",
+          "kryball": "KryBall (thesis)", "kryball_plus": "KryBall+ (optim=kryball_plus)"}
+NOTES = [
+    ("Options alone: the thesis KryBall with the task's tuned Krylov dimension and refresh rate plus that "
+     "one option (`scripts/reproducing/protocol.py`, `ABLATION_OPTIONS`). First-order steps (fallback, "
+     "switch, interleave) use Adam at its default lr 1e-3: no option was tuned on its own."),
+    ("Gradient-equivalents: gradients + HVPs × t_HVP/t_grad + extra forwards × t_fwd/t_grad, with the "
+     "unit times measured on the task's model and first batch on this machine (weights in the header)."),
+]
+
+
+@functools.cache
+def unit_costs(setting_name: str) -> dict[str, float]:
+    """HVP and forward cost in gradients on the setting's model and first batch (CPU, this machine)."""
+    cfg = compose_config([*SETTINGS[setting_name].overrides, "optim=adam"])
+    dtype = getattr(torch, cfg.dtype)
+    torch.manual_seed(0)
+    task = build(cfg.task, seed=0, device=torch.device("cpu"), dtype=dtype)
+    model = build(cfg.model).to(dtype=dtype)
+    batch = next(iter(task.batches(1)))
+    ms = primitive_costs(model, lambda: task.loss(model, batch=batch), torch.device("cpu"), repeats=30, warmup=5)
+    return dict(hvp=ms["hvp_ms"] / ms["gradient_ms"], forward=ms["forward_ms"] / ms["gradient_ms"])
+
+
+def gradient_equivalents(frame: pd.DataFrame | pd.Series, weights: dict[str, float]):
+    """Cumulative cost in gradients of a run's rows (per-epoch metrics or its summary)."""
+    extra_forwards = (frame["loss_evals"] - frame["gradient_evals"]).clip(lower=0)
+    return frame["gradient_evals"] + weights["hvp"] * frame["hvps"] + weights["forward"] * extra_forwards
+
+
+def cells(records: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
+    """(row label, runs) for every cell of one task's ablation, in table order."""
+    out = []
+    for name in (task, f"ablation_{task}", f"kryball_plus_{task}"):
+        setting = SETTINGS[name]
+        for optim in setting.optims:
+            for variant in setting.variants:
+                group = records[(records["setting"] == name) & (records["optim"] == optim)]
+                if variant is not None:
+                    group = group[group["variant"] == variant]
+                if not group.empty:
+                    out.append((f"KryBall + {variant}" if variant else LABELS[optim], group))
+    return out
+
+
+def per_epoch(group: pd.DataFrame, column: pd.Series) -> str:
+    finished = group["status"].isin(FINAL)
+    return tables.mean_std(column[finished] / group.loc[finished, "epochs_run"].replace(0, np.nan))
+
+
+def classification_table(records: pd.DataFrame, task: str, weights: dict[str, float]) -> pd.DataFrame:
+    """MNIST-1D: final training loss and test accuracy, costs per epoch, and Adam at equal wall-clock."""
+    rows = []
+    for label, group in cells(records, task):
+        finished = group[group["status"].isin(FINAL)]
+        rows.append({"optimiser": label, **{f"ours: {text}": tables.mean_std(finished[key])
+                                           for key, text in tables.METRICS_5_2.items()},
+                     "wall-clock per epoch (s)": per_epoch(group, group["wall_time_s"]),
+                     "gradient-equivalents per epoch": per_epoch(group, gradient_equivalents(group, weights)),
+                     "runs": tables.runs_column(group), "config": config_text(group)})
+    rows += equal_wall_clock_rows(records, task)
+    return pd.DataFrame(rows)
+
+
+def convergence_table(records: pd.DataFrame, task: str, weights: dict[str, float]) -> pd.DataFrame:
+    """Table 5.1 problems and XOR: epochs, seconds and gradient-equivalents to convergence."""
+    rows = []
+    for label, group in cells(records, task):
+        converged = group[group["status"] == "converged"]
+        rows.append({"optimiser": label, tables.EPOCHS: tables.epochs_column(group),
+                     "wall-clock to convergence (s), median": tables.number(converged["time_to_convergence_s"].median(), 3),
+                     "gradient-equivalents to convergence, median":
+                         tables.number(gradient_equivalents(converged, weights).median(), 4),
+                     "runs": tables.runs_column(group), "config": config_text(group)})
+    return pd.DataFrame(rows)
+
+
+def config_text(group: pd.DataFrame) -> str:
+    tuned = group["tuned"].dropna().unique()
+    return f"+tuned={tuned[0]}" if len(tuned) else "untuned defaults"
+
+
+def metrics_of(run_dir: str) -> pd.DataFrame | None:
+    path = pathlib.Path(run_dir) / "metrics.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def equal_wall_clock_rows(records: pd.DataFrame, task: str) -> list[dict]:
+    """Tuned Adam, run long, read at the training wall-clock each seed of KryBall+ used (same seed)."""
+    long_name = f"adam_long_{task}"
+    if long_name not in SETTINGS:
+        return []
+    plus = records[(records["setting"] == f"kryball_plus_{task}") & records["status"].isin(FINAL)]
+    long = records[(records["setting"] == long_name) & records["status"].isin(FINAL)]
+    rows = []
+    for seed, budget in zip(plus["seed"], plus["wall_time_s"]):
+        run = long[long["seed"] == seed]
+        frame = metrics_of(run["run_dir"].iloc[0]) if not run.empty else None
+        if frame is None:
+            continue
+        within = frame[frame["wall_time_s"] <= budget]
+        if within.empty or frame["wall_time_s"].iloc[-1] < budget:
+            continue  # the long run ended before KryBall+'s time: no equal-time reading
+        last = within.iloc[-1]
+        rows.append(dict(seed=seed, seconds=budget, epochs=last["epoch"], final_train_loss=last["train_loss"],
+                         final_test_acc=last["test_acc"], peak_test_acc=within["test_acc"].max()))
+    if not rows:
+        return []
+    found = pd.DataFrame(rows)
+    return [{"optimiser": (f"Adam at KryBall+'s wall-clock ({tables.number(found['seconds'].mean(), 3)} s ≈ "
+                           f"{tables.number(found['epochs'].mean(), 3)} epochs)"),
+             **{f"ours: {text}": tables.mean_std(found[key]) for key, text in tables.METRICS_5_2.items()},
+             "wall-clock per epoch (s)": "—", "gradient-equivalents per epoch": "—",
+             "runs": f"{len(found)} seeds, each read at its KryBall+ seed's time", "config": config_text(long)}]
+
+
+def mean_curve(frames: list[pd.DataFrame], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-mean of y and of x at each epoch the seeds share (x: epoch, seconds or gradient-equivalents)."""
+    n = min(len(f) for f in frames)
+    return (np.mean([f[x].to_numpy()[:n] for f in frames], axis=0),
+            np.mean([f[y].to_numpy()[:n] for f in frames], axis=0))
+
+
+def figure(records: pd.DataFrame, task: str, weights: dict[str, float], path: pathlib.Path) -> pathlib.Path | None:
+    """Seed-mean training loss (and test accuracy, where there is a test set) against epochs,
+    wall-clock and gradient-equivalents, one line per ablation cell."""
+    from scripts.reproducing.figures import AXES, plt, save  # matplotlib's backend is set there
+
+    curves = []
+    for label, group in cells(records, task):
+        frames = [f.assign(grad_eq=gradient_equivalents(f, weights)) for d in group["run_dir"]
+                  if (f := metrics_of(d)) is not None and not f.empty]
+        if frames:
+            curves.append((label, frames))
+    if not curves:
+        return None
+    ys = ["train_loss", *(["test_acc"] if curves[0][1][0]["test_acc"].notna().any() else [])]
+    fig, axes = plt.subplots(len(ys), 3, figsize=(15, 4.2 * len(ys)), squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    for i, (label, frames) in enumerate(curves):
+        for row, y in enumerate(ys):
+            for col, x in enumerate(("epoch", "wall_time_s", "grad_eq")):
+                xs, values = mean_curve(frames, x, y)
+                axes[row][col].plot(xs, values, lw=1.3, ls=styles[i // 10 % 4], label=label if row == col == 0 else None)
+                axes[row][col].set(xlabel=AXES[x].replace("(gradients + HVPs)", "(measured weights)"),
+                                   ylabel=AXES[y], xscale="log" if x != "epoch" else "linear",
+                                   yscale="log" if y == "train_loss" else "linear")
+                axes[row][col].grid(alpha=0.3)
+    fig.suptitle(f"Ablation on {SETTINGS[task].label}: seed-mean curves")
+    fig.legend(loc="upper center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, 0.96))
+    return save(fig, path, top=0.9 if len(ys) == 2 else 0.82)
+
+
+def write(records: pd.DataFrame, out: pathlib.Path, suffix: str,
+          header: Callable[[list[str]], list[str]]) -> list[pathlib.Path]:
+    """One table (CSV + Markdown) and one figure per ablation task that has runs; ``header(names)``
+    gives the lines that say how the named settings ran."""
+    written = []
+    for task in ABLATION_TASKS:
+        names = [task, f"ablation_{task}", f"kryball_plus_{task}", f"adam_long_{task}"]
+        runs = records[records["setting"].isin(names)]
+        if runs.empty:
+            continue
+        weights = unit_costs(task)
+        build_table = classification_table if task in TARGETS["table_5_2"] else convergence_table
+        table = build_table(runs, task, weights)
+        weights_note = (f"Measured unit costs on {SETTINGS[task].label}: one HVP = {weights['hvp']:.2f} gradients, "
+                        f"one forward = {weights['forward']:.2f} gradients.")
+        written += tables.write([table], runs, out, f"ablation_{task}{suffix}",
+                                f"Ablation (issue 7) on {SETTINGS[task].label}",
+                                [*header([n for n in names if n in set(runs["setting"])]), *NOTES, weights_note])
+        if (png := figure(runs, task, weights, out / f"fig_ablation_{task}{suffix}.png")) is not None:
+            written.append(png)
+    return written
