@@ -309,6 +309,7 @@ class KryBall(Optimizer):
             self.last_step = StepInfo("non-finite loss", loss.item(), radius=state["radius"])
             return loss.detach()
         if self._first_order_phase(hp, state):
+            totals["gradient_evals"] += 1
             return self._first_order_step(params, loss, gradient(loss, params), hp, state)
         if self._batched_hvps is None:
             choice = hp["batched_hvps"]
@@ -323,7 +324,6 @@ class KryBall(Optimizer):
         state.setdefault("initial_grad_norm", grad_norm)
         if hp["switch_grad_ratio"] is not None and grad_norm < hp["switch_grad_ratio"] * state["initial_grad_norm"]:
             state["switched"] = True  # hybrid phases: from now on first-order steps only
-            totals["gradient_evals"] -= 1  # counted again by the first-order step
             return self._first_order_step(params, loss, g, hp, state)
         if _uses_adam(hp):
             first_order.update_moments(state, g, hp["adam_betas"])
@@ -362,8 +362,7 @@ class KryBall(Optimizer):
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, hp, state) -> torch.Tensor:
-        """A step of the configured first-order optimiser (hybrid phases), at the cost of one gradient."""
-        state["totals"]["gradient_evals"] += 1
+        """A step of the configured first-order optimiser (hybrid phases) along the gradient ``g``."""
         if not torch.isfinite(g).all():
             self.last_step = StepInfo("non-finite gradient", loss.item(), radius=state["radius"])
             return loss.detach()
