@@ -281,10 +281,13 @@ class KryBall(Optimizer):
         hp = self.param_groups[0]
         if not state:
             state.update(step=0, radius=float(hp["initial_radius"]), momentum=params[0].new_zeros(n),
-                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals(),
-                         since_refresh=hp["refresh"], poor_model=False, switched=False)
-            if "previous_step" in hp["directions"]:
-                state["previous_step"] = params[0].new_zeros(n)
+                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals())
+        # The options' state; setdefault also upgrades a state saved before they existed (the thesis schedule).
+        state.setdefault("since_refresh", state["step"] % hp["refresh"] or hp["refresh"])
+        state.setdefault("poor_model", False)
+        state.setdefault("switched", False)
+        if "previous_step" in hp["directions"]:
+            state.setdefault("previous_step", params[0].new_zeros(n))
         if state["momentum"].numel() != n:
             raise ValueError(f"KryBall's state is for {state['momentum'].numel()} parameters but {n} are trainable now: "
                              "the set of trainable parameters changed")

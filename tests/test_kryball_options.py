@@ -259,3 +259,22 @@ def test_every_option_round_trips_through_state_dict():
         opt2.step(lambda: quartic(x2))
         assert opt.last_step == opt2.last_step
     assert torch.equal(x, x2)
+
+
+def test_a_state_saved_before_the_options_existed_continues_on_the_thesis_schedule():
+    x = start()
+    opt, _ = run(x, 4, refresh=3)
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)  # a copy: state_dict() shares the live state's tensors
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    for key in ("since_refresh", "poor_model", "switched"):
+        del saved["state"][0][key]
+    x2 = torch.nn.Parameter(x.detach().clone())
+    opt2 = KryBall([x2], refresh=3)
+    opt2.load_state_dict(saved)
+    for _ in range(5):
+        opt.step(lambda: quartic(x))
+        opt2.step(lambda: quartic(x2))
+        assert opt.last_step == opt2.last_step
+    assert torch.equal(x, x2)
