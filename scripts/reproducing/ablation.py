@@ -87,7 +87,7 @@ def classification_table(records: pd.DataFrame, task: str, weights: dict[str, fl
                                            for key, text in tables.METRICS_5_2.items()},
                      "wall-clock per epoch (s)": per_epoch(group, group["wall_time_s"]),
                      "gradient-equivalents per epoch": per_epoch(group, gradient_equivalents(group, weights)),
-                     "runs": tables.runs_column(group), "config": config_text(group)})
+                     "runs": tables.runs_column(group), "config": tables.config_column(group)})
     rows += equal_wall_clock_rows(records, task)
     return pd.DataFrame(rows)
 
@@ -101,13 +101,8 @@ def convergence_table(records: pd.DataFrame, task: str, weights: dict[str, float
                      "wall-clock to convergence (s), median": tables.number(converged["time_to_convergence_s"].median(), 3),
                      "gradient-equivalents to convergence, median":
                          tables.number(gradient_equivalents(converged, weights).median(), 4),
-                     "runs": tables.runs_column(group), "config": config_text(group)})
+                     "runs": tables.runs_column(group), "config": tables.config_column(group)})
     return pd.DataFrame(rows)
-
-
-def config_text(group: pd.DataFrame) -> str:
-    tuned = group["tuned"].dropna().unique()
-    return f"+tuned={tuned[0]}" if len(tuned) else "untuned defaults"
 
 
 def metrics_of(run_dir: str) -> pd.DataFrame | None:
@@ -141,7 +136,7 @@ def equal_wall_clock_rows(records: pd.DataFrame, task: str) -> list[dict]:
                            f"{tables.number(found['epochs'].mean(), 3)} epochs)"),
              **{f"ours: {text}": tables.mean_std(found[key]) for key, text in tables.METRICS_5_2.items()},
              "wall-clock per epoch (s)": "—", "gradient-equivalents per epoch": "—",
-             "runs": f"{len(found)} seeds, each read at its KryBall+ seed's time", "config": config_text(long)}]
+             "runs": f"{len(found)} seeds, each read at its KryBall+ seed's time", "config": tables.config_column(long)}]
 
 
 def mean_curve(frames: list[pd.DataFrame], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
