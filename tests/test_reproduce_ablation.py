@@ -26,7 +26,7 @@ def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     assert plus["kryball_plus_mnist1d"].tuned is None
     assert plus["kryball_plus_mnist1d"].sweep_command == "python scripts/sweep.py sweeps/mnist1d/kryball_plus.yaml"
     long = next(s for s in specs if s.setting.name == "adam_long_mnist1d")
-    assert "epochs=400" in long.overrides  # 20× the quick protocol's 20 epochs
+    assert "epochs=800" in long.overrides  # 40× the quick protocol's 20 epochs
     assert "for each option in {adam_direction," in protocol.describe(protocol.SETTINGS["ablation_xor"], quick=True)
 
 

@@ -5,7 +5,7 @@ For each ablation task (MNIST-1D, the five Table 5.1 problems, XOR) the runs com
 settings (``protocol.ablation_settings``): the task's own (tuned Adam, MSGD, LBFGS, thesis KryBall
 — the very runs of Table 5.1/5.2 and XOR, shared), ``ablation_<task>`` (the thesis KryBall with the
 task's tuned M and r plus one option), ``kryball_plus_<task>`` (``optim=kryball_plus``, the
-winning combination) and, on MNIST-1D, ``adam_long_mnist1d``: tuned Adam for 20× the epochs, read
+winning combination) and, on MNIST-1D, ``adam_long_mnist1d``: tuned Adam for 40× the epochs, read
 at the wall-clock KryBall+ used — the equal-compute comparison.
 
 A *gradient-equivalent* is the cost of one gradient: a run's gradients, Hessian-vector products

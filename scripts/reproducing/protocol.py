@@ -137,7 +137,7 @@ ABLATION_OPTIONS = (
     ("adaptive_refresh", ("++optim.adaptive_refresh=true",)),
 )
 ABLATION_TASKS = ["mnist1d", *TABLE_5_1, "xor"]
-LONG_ADAM = 20  # the equal-wall-clock Adam runs this many times the epochs (KryBall+ costs ~14× Adam here)
+LONG_ADAM = 40  # the equal-wall-clock Adam runs this many times the epochs (KryBall+ costs 20–30× Adam here)
 
 
 def _ablation_settings(base: Setting) -> list[Setting]:
