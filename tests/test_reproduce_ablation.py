@@ -24,6 +24,7 @@ def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     plus = {s.setting.name: s for s in specs if s.optim == "kryball_plus"}
     assert plus["kryball_plus_xor"].tuned == "xor_kryball_plus"  # the task's own sweep, not the setting's name
     assert plus["kryball_plus_mnist1d"].tuned is None
+    assert plus["kryball_plus_defaults_xor"].tuned is None  # the command as it ships, whatever a sweep found
     assert plus["kryball_plus_mnist1d"].sweep_command == "python scripts/sweep.py sweeps/mnist1d/kryball_plus.yaml"
     long = next(s for s in specs if s.setting.name == "adam_long_mnist1d")
     assert "epochs=800" in long.overrides  # 40× the quick protocol's 20 epochs
@@ -54,10 +55,10 @@ def test_classification_table_costs_and_adam_read_at_kryball_plus_wall_clock(tmp
                         loss_evals=20),
                  record("adam_long_mnist1d", "adam", seed, long, wall_time_s=20.0, epochs_run=200)]
     table = ablation.classification_table(pd.DataFrame(rows), "mnist1d", WEIGHTS).set_index("optimiser")
-    plus = table.loc["KryBall+ (optim=kryball_plus)"]
+    plus = table.loc["KryBall+ (optim=kryball_plus, tuned)"]
     assert plus["wall-clock per epoch (s)"] == "1 ± 0"
     assert plus["gradient-equivalents per epoch"] == "7.5 ± 0"  # (10 + 2·30 + 0.5·(20 − 10)) / 10
-    equal = table.loc["Adam at KryBall+'s wall-clock (10 s ≈ 100 epochs)"]
+    equal = table.loc["Adam at the wall-clock of KryBall+ (optim=kryball_plus, tuned) (10 s ≈ 100 epochs)"]
     assert equal["ours: final training loss"] == "0.01 ± 0"  # epoch 100's loss, 1/100
     assert equal["ours: final test accuracy"] == "0.625 ± 0"  # 0.5 + 100/800
     assert equal["runs"] == "2 seeds, each read at its KryBall+ seed's time"
@@ -100,7 +101,7 @@ def test_ablation_on_xor_end_to_end(tmp_path, one_thread, capsys):
     table = pd.read_csv(tmp_path / "ablation_xor.quick.csv")
     assert table["optimiser"].tolist() == ["KryBall (thesis)", *(f"KryBall + {name}" for name, _ in
                                                                  protocol.ABLATION_OPTIONS),
-                                           "KryBall+ (optim=kryball_plus)"]
+                                           "KryBall+ (optim=kryball_plus, tuned)"]
     markdown = (tmp_path / "ablation_xor.quick.md").read_text()
     assert "Measured unit costs on XOR: one HVP =" in markdown and "Rosenbrock" not in markdown
     assert (tmp_path / "fig_ablation_xor.quick.png").stat().st_size > 10_000

@@ -29,7 +29,7 @@ from scripts.reproducing.runner import FINAL
 from train import build, compose_config
 
 LABELS = {"adam": "Adam", "msgd": "MSGD", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)",
-          "kryball": "KryBall (thesis)", "kryball_plus": "KryBall+ (optim=kryball_plus)"}
+          "kryball": "KryBall (thesis)"}
 NOTES = [
     ("Options alone: the thesis KryBall with the task's tuned Krylov dimension and refresh rate plus that "
      "one option (`scripts/reproducing/protocol.py`, `ABLATION_OPTIONS`). First-order steps (fallback, "
@@ -58,10 +58,15 @@ def gradient_equivalents(frame: pd.DataFrame | pd.Series, weights: dict[str, flo
     return frame["gradient_evals"] + weights["hvp"] * frame["hvps"] + weights["forward"] * extra_forwards
 
 
+KRYBALL_PLUS = {"kryball_plus_{}": "KryBall+ (optim=kryball_plus, tuned)",
+                "kryball_plus_defaults_{}": "KryBall+ (optim=kryball_plus, defaults M = 5, r = 3)"}
+
+
 def cells(records: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
     """(row label, runs) for every cell of one task's ablation, in table order."""
     out = []
-    for name in (task, f"ablation_{task}", f"kryball_plus_{task}"):
+    named = [(task, None), (f"ablation_{task}", None), *((p.format(task), label) for p, label in KRYBALL_PLUS.items())]
+    for name, label in named:
         setting = SETTINGS[name]
         for optim in setting.optims:
             for variant in setting.variants:
@@ -69,7 +74,7 @@ def cells(records: pd.DataFrame, task: str) -> list[tuple[str, pd.DataFrame]]:
                 if variant is not None:
                     group = group[group["variant"] == variant]
                 if not group.empty:
-                    out.append((f"KryBall + {variant}" if variant else LABELS[optim], group))
+                    out.append((f"KryBall + {variant}" if variant else label or LABELS[optim], group))
     return out
 
 
@@ -111,32 +116,35 @@ def metrics_of(run_dir: str) -> pd.DataFrame | None:
 
 
 def equal_wall_clock_rows(records: pd.DataFrame, task: str) -> list[dict]:
-    """Tuned Adam, run long, read at the training wall-clock each seed of KryBall+ used (same seed)."""
+    """Tuned Adam, run long, read at the training wall-clock each seed of each KryBall+ used (same seed)."""
     long_name = f"adam_long_{task}"
     if long_name not in SETTINGS:
         return []
-    plus = records[(records["setting"] == f"kryball_plus_{task}") & records["status"].isin(FINAL)]
     long = records[(records["setting"] == long_name) & records["status"].isin(FINAL)]
     rows = []
-    for seed, budget in zip(plus["seed"], plus["wall_time_s"]):
-        run = long[long["seed"] == seed]
-        frame = metrics_of(run["run_dir"].iloc[0]) if not run.empty else None
-        if frame is None:
-            continue
-        within = frame[frame["wall_time_s"] <= budget]
-        if within.empty or frame["wall_time_s"].iloc[-1] < budget:
-            continue  # the long run ended before KryBall+'s time: no equal-time reading
-        last = within.iloc[-1]
-        rows.append(dict(seed=seed, seconds=budget, epochs=last["epoch"], final_train_loss=last["train_loss"],
-                         final_test_acc=last["test_acc"], peak_test_acc=within["test_acc"].max()))
-    if not rows:
-        return []
-    found = pd.DataFrame(rows)
-    return [{"optimiser": (f"Adam at KryBall+'s wall-clock ({tables.number(found['seconds'].mean(), 3)} s ≈ "
-                           f"{tables.number(found['epochs'].mean(), 3)} epochs)"),
-             **{f"ours: {text}": tables.mean_std(found[key]) for key, text in tables.METRICS_5_2.items()},
-             "wall-clock per epoch (s)": "—", "gradient-equivalents per epoch": "—",
-             "runs": f"{len(found)} seeds, each read at its KryBall+ seed's time", "config": tables.config_column(long)}]
+    for pattern, plus_label in KRYBALL_PLUS.items():
+        plus = records[(records["setting"] == pattern.format(task)) & records["status"].isin(FINAL)]
+        found = []
+        for seed, budget in zip(plus["seed"], plus["wall_time_s"]):
+            run = long[long["seed"] == seed]
+            frame = metrics_of(run["run_dir"].iloc[0]) if not run.empty else None
+            if frame is None or frame["wall_time_s"].iloc[-1] < budget:
+                continue  # no long run, or it ended before KryBall+'s time: no equal-time reading
+            within = frame[frame["wall_time_s"] <= budget]
+            if within.empty:
+                continue
+            last = within.iloc[-1]
+            found.append(dict(seconds=budget, epochs=last["epoch"], final_train_loss=last["train_loss"],
+                              final_test_acc=last["test_acc"], peak_test_acc=within["test_acc"].max()))
+        if found:
+            found = pd.DataFrame(found)
+            rows.append({"optimiser": (f"Adam at the wall-clock of {plus_label} ({tables.number(found['seconds'].mean(), 3)}"
+                                       f" s ≈ {tables.number(found['epochs'].mean(), 3)} epochs)"),
+                         **{f"ours: {text}": tables.mean_std(found[key]) for key, text in tables.METRICS_5_2.items()},
+                         "wall-clock per epoch (s)": "—", "gradient-equivalents per epoch": "—",
+                         "runs": f"{len(found)} seeds, each read at its KryBall+ seed's time",
+                         "config": tables.config_column(long)})
+    return rows
 
 
 def mean_curve(frames: list[pd.DataFrame], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +190,7 @@ def write(records: pd.DataFrame, out: pathlib.Path, suffix: str,
     gives the lines that say how the named settings ran."""
     written = []
     for task in ABLATION_TASKS:
-        names = [task, f"ablation_{task}", f"kryball_plus_{task}", f"adam_long_{task}"]
+        names = [task, f"ablation_{task}", *(pattern.format(task) for pattern in KRYBALL_PLUS), f"adam_long_{task}"]
         runs = records[records["setting"].isin(names)]
         if runs.empty:
             continue

@@ -141,13 +141,16 @@ LONG_ADAM = 40  # the equal-wall-clock Adam runs this many times the epochs (Kry
 
 
 def _ablation_settings(base: Setting) -> list[Setting]:
-    """Beside the task's own setting: one option each, the winning combination, and on MNIST-1D
-    tuned Adam run long enough to be read at KryBall+'s wall-clock."""
+    """Beside the task's own setting: one option each, the winning combination (tuned, and at its
+    defaults), and on MNIST-1D tuned Adam run long enough to be read at KryBall+'s wall-clock."""
     same = dict(overrides=base.overrides, full=base.full, quick=base.quick, thesis_epochs=base.thesis_epochs,
                 sweep_task=base.name)
     settings = [Setting(f"ablation_{base.name}", f"{base.label}: thesis KryBall + one option", optims=("kryball",),
                         options=ABLATION_OPTIONS, **same),
-                Setting(f"kryball_plus_{base.name}", f"{base.label}: KryBall+", optims=("kryball_plus",), **same)]
+                Setting(f"kryball_plus_{base.name}", f"{base.label}: KryBall+", optims=("kryball_plus",), **same),
+                # `python train.py task=… optim=kryball_plus` as it ships: a sweep on one seed can pick a lucky M, r.
+                Setting(f"kryball_plus_defaults_{base.name}", f"{base.label}: KryBall+ at its defaults",
+                        optims=("kryball_plus",), tunable=False, **same)]
     if base.name == "mnist1d":
         longer = {key: dataclasses.replace(same[key], epochs=LONG_ADAM * (same[key].epochs or base.thesis_epochs))
                   for key in ("full", "quick")}
