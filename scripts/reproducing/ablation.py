@@ -148,10 +148,13 @@ def equal_wall_clock_rows(records: pd.DataFrame, task: str) -> list[dict]:
 
 
 def mean_curve(frames: list[pd.DataFrame], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
-    """Seed-mean of y and of x at each epoch the seeds share (x: epoch, seconds or gradient-equivalents)."""
+    """Seed-mean of y and of x at each epoch the seeds share (x: epoch, seconds or gradient-equivalents).
+    An epoch where a seed's loss is not finite (a diverged run; the table counts it) is left out."""
     n = min(len(f) for f in frames)
-    return (np.mean([f[x].to_numpy()[:n] for f in frames], axis=0),
-            np.mean([f[y].to_numpy()[:n] for f in frames], axis=0))
+    xs = np.mean([f[x].to_numpy(float)[:n] for f in frames], axis=0)
+    ys = np.mean([f[y].to_numpy(float)[:n] for f in frames], axis=0)
+    finite = np.isfinite(ys)
+    return xs[finite], ys[finite]
 
 
 def figure(records: pd.DataFrame, task: str, weights: dict[str, float], path: pathlib.Path) -> pathlib.Path | None:
@@ -179,6 +182,9 @@ def figure(records: pd.DataFrame, task: str, weights: dict[str, float], path: pa
                                    ylabel=AXES[y], xscale="log" if x != "epoch" else "linear",
                                    yscale="log" if y == "train_loss" else "linear")
                 axes[row][col].grid(alpha=0.3)
+    start = max(frames[0]["train_loss"].iloc[0] for _, frames in curves)
+    for ax in axes[0]:  # as in figures.curves: a diverging run leaves the plot instead of squashing the rest
+        ax.set_ylim(top=10 * start)
     fig.suptitle(f"Ablation on {SETTINGS[task].label}: seed-mean curves")
     fig.legend(loc="upper center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, 0.96))
     return save(fig, path, top=0.9 if len(ys) == 2 else 0.82)

@@ -66,7 +66,8 @@ def config_column(group: pd.DataFrame) -> str:
     tuned = group["tuned"].dropna().unique()
     if len(tuned):
         return f"tuned: +tuned={tuned[0]}"
-    return f"untuned defaults (tune: `{group['sweep_command'].iloc[0]}`)"
+    sweeps = group["sweep_command"].dropna()
+    return f"untuned defaults (tune: `{sweeps.iloc[0]}`)" if len(sweeps) else "defaults, by design"
 
 
 def epochs_column(group: pd.DataFrame) -> str:
