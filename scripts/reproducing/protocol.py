@@ -159,7 +159,10 @@ def _ablation_settings(base: Setting) -> list[Setting]:
     return settings
 
 
-SETTINGS |= {s.name: s for task in ABLATION_TASKS for s in _ablation_settings(SETTINGS[task])}
+_ABLATION_SETTINGS = {task: _ablation_settings(SETTINGS[task]) for task in ABLATION_TASKS}
+SETTINGS |= {s.name: s for settings in _ABLATION_SETTINGS.values() for s in settings}
+# Each ablation task and the settings of its ablation, in table order (the task's own setting first).
+ABLATION = {task: [task, *(s.name for s in settings)] for task, settings in _ABLATION_SETTINGS.items()}
 RECONSTRUCTION = ["reconstruction_xor", "reconstruction_mnist1d"]
 SENSITIVITY = ["sensitivity_krylov_dim", "sensitivity_refresh", *RECONSTRUCTION]  # Fig. 5.5, and how well M carries SFN
 TARGETS = {
@@ -169,7 +172,7 @@ TARGETS = {
     "sensitivity": SENSITIVITY,
     "activations": ["activations"],
     "figures": ["saddle", *TABLE_5_1, "xor", "mnist1d", *SENSITIVITY, "activations", "landscape"],
-    "ablation": [name for task in ABLATION_TASKS for name in (task, *(s.name for s in _ablation_settings(SETTINGS[task])))],
+    "ablation": [name for names in ABLATION.values() for name in names],
 }
 FIGURE_TARGETS = ("sensitivity", "activations", "figures")  # the targets whose settings are drawn
 

@@ -9,6 +9,7 @@ tables (DESIGN.md §5).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 from collections.abc import Callable
@@ -76,23 +77,19 @@ def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: i
     """Run or reuse every spec, one progress line each; one record row per spec, in order.
 
     ``jobs`` > 1 runs that many at once in separate processes (each run is independent and writes
-    only its own directory); the progress lines then come in the order the runs are taken up.
+    only its own directory); the progress lines still come in plan order, each once its run and
+    the runs before it have ended.
     """
-    def row(spec, summary):
-        return {**summary_row(summary, run_dir=spec.run_dir), "setting": spec.setting.name,
-                "optim": spec.optim, "variant": spec.variant, "seed": spec.seed, "tuned": spec.tuned,
-                "sweep_command": spec.sweep_command, "error": summary.get("error")}
-
     rows = []
-    if jobs > 1:  # spawn: a forked child would inherit the parent's torch thread pools
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for i, (spec, (summary, reused)) in enumerate(zip(specs, pool.map(run_one, specs)), 1):
-                report(progress_line(i, len(specs), spec, summary, reused))
-                rows.append(row(spec, summary))
-    else:
-        for i, spec in enumerate(specs, 1):
-            summary, reused = run_one(spec)
+    with contextlib.ExitStack() as stack:
+        results = map(run_one, specs)  # lazy: each run reports as it ends
+        if jobs > 1:  # spawn: a forked child would inherit the parent's torch thread pools
+            pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+            results = pool.map(run_one, specs)
+        for i, (spec, (summary, reused)) in enumerate(zip(specs, results), 1):
             report(progress_line(i, len(specs), spec, summary, reused))
-            rows.append(row(spec, summary))
+            rows.append({**summary_row(summary, run_dir=spec.run_dir), "setting": spec.setting.name,
+                         "optim": spec.optim, "variant": spec.variant, "seed": spec.seed, "tuned": spec.tuned,
+                         "sweep_command": spec.sweep_command, "error": summary.get("error")})
     columns = [*SPEC_COLUMNS, *summary_row({}, run_dir=None)]  # the same columns when nothing ran
     return pd.DataFrame(rows, columns=list(dict.fromkeys(columns)))
