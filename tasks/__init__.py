@@ -2,6 +2,5 @@
 
 A task owns its data or objective, its evaluation and its convergence criterion; ``train.py``
 talks to every task through the same four members, documented in :mod:`tasks.base`.
-``tasks.runtime`` holds the small pieces of the training loop that are not a task: the closure
-convention, the run record, checkpoints, loggers and config checks.
+The training loop itself, the run record and everything else that is not a task live in ``suite``.
 """

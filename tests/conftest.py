@@ -1,16 +1,13 @@
 """Shared fixtures of the experiment-suite tests (tests/test_suite_*.py)."""
 
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # train.py is a script at the root, not an installed module
 
-from train import CONF_DIR, compose_config  # noqa: E402  (the one composer, shared with the scripts)
+from suite.config import CONF_DIR, REPO, compose_config  # the one composer, shared with the scripts
 
 # Tiny sizes per task, so that every task runs an epoch in well under a second on a CPU.
 TINY = {

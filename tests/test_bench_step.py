@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from scripts import bench_step
+from suite.commands import bench_step
 
 COLUMNS = ["optimizer", "krylov_dim", "refresh", "median_step_ms", "ratio_to_adam", "hvps_per_step",
            "loss_evals_per_step", "floor_ms", "overhead_vs_floor", "peak_memory_mb"]

@@ -3,8 +3,8 @@ Adam at equal wall-clock) on synthetic records, parallel runs, and a CI-sized en
 
 import pandas as pd
 
-from scripts import reproduce
-from scripts.reproducing import ablation, protocol, runner
+from suite.commands import reproduce
+from suite.reproduction import ablation, protocol, runner
 
 WEIGHTS = {"hvp": 2.0, "forward": 0.5}
 
@@ -87,9 +87,9 @@ def test_convergence_table_counts_gradient_equivalents_to_convergence():
 
 def test_parallel_runs_give_the_records_of_sequential_ones(tmp_path, one_thread):
     specs = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs
-    parallel = runner.run_all(specs, report=lambda line: None, jobs=2)
+    parallel = runner.run_all(specs, report=lambda line: None, jobs=2).frame
     assert parallel["status"].tolist() == ["completed"] * 3
-    sequential = runner.run_all(specs, report=lambda line: None)  # now reused from disk
+    sequential = runner.run_all(specs, report=lambda line: None).frame  # now reused from disk
     columns = ["setting", "optim", "seed", "status", "final_train_loss", "run_dir"]
     pd.testing.assert_frame_equal(parallel[columns], sequential[columns])
 

@@ -1,11 +1,11 @@
-"""Every reproduction figure (scripts/reproducing/figures.py) from small synthetic run records."""
+"""Every reproduction figure (suite/reproduction/figures.py) from small synthetic run records."""
 
 import json
 
 import numpy as np
 import pandas as pd
 
-from scripts.reproducing import figures, landscape, protocol, reconstruction, runner
+from suite.reproduction import figures, landscape, protocol, reconstruction, runner
 
 
 def fake_run(folder, epochs=5, diverged=False):
@@ -80,10 +80,10 @@ def test_only_figures_with_runs_are_drawn(tmp_path):
 def test_landscape_start_is_the_runs_initialisation(tmp_path, one_thread):
     """With a learning rate far below float32 resolution the checkpointed end state is the initial
     state, so both slices must agree exactly — which holds only if the start point is rebuilt as
-    train.run built it."""
+    suite.training.run built it."""
     overrides = ["task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]", "epochs=1", "optim.lr=1e-30"]
     spec = protocol.plan(["figures"], tmp_path, quick=True, only=["landscape"], common=overrides).specs[0]
-    assert runner.run_one(spec)[0]["status"] == "completed"
+    assert runner.run_one(spec).status == "completed"
     data = landscape.slices(spec.run_dir)
     assert data["start"].shape == data["lambda"].shape == (41,)
     np.testing.assert_array_equal(data["start"], data["end"])

@@ -1,6 +1,6 @@
 """scripts/reproduce.py end to end in CI size: the plan, one table cell, one figure, reuse, failures.
 
-The runs go through train.run with --threads 1; the ``one_thread`` fixture restores the thread
+The runs go through suite.training.run with --threads 1; the ``one_thread`` fixture restores the thread
 count that setting changes for the rest of the session."""
 
 import json
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import write_cifar10
 
-from scripts import reproduce
-from scripts.reproducing import protocol, runner
+from suite.commands import reproduce
+from suite.reproduction import protocol, runner
 
 
 def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
@@ -78,33 +78,34 @@ def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
 
 def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
     spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
-    summary, reused = runner.run_one(spec)
-    assert summary["status"] == "completed" and not reused
-    assert runner.run_one(spec)[1]
+    outcome = runner.run_one(spec)
+    assert outcome.status == "completed" and not outcome.reused
+    assert runner.run_one(spec).reused
     path = spec.run_dir / "summary.json"
     saved = json.loads(path.read_text())
     path.write_text(json.dumps({**saved, "status": "running"}))
-    assert not runner.run_one(spec)[1]
+    assert not runner.run_one(spec).reused
     path.write_text(json.dumps({**saved, "config": {**saved["config"], "epochs": 3}}))
-    assert not runner.run_one(spec)[1]
+    assert not runner.run_one(spec).reused
 
 
 def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
     spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"],
                          common=["checkpoint=true"]).specs[0]
-    first, _ = runner.run_one(spec)
+    first = runner.run_one(spec).summary
     path = spec.run_dir / "summary.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "status": "running"}))  # killed mid-run
-    resumed, reused = runner.run_one(spec)
-    assert not reused and resumed["config"]["resume"] is True
-    assert resumed["status"] == "completed" and resumed["wall_time_s"] == first["wall_time_s"]
-    assert runner.run_one(spec)[1]  # and is then reused, `resume` aside
+    outcome = runner.run_one(spec)
+    resumed = outcome.summary
+    assert not outcome.reused and resumed.config["resume"] is True
+    assert resumed.status == "completed" and resumed.wall_time_s == first.wall_time_s
+    assert runner.run_one(spec).reused  # and is then reused, `resume` aside
 
 
 def test_a_crashing_run_is_recorded_as_failed_and_the_rest_goes_on(tmp_path, one_thread):
     good = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
     bad = protocol.RunSpec(good.setting, "kryball", 1, tmp_path / "bad", (*good.overrides, "optim.krylov_dim=0"), None)
-    records = runner.run_all([bad, good], report=lambda line: None)
+    records = runner.run_all([bad, good], report=lambda line: None).frame
     assert records["status"].tolist() == ["failed", "completed"]
     assert "krylov_dim" in records.loc[0, "error"]
 

@@ -1,8 +1,8 @@
-"""The reproduction's table builders (scripts/reproducing/tables.py) on small synthetic run records."""
+"""The reproduction's table builders (suite/reproduction/tables.py) on small synthetic run records."""
 
 import pandas as pd
 
-from scripts.reproducing import protocol, tables, thesis
+from suite.reproduction import protocol, tables, thesis
 
 ROSENBROCK = protocol.SETTINGS["rosenbrock_u11"]
 SWEEP = "python scripts/sweep.py sweeps/rosenbrock_u11/{}.yaml"

@@ -12,7 +12,7 @@ import pytest
 from conftest import CONF_DIR, REPO, compose_config
 from omegaconf import OmegaConf
 
-from tasks.runtime.checks import ConfigError, check_config
+from suite.config import ConfigError, check_config
 
 GROUPS = {group: sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
           for group in ("task", "model", "optim", "logger", "experiment")}

@@ -1,4 +1,4 @@
-"""End-to-end runs of train.run on CPU with tiny sizes: every task × optimiser, the run record,
+"""End-to-end runs of suite.training.run on CPU with tiny sizes: every task × optimiser, the run record,
 divergence, BatchNorm statistics under repeated closure calls, resume and early stopping."""
 
 import csv
@@ -9,9 +9,10 @@ import pytest
 import torch
 from conftest import CONF_DIR, TINY, compose_config, tiny_overrides
 
-from tasks.runtime.closure import Counts, make_closure
-from tasks.runtime.record import COLUMNS
-from train import build, run
+from suite.closure import Counts, make_closure
+from suite.record import COLUMNS
+from suite.experiment import build
+from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -33,10 +34,10 @@ def test_every_task_with_every_optimiser(task, optim, cifar_dir, tmp_path):
     cfg = compose_config([f"task={task}", f"optim={optim}", "epochs=2", "stop_on_convergence=false",
                           *tiny_overrides(task, cifar_dir), *cheaper_line_search])
     summary = run(cfg, tmp_path)
-    assert summary["status"] in ("completed", "converged"), summary.get("error")
-    assert SUMMARY_FIELDS <= set(summary) and summary["epochs_run"] == 2
+    assert summary.status in ("completed", "converged"), summary.error
+    assert SUMMARY_FIELDS <= set(summary.to_json()) and summary.epochs_run == 2
     on_disk = json.loads((tmp_path / "summary.json").read_text())
-    assert on_disk["status"] == summary["status"] and on_disk["config"]["task"]["name"] == task
+    assert on_disk["status"] == summary.status and on_disk["config"]["task"]["name"] == task
     rows = read_rows(tmp_path)
     assert [r["epoch"] for r in rows] == ["1", "2"] and list(rows[0])[:len(COLUMNS)] == COLUMNS
     assert int(rows[-1]["gradient_evals"]) >= 2 and int(rows[-1]["loss_evals"]) >= 2
@@ -49,15 +50,15 @@ def test_lbfgs_counts_every_function_evaluation(tmp_path):
     ideal = run(compose_config(["task=rosenbrock", "optim=lbfgs", "epochs=1"]), tmp_path / "ideal")
     single = run(compose_config(["task=rosenbrock", "optim=lbfgs_single", "optim.lr=0.001", "epochs=3"]),
                  tmp_path / "single")
-    assert ideal["loss_evals"] > 1 and ideal["gradient_evals"] == ideal["loss_evals"]
-    assert single["loss_evals"] == 3 and single["hvps"] == 0
+    assert ideal.loss_evals > 1 and ideal.gradient_evals == ideal.loss_evals
+    assert single.loss_evals == 3 and single.hvps == 0
 
 
 def test_rosenbrock_with_kryball_converges_and_records_epochs(tmp_path):
     summary = run(compose_config(["task=rosenbrock", "optim=kryball"]), tmp_path)
-    assert summary["status"] == "converged" and summary["final_train_loss"] <= 1e-4
-    assert summary["epochs_to_convergence"] == summary["epochs_run"] < 2000
-    assert summary["time_to_convergence_s"] == summary["wall_time_s"]
+    assert summary.status == "converged" and summary.final_train_loss <= 1e-4
+    assert summary.epochs_to_convergence == summary.epochs_run < 2000
+    assert summary.time_to_convergence_s == summary.wall_time_s
 
 
 def test_stochastic_rosenbrock_draws_one_noise_per_step(tmp_path):
@@ -71,8 +72,8 @@ def test_divergence_is_recorded(tmp_path):
     cfg = compose_config(["task=rahimi_recht", "task.condition_number=1e5", "optim=msgd", "optim.lr=10",
                           "epochs=50"])
     summary = run(cfg, tmp_path)
-    assert summary["status"] == "diverged" and summary["epochs_run"] < 50
-    assert summary["final_train_loss"] is None  # non-finite → null: the JSON stays strict
+    assert summary.status == "diverged" and summary.epochs_run < 50
+    assert summary.final_train_loss is None  # non-finite → null: the JSON stays strict
     last = read_rows(tmp_path)[-1]
     assert not math.isfinite(float(last["train_loss"]))
 
@@ -116,30 +117,30 @@ def test_resume_gives_the_uninterrupted_result(cifar_dir, tmp_path):
     assert interrupted["status"] == "failed" and interrupted["epochs_run"] == 1
     resumed = run(compose_config([*overrides, "resume=true"]), tmp_path / "resumed")
 
-    assert resumed["status"] == straight["status"] == "completed"
+    assert resumed.status == straight.status == "completed"
     def without_time(rows):
         return [{key: value for key, value in row.items() if key != "wall_time_s"} for row in rows]
 
     assert without_time(read_rows(tmp_path / "resumed")) == without_time(read_rows(tmp_path / "straight"))
     for key in ("final_train_loss", "final_test_acc", "gradient_evals", "hvps", "loss_evals"):
-        assert resumed[key] == straight[key], key
+        assert getattr(resumed, key) == getattr(straight, key), key
 
 
 def test_resume_finds_the_checkpoint_of_the_same_config(tmp_path):
     outputs = tmp_path / "outputs" / "runs"
     overrides = ["task=xor", "optim=adam", "checkpoint=true", "stop_on_convergence=false"]
     first = run(compose_config([*overrides, "epochs=2"]), outputs / "first")
-    assert first["epochs_run"] == 2
+    assert first.epochs_run == 2
     # Another config's checkpoint is never picked up.
     other = run(compose_config(["task=xor", "optim=msgd", "epochs=1", "resume=true"]), outputs / "other")
-    assert other["run_dir"] == str(outputs / "other")
+    assert other.run_dir == str(outputs / "other")
     again = run(compose_config([*overrides, "epochs=2", "resume=true"]), outputs / "second")
-    assert again["run_dir"] == str(outputs / "first") and again["epochs_run"] == 2
-    assert again["loss_evals"] == first["loss_evals"]
+    assert again.run_dir == str(outputs / "first") and again.epochs_run == 2
+    assert again.loss_evals == first.loss_evals
     # Not even when it lies in the run directory itself: that run starts afresh.
     fresh = run(compose_config(["task=xor", "optim=msgd", "epochs=1", "checkpoint=true", "resume=true"]),
                 outputs / "first")
-    assert fresh["epochs_run"] == 1 and fresh["optim"] == "msgd"
+    assert fresh.epochs_run == 1 and fresh.optim == "msgd"
 
 
 def test_on_epoch_can_prune(tmp_path):
@@ -150,11 +151,11 @@ def test_on_epoch_can_prune(tmp_path):
         return epoch == 2
 
     summary = run(compose_config(["task=xor", "optim=adam", "epochs=10"]), tmp_path, on_epoch=stop_at_two)
-    assert summary["status"] == "pruned" and summary["epochs_run"] == 2 and seen == [1, 2]
+    assert summary.status == "pruned" and summary.epochs_run == 2 and seen == [1, 2]
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
 def test_every_experiment_runs_an_epoch(experiment, cifar_dir, tmp_path):
     task = compose_config([f"experiment={experiment}"]).task.name
     cfg = compose_config([f"experiment={experiment}", "epochs=1", *tiny_overrides(task, cifar_dir)])
-    assert run(cfg, tmp_path)["status"] in ("completed", "converged")
+    assert run(cfg, tmp_path).status in ("completed", "converged")

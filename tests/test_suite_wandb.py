@@ -3,7 +3,7 @@
 import pytest
 from conftest import compose_config
 
-from train import run
+from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -16,7 +16,7 @@ def test_wandb_offline_writes_a_run_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     summary = run(compose_config(["task=xor", "optim=adam", "epochs=3", "logger=wandb"]), tmp_path / "run")
-    assert summary["status"] in ("completed", "converged")
+    assert summary.status in ("completed", "converged")
     [offline] = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert list(offline.glob("*.wandb")), "the offline run holds its history file"
 
@@ -32,7 +32,7 @@ def test_missing_wandb_is_a_one_line_error(tmp_path, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_wandb)
-    from tasks.runtime.checks import ConfigError
+    from suite.config import ConfigError
 
     with pytest.raises(ConfigError, match=r'pip install -e "\.\[wandb\]"'):
         run(compose_config(["task=xor", "epochs=1", "logger=wandb"]), tmp_path)

@@ -9,7 +9,7 @@ import subprocess
 import optuna
 from optuna.trial import TrialState
 
-from scripts.sweeping import local
+from suite.sweeps import local
 
 TOY_SPEC = """\
 method: {method}
@@ -100,7 +100,7 @@ def test_two_workers_share_one_study(tmp_path):
 
 
 def test_convergence_score_orders_converged_then_by_loss():
-    from scripts.sweeping.objective import trial_value
+    from suite.sweeps.objective import trial_value
 
     def score(**summary):
         return trial_value("epochs_to_convergence", "minimize", {"status": "completed", **summary}, 100)

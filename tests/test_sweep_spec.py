@@ -9,8 +9,8 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from scripts.sweeping import space
-from scripts.sweeping.spec import SpecError, load, parse
+from suite.sweeps import space
+from suite.sweeps.spec import SpecError, load, parse
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "sweeps").glob("*/*.yaml"))

@@ -2,19 +2,13 @@
 runs, the best config lands as a Hydra file, a re-run continues the same study, and every
 shipped spec composes with the real Hydra config."""
 import json
-import pathlib
 import shutil
-import sys
 
 import pytest
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
-import sweep  # noqa: E402  (scripts/sweep.py)
-from train import compose_config  # noqa: E402
+from suite.commands import sweep
+from suite.config import REPO, compose_config
 
 SPECS = sorted((REPO / "sweeps").glob("*/*.yaml"))
 

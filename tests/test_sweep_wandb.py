@@ -1,18 +1,14 @@
 """``--backend wandb`` without the W&B server (DESIGN §8: sweeps cannot run offline): a clear
 refusal that creates nothing, and — with a stand-in ``wandb`` module — the full flow from
 sweep creation to the tuned config."""
-import pathlib
 import sys
 import types
 
 import pytest
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
-import sweep  # noqa: E402  (scripts/sweep.py)
+from suite.commands import sweep
+from suite.config import REPO
 
 SPEC = REPO / "sweeps" / "xor" / "kryball.yaml"
 

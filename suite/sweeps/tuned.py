@@ -14,7 +14,7 @@ import pathlib
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from train import CONF_DIR
+from suite.config import CONF_DIR
 
 TUNED_DIR = CONF_DIR / "tuned"
 

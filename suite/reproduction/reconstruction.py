@@ -22,10 +22,10 @@ import pandas as pd
 import torch
 
 from kryball.reconstruction import dense_hessian, reconstruction_errors
-from scripts.reproducing.checkpointed import has_checkpoint, run_config, start_and_end
-from scripts.reproducing.protocol import RECONSTRUCTION, SETTINGS
-from scripts.reproducing.runner import FINAL
-from scripts.reproducing.tables import median_range
+from suite.reproduction.checkpointed import has_checkpoint, run_config, start_and_end
+from suite.reproduction.protocol import RECONSTRUCTION, SETTINGS
+from suite.record import FINAL
+from suite.reproduction.tables import median_range
 
 DIMS = range(1, 11)  # M over its sweep range (§5.2.5)
 POINTS = ("start", "end")

@@ -21,7 +21,8 @@ import math
 import pathlib
 from collections.abc import Callable
 
-import train
+from suite.config import compose_config
+from suite.training import run
 
 FINAL = {"train_loss": "final_train_loss", "test_acc": "final_test_acc"}  # column -> summary field
 AT_END = {"epochs_to_convergence": "train_loss"}  # metric -> column Hyperband ranks meanwhile
@@ -55,7 +56,7 @@ def trial_value(metric: str, goal: str, summary: dict, epochs: int) -> float:
 
 
 class TrainRun:
-    """``evaluate(overrides, run_dir, report) -> value`` through ``train.run`` (picklable, so
+    """``evaluate(overrides, run_dir, report) -> value`` through ``suite.training.run`` (picklable, so
     worker processes can rebuild it)."""
 
     def __init__(self, metric: str, goal: str):
@@ -63,11 +64,11 @@ class TrainRun:
 
     def __call__(self, overrides: list[str], run_dir: pathlib.Path, report: Report) -> float:
         # Scripts train only through train.py's code path (DESIGN §7).
-        cfg = train.compose_config(overrides)
+        cfg = compose_config(overrides)
         column = AT_END.get(self.metric, self.metric)
 
         def on_epoch(epoch: int, row: dict) -> bool:
             return report(epoch, finite_or_worst(row.get(column), self.goal))
 
-        summary = train.run(cfg, pathlib.Path(run_dir), on_epoch=on_epoch)
+        summary = run(cfg, pathlib.Path(run_dir), on_epoch=on_epoch).to_json()
         return trial_value(self.metric, self.goal, summary, int(cfg.epochs))

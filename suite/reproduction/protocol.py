@@ -21,8 +21,8 @@ import pathlib
 
 import torch
 
-from scripts.sweeping import tuned as tuned_configs
-from train import compose_config
+from suite.sweeps import tuned as tuned_configs
+from suite.config import compose_config
 
 TUNED_DIR = tuned_configs.TUNED_DIR
 # The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
@@ -111,7 +111,7 @@ SETTINGS = {s.name: s for s in [
     Setting("landscape", "MNIST-1D MLP trained with SGD", ("experiment=table5_2_mnist1d_mlp", "optim.momentum=0.0",
             "checkpoint=true"), ("msgd",), Budget(1), Budget(1, epochs=20), 100, tunable=False),
     # §5.4, eqs 5.5–5.12: KryBall (defaults) runs whose start and checkpointed end are analysed by
-    # scripts/reproducing/reconstruction.py — the thesis's XOR MLP (105 parameters), and the MNIST-1D MLP
+    # suite/reproduction/reconstruction.py — the thesis's XOR MLP (105 parameters), and the MNIST-1D MLP
     # narrowed to 40-16-16-10 (1,098 parameters) so that its dense Hessian takes seconds.
     Setting("reconstruction_xor", "KryBall on the XOR MLP 2-8-8-1", ("experiment=fig5_3_xor", "checkpoint=true"),
             ("kryball",), Budget(10), Budget(5), 100, tunable=False),
@@ -122,7 +122,7 @@ SETTINGS = {s.name: s for s in [
 
 TABLE_5_1 = ["rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03", "rahimi_recht_k10", "rahimi_recht_k1e5"]
 
-# Issue 7's ablation (scripts/reproducing/ablation.py): KryBall's options one at a time, each added to the
+# Issue 7's ablation (suite/reproduction/ablation.py): KryBall's options one at a time, each added to the
 # thesis KryBall with the task's tuned M and r. Options with first-order steps use Adam at its default
 # lr: no option is tuned on its own. The switch fires when ‖g‖ has fallen to 1% of its first value.
 ADAM_STEPS = ("++optim.first_order=adam", "++optim.first_order_lr=0.001")

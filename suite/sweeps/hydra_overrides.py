@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from train import compose_config
+from suite.config import compose_config
 
 from .spec import SpecError
 

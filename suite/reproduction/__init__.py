@@ -2,6 +2,6 @@
 
 ``thesis`` holds the thesis's printed numbers, ``protocol`` decides which runs a target needs
 (quick or full, tuned or not, CIFAR-10 here or not), ``runner`` runs or reuses them through
-``train.run``, ``tables`` and ``figures`` turn the run records into tables and PNG figures, and
+``suite.training.run``, ``tables`` and ``figures`` turn the run records into tables and PNG figures, and
 ``landscape`` samples the loss-landscape slices of Fig. 5.6 from a finished run.
 """

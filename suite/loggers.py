@@ -1,4 +1,4 @@
-"""Where a run reports besides its local record (``logger=`` group; issue 3, item 6).
+"""Where a run reports besides its local record (``logger=`` group).
 
 Every run writes ``metrics.csv`` and ``summary.json`` whatever the logger (:mod:`record`).
 ``logger=csv`` adds nothing else but a line per epoch in the job's log (Hydra's ``train.log``);
@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 
 from omegaconf import DictConfig, OmegaConf
 
-from tasks.runtime.checks import ConfigError
+from .config import ConfigError
+from .record import RunSummary, Status
 
 log = logging.getLogger("train")
 
@@ -28,8 +29,8 @@ class LocalLogger:
         log.info(" ".join(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
                           for key, value in row.items()))
 
-    def finish(self, summary: dict) -> None:
-        log.info("status=%s", summary["status"])
+    def finish(self, summary: RunSummary) -> None:
+        log.info("status=%s", summary.status)
 
 
 def wandb_api_key_configured(wandb=None) -> bool:
@@ -73,8 +74,8 @@ class WandbLogger(LocalLogger):
         super().log(row)
         self.run.log({key: value for key, value in row.items() if value is not None}, step=row["epoch"])
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: RunSummary) -> None:
         super().finish(summary)
         if self.run is not None:
-            self.run.summary.update({k: v for k, v in summary.items() if k != "config" and v is not None})
-            self.run.finish(exit_code=0 if summary["status"] != "failed" else 1)
+            self.run.summary.update({k: v for k, v in summary.to_json().items() if k != "config" and v is not None})
+            self.run.finish(exit_code=0 if summary.status != Status.FAILED else 1)

@@ -19,10 +19,10 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scripts.reproducing import landscape, reconstruction  # noqa: E402
-from scripts.reproducing.checkpointed import has_checkpoint  # noqa: E402
-from scripts.reproducing.protocol import SETTINGS, TABLE_5_1  # noqa: E402
-from scripts.reproducing.runner import FINAL  # noqa: E402
+from suite.reproduction import landscape, reconstruction  # noqa: E402
+from suite.reproduction.checkpointed import has_checkpoint  # noqa: E402
+from suite.reproduction.protocol import SETTINGS, TABLE_5_1  # noqa: E402
+from suite.record import FINAL  # noqa: E402
 
 LABELS = {"msgd": "MSGD", "adam": "Adam", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)", "kryball": "KryBall"}
 COLOURS = {"msgd": "tab:blue", "adam": "tab:orange", "lbfgs": "tab:green", "lbfgs_single": "tab:green",

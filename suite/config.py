@@ -1,15 +1,32 @@
-"""Config checks that fail early with one line naming the key (issue 3, "bad input").
+"""The suite's config: composing it as ``train.py`` does, and checking it before anything runs.
 
-``train.py`` catches :class:`ConfigError` and prints ``error: <key>: <message>`` to stderr with
-exit code 2 and no traceback. Group choices (``task=``, ``optim=``…) are Hydra's to check: it
-lists the available options itself.
+:func:`compose_config` gives the config ``python train.py <overrides>`` would run, for scripts and
+tests. :func:`check_config` fails early with one line naming the key: ``train.py`` catches
+:class:`ConfigError` and prints ``error: <key>: <message>`` to stderr with exit code 2 and no
+traceback. Group choices (``task=``, ``optim=``…) are Hydra's to check: it lists the available
+options itself.
 """
 
 import math
+from pathlib import Path
 
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+# The suite is installed from its checkout (pip install -e .): the Hydra config tree, the sweep
+# specs and outputs/ are beside the package.
+REPO = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO / "conf"
+
+
+def compose_config(overrides: list[str], config_dir: Path = CONF_DIR) -> DictConfig:
+    """The config ``python train.py <overrides>`` runs, for scripts and tests (no Hydra run directory)."""
+    GlobalHydra.instance().clear()  # compose may run many times in one process
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
 
 
 class ConfigError(ValueError):

@@ -13,8 +13,8 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from scripts.reproducing.protocol import Setting
-from scripts.reproducing.runner import FINAL
+from suite.reproduction.protocol import Setting
+from suite.record import FINAL
 
 EPOCHS = "ours: epochs, median [min–max]"
 CONVERGENCE_NOTES = [

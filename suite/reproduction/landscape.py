@@ -16,7 +16,7 @@ import torch
 
 from kryball.flat import flatten
 from kryball.landscape import sample_line
-from scripts.reproducing.checkpointed import start_and_end
+from suite.reproduction.checkpointed import start_and_end
 
 LAMBDAS = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)  # the thesis's λ range
 

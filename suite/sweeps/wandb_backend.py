@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from tasks.runtime.loggers import wandb_api_key_configured
+from suite.loggers import wandb_api_key_configured
 
 from .spec import ARGS_MACRO, Spec
 

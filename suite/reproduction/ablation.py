@@ -22,17 +22,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scripts.bench_step import primitive_costs
-from scripts.reproducing import tables
-from scripts.reproducing.protocol import ABLATION, SETTINGS, TARGETS
-from scripts.reproducing.runner import FINAL
-from train import build, compose_config
+from suite.reproduction import tables
+from suite.reproduction.protocol import ABLATION, SETTINGS, TARGETS
+from suite.record import FINAL
+from suite.bench import primitive_costs
+from suite.config import compose_config
+from suite.experiment import build_experiment
 
 LABELS = {"adam": "Adam", "msgd": "MSGD", "lbfgs": "LBFGS", "lbfgs_single": "LBFGS (1 eval.)",
           "kryball": "KryBall (thesis)"}
 NOTES = [
     ("Options alone: the thesis KryBall with the task's tuned Krylov dimension and refresh rate plus that "
-     "one option (`scripts/reproducing/protocol.py`, `ABLATION_OPTIONS`). First-order steps (fallback, "
+     "one option (`suite/reproduction/protocol.py`, `ABLATION_OPTIONS`). First-order steps (fallback, "
      "switch, interleave) use Adam at its default lr 1e-3: no option was tuned on its own."),
     ("Gradient-equivalents: gradients + HVPs × t_HVP/t_grad + extra forwards × t_fwd/t_grad, with the "
      "unit times measured on the task's model and first batch on this machine (weights in the header)."),
@@ -43,10 +44,8 @@ NOTES = [
 def unit_costs(setting_name: str) -> dict[str, float]:
     """HVP and forward cost in gradients on the setting's model and first batch (CPU, this machine)."""
     cfg = compose_config([*SETTINGS[setting_name].overrides, "optim=adam"])
-    dtype = getattr(torch, cfg.dtype)
-    torch.manual_seed(0)
-    task = build(cfg.task, seed=0, device=torch.device("cpu"), dtype=dtype)
-    model = build(cfg.model).to(dtype=dtype)
+    experiment = build_experiment(cfg, torch.device("cpu"), with_optimizer=False)
+    task, model = experiment.task, experiment.model
     batch = next(iter(task.batches(1)))
     ms = primitive_costs(model, lambda: task.loss(model, batch=batch), torch.device("cpu"), repeats=30, warmup=5)
     return dict(hvp=ms["hvp_ms"] / ms["gradient_ms"], forward=ms["forward_ms"] / ms["gradient_ms"])
@@ -160,7 +159,7 @@ def mean_curve(frames: list[pd.DataFrame], x: str, y: str) -> tuple[np.ndarray, 
 def figure(records: pd.DataFrame, task: str, weights: dict[str, float], path: pathlib.Path) -> pathlib.Path | None:
     """Seed-mean training loss (and test accuracy, where there is a test set) against epochs,
     wall-clock and gradient-equivalents, one line per ablation cell."""
-    from scripts.reproducing.figures import AXES, plt, save  # matplotlib's backend is set there
+    from suite.reproduction.figures import AXES, plt, save  # matplotlib's backend is set there
 
     curves = []
     for label, group in cells(records, task):

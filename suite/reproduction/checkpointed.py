@@ -1,7 +1,7 @@
 """A checkpointed run's model at its start and at its end, for the analyses of §5.4 (Fig. 5.6, eqs 5.5–5.12).
 
 The start point is the run's initialisation, rebuilt with train.py's own seeding and builders in
-train.run's order; the end point is the run's last checkpoint (its setting runs with
+suite.training.run's order; the end point is the run's last checkpoint (its setting runs with
 ``checkpoint=true``). Both are measured on the first mini-batch of epoch 1, in evaluation mode so
 that no BatchNorm statistics change while measuring. Nothing is trained here.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from tasks.runtime.checkpoint import NAME, load_checkpoint
-from train import build, seed_everything
+from suite.checkpoint import NAME, load_checkpoint
+from suite.experiment import build_experiment
 
 
 def run_config(run_dir: pathlib.Path) -> DictConfig:
@@ -35,9 +35,8 @@ def start_and_end(run_dir: pathlib.Path, measure: Callable, dtype: torch.dtype |
     """
     cfg, device = run_config(run_dir), torch.device("cpu")
     dtype = dtype or getattr(torch, cfg.dtype)
-    seed_everything(cfg.seed)  # as train.run does before it builds the task and the model
-    task = build(cfg.task, seed=cfg.seed, device=device, dtype=dtype)
-    model = build(cfg.model).to(device=device, dtype=dtype)
+    experiment = build_experiment(cfg, device, dtype, with_optimizer=False)  # as the run built them
+    task, model = experiment.task, experiment.model
     batch = next(iter(task.batches(1)))
     model.eval()
 

@@ -1,0 +1,5 @@
+"""The command-line programs behind ``scripts/``: each module's ``main(argv)`` is one script.
+
+``scripts/<name>.py`` only calls ``suite.commands.<name>.main``, so the scripts, the tests and any
+other Python code run the same function.
+"""

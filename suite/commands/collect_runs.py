@@ -1,0 +1,41 @@
+"""Gather the run records (``summary.json``) under some folders into one table.
+
+    python scripts/collect_runs.py outputs/multirun/reuse_curvature_mnist1d --by optim.reuse_curvature
+    python scripts/collect_runs.py outputs/runs --by task optim --out runs.csv
+
+Every run is one row; ``--by`` groups them (any summary field or dotted config key) and prints,
+per group, the number of runs, how they ended, and median / mean ± std (with the 95 % confidence
+interval) of the numeric outcomes. Runs are read, never re-run (``suite.records``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from suite.record import OUTCOMES
+from suite.records import Records, summarise
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folders", nargs="+", type=pathlib.Path)
+    p.add_argument("--by", nargs="+", default=["task", "optim"], help="summary fields or dotted config keys")
+    p.add_argument("--show", nargs="+", choices=OUTCOMES, default=list(OUTCOMES), metavar="FIELD",
+                   help=f"outcomes to aggregate (default all of: {' '.join(OUTCOMES)})")
+    p.add_argument("--out", type=pathlib.Path, help="also write the per-run rows as CSV")
+    args = p.parse_args(argv)
+    missing = [str(f) for f in args.folders if not f.is_dir()]
+    if missing:
+        print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    runs = Records.load(args.folders, args.by)
+    if runs.empty:
+        print(f"error: no summary.json below {', '.join(map(str, args.folders))}", file=sys.stderr)
+        return 2
+    if args.out:
+        runs.frame.to_csv(args.out, index=False)
+    print(summarise(runs, args.by, args.show).to_markdown(index=False))
+    return 0
+

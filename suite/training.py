@@ -1,0 +1,117 @@
+"""One run: train a model on a task with an optimiser, and record it (docs/design.md, "The run record").
+
+Reads top to bottom: check and seed → build task, model, optimiser → (resume) → train →
+evaluate → record. :func:`run` is the whole job for a composed config; ``train.py``, the sweep
+engine and the reproduction all call it, so every number in the project comes from this loop.
+"""
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from .closure import Counts, make_closure
+from .config import check_config, pick_device
+from .experiment import build, build_experiment
+from .record import RunRecord, RunSummary, Status
+
+log = logging.getLogger("train")
+
+
+def is_finite_row(row: dict) -> bool:
+    """A non-finite loss is divergence (Table 5.1's N/A)."""
+    return all(math.isfinite(row[key]) for key in ("train_loss", "test_loss") if row[key] is not None)
+
+
+def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | None] | None = None) -> RunSummary:
+    """Do the whole job for a composed config; write metrics.csv and summary.json into run_dir.
+
+    ``on_epoch(epoch, row)`` is called after every epoch; returning True stops the run cleanly
+    with status ``pruned`` (the sweep engine's early stopping). Returns the summary.
+    """
+    # Check and seed.
+    check_config(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+
+    # Build the task (data or objective), the model, the optimiser and the logger.
+    experiment = build_experiment(cfg, device)
+    task, model, optimizer = experiment.task, experiment.model, experiment.optimizer
+    logger = build(cfg.logger)
+
+    # Resume from the last checkpoint, or start afresh.
+    counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, Status.RUNNING
+    checkpoint = find_checkpoint(cfg, run_dir) if cfg.resume else None
+    if checkpoint is not None:
+        run_dir, saved = checkpoint.parent, load_checkpoint(checkpoint, device)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        counts, rows, wall_time = Counts(**saved["counts"]), saved["rows"], saved["wall_time_s"]
+        convergence, status = saved["convergence"], Status(saved["status"])
+        log.info("resuming %s after epoch %d", run_dir, len(rows))
+    record = RunRecord(run_dir, cfg, rows)
+    logger.start(cfg, run_dir, rows)
+
+    # Train: one optimiser step per batch, then evaluate and record once per epoch.
+    first = cfg.epochs + 1 if status.has_ended else len(rows) + 1  # a resumed run that had already ended
+    epochs = tqdm(range(first, cfg.epochs + 1), initial=first - 1, total=cfg.epochs, unit="epoch",
+                  desc=f"{cfg.task.name}/{cfg.optim.name}", disable=None, leave=False)
+    extra = {"device": str(device), "run_dir": str(run_dir)}
+    try:
+        for epoch in epochs:
+            model.train()
+            tic, step_losses = time.perf_counter(), []
+            for batch in task.batches(epoch):
+                closure = make_closure(model, functools.partial(task.loss, batch=batch), optimizer, counts)
+                step_losses.append(float(optimizer.step(closure).detach()))
+                counts.sync(optimizer)
+                if not math.isfinite(step_losses[-1]):
+                    break
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            wall_time += time.perf_counter() - tic
+
+            model.eval()
+            row = {"epoch": epoch, "train_loss": sum(step_losses) / len(step_losses), "test_loss": None,
+                   "test_acc": None, **task.evaluate(model), "wall_time_s": wall_time, **counts.as_dict()}
+            record.append(row)
+            logger.log(row)
+            if not is_finite_row(row):
+                status = Status.DIVERGED
+            elif not convergence and task.converged(row):
+                convergence = {"epoch": epoch, "wall_time_s": wall_time}
+                status = Status.CONVERGED if cfg.stop_on_convergence else status
+            epochs.set_postfix(loss=f"{row['train_loss']:.4g}", refresh=False)
+
+            if cfg.checkpoint:
+                save_checkpoint(run_dir, {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(), "counts": counts.as_dict(), "rows": record.rows,
+                    "wall_time_s": wall_time, "convergence": convergence, "status": status.value})
+            if status != Status.RUNNING:
+                break
+            record.running(convergence, extra)
+            if on_epoch is not None and on_epoch(epoch, row):
+                status = Status.PRUNED
+                break
+        if status == Status.RUNNING:
+            status = Status.CONVERGED if convergence else Status.COMPLETED
+    except BaseException as error:  # Ctrl-C included: leave a readable record, then re-raise
+        status, extra["error"] = Status.FAILED, f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        epochs.close()
+        summary = record.summary(status, convergence, extra)
+        logger.finish(summary)
+    return summary
