@@ -1,4 +1,4 @@
-"""Checkpoints every epoch and ``resume=true`` (issue 3, item 7).
+"""Checkpoints every epoch and ``resume=true`` (docs/design.md §5).
 
 A checkpoint holds everything the rest of the run depends on — model and optimiser state, the
 metrics history, cost counters, training wall-clock, convergence bookkeeping and the torch RNG

@@ -4,11 +4,11 @@
 
 - torch optimisers (SGD, Adam, LBFGS) need the closure to zero the gradients and call
   ``backward()``; KryBall computes gradients itself (``KryBall.computes_gradients = True``,
-  DESIGN.md §3), so its closure only evaluates the loss.
+  docs/design.md §3), so its closure only evaluates the loss.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
-  (issue 3, item 4), so it runs with ``track_running_stats`` switched off — batch statistics are
+  (docs/design.md §3), so it runs with ``track_running_stats`` switched off — batch statistics are
   still used for the forward pass, exactly as in the first call.
 
 :class:`Counts` keeps cumulative gradient evaluations, HVPs and loss evaluations for every

@@ -1,4 +1,4 @@
-"""The tasks of the experiment suite (thesis §5.2, DESIGN.md §4), one module per task.
+"""The tasks of the experiment suite (thesis §5.2, docs/design.md §4), one module per task.
 
 A task owns its data or objective, its evaluation and its convergence criterion; ``train.py``
 talks to every task through the same four members, documented in :mod:`tasks.base`.

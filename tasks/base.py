@@ -5,14 +5,14 @@ order and noise), where its tensors live and their floating-point type — and p
 
 - ``batches(epoch)`` — the batches of one epoch. A batch is whatever ``loss`` needs: a pair of
   tensors for data tasks, the noise sample ε for the stochastic Rosenbrock function. Every closure
-  call of one optimiser step sees the same batch (DESIGN.md §3).
+  call of one optimiser step sees the same batch (docs/design.md §3).
 - ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises.
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
-- ``converged(row)`` — the task's convergence criterion on one metrics row (DESIGN.md §4).
+- ``converged(row)`` — the task's convergence criterion on one metrics row (docs/design.md §4).
 
-An epoch of a full-batch task is one optimiser step (DESIGN.md §4).
+An epoch of a full-batch task is one optimiser step (docs/design.md §4).
 """
 
 import torch

@@ -2,7 +2,7 @@
 
 Generated procedurally with the ``mnist1d`` package's ``make_dataset`` and its official arguments
 (``get_dataset_args()``: 5000 samples, 4000/1000 split, seed 42) — never downloaded
-(``get_dataset`` would download, DESIGN.md §8). ``num_samples`` may be lowered for quick tests;
+(``get_dataset`` would download, docs/design.md §9). ``num_samples`` may be lowered for quick tests;
 the official value is the default. ``make_dataset`` reseeds Python's and NumPy's global RNGs, so
 their states are restored afterwards; the generated set is cached per process.
 """

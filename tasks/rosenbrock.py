@@ -6,7 +6,7 @@ Readings of the thesis:
 
 - "at each evaluation of the function, a noise sample is drawn": one ε per optimiser step (the
   step's "batch"), so every closure call of one step — KryBall's trial point, LBFGS's line
-  search — sees the same function, as a mini-batch would (DESIGN.md §3, §4).
+  search — sees the same function, as a mini-batch would (docs/design.md §3, §4).
 - U[1, 1] is the deterministic function; convergence is measured on it: f − f* ≤ 1e-4 with
   f* = 0 at (1, 1), whatever the noise of the training objective.
 - The thesis gives no start point; we use the classic (−1.2, 1) of Rosenbrock (1960)

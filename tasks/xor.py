@@ -6,7 +6,7 @@ Readings of the thesis:
   ``test_acc`` are measured on the same four points (after the step, in eval mode), and that is
   the accuracy the convergence criterion reads.
 - "completely minimise the loss function (reach 0 loss)" cannot happen with a finite logit; we
-  read it as BCE ≤ 1e-3 (``tolerance``), with accuracy 1.0 (DESIGN.md §4).
+  read it as BCE ≤ 1e-3 (``tolerance``), with accuracy 1.0 (docs/design.md §4).
 - The network outputs one logit; BCE is computed from logits (``binary_cross_entropy_with_logits``),
   the numerically stable form of Eq. 5.3.
 - Full batch: an epoch is one step.

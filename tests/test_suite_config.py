@@ -1,5 +1,5 @@
 """The Hydra config of the suite: every group option composes, experiments are override-only
-presets, and bad input gives one line naming the key (issue 3)."""
+presets, and bad input gives one line naming the key."""
 
 import json
 import signal
