@@ -150,11 +150,11 @@ def _spaces(root: pathlib.Path) -> tuple[Space, ...]:
             raise SourceError(where, "parameters", "give either parameters or parameters_from")
         parameters = f["parameters"]
         if f["parameters_from"] is not None:  # another optimiser's space, not a copy of it
-            other = raws.get(f["parameters_from"], (None, {}))[1].get("parameters")
-            if not isinstance(other, dict):
+            _, other = raws.get(f["parameters_from"], (None, {}))
+            parameters = other.get("parameters")
+            if not isinstance(parameters, dict):
                 raise SourceError(where, "parameters_from",
                                   f"spaces/{f['parameters_from']}.yaml has no parameters of its own")
-            parameters = other
         programs = tuple(map(str, f["programs"])) if f["programs"] is not None else None
         spaces.append(Space(name, f["about"], parameters, programs))
     return tuple(spaces)
