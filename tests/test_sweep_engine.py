@@ -1,5 +1,5 @@
 """The embedded sweep engine on toy objectives (no training): Hyperband prunes at its rungs,
-a study resumes, and two worker processes share one journal file (thesis §5.2.5, DESIGN §6)."""
+a study resumes, and two worker processes share one journal file (thesis §5.2.5, docs/sweeps.md)."""
 import math
 import os
 import pathlib
@@ -10,6 +10,8 @@ import optuna
 from optuna.trial import TrialState
 
 from suite.sweeps import local
+from suite.sweeps.space import search_space
+from suite.sweeps.spec import load
 
 TOY_SPEC = """\
 method: {method}
@@ -45,8 +47,9 @@ def job(tmp_path: pathlib.Path, method="bayes", **kw) -> local.Job:
     spec = tmp_path / "sweeps" / "toy" / "opt.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(TOY_SPEC.format(method=method))
-    defaults = dict(spec_path=spec, overrides=("epochs=30",), evaluate=half_bad, max_resource=30,
-                    storage=str(tmp_path / "journal.log"), study_name="toy-opt",
+    spec = load(spec)
+    defaults = dict(spec=spec, space=search_space(spec), overrides=("epochs=30",), evaluate=half_bad,
+                    max_resource=30, storage=str(tmp_path / "journal.log"), study_name="toy-opt",
                     out_dir=tmp_path / "runs")
     return local.Job(**{**defaults, **kw})
 

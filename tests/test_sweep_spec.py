@@ -1,4 +1,4 @@
-"""Sweep files and their translation (thesis §5.2.5, DESIGN §6/§8): every distribution type
+"""Sweep files and their translation (thesis §5.2.5, docs/sweeps.md): every distribution type
 maps to Optuna, bad files are refused naming the key, and every shipped spec is valid W&B."""
 import math
 import pathlib
@@ -25,7 +25,7 @@ THESIS_SPACES = {
     "lbfgs": {"optim.lr": ("log_uniform_values", 1e-4, 1.0)},
     "kryball": {"optim.krylov_dim": ("int_uniform", 1, 10), "optim.refresh": ("int_uniform", 1, 10)},
 }
-THESIS_SPACES["kryball_plus"] = THESIS_SPACES["kryball"]  # issue 7's variant, tuned over the same space
+THESIS_SPACES["kryball_plus"] = THESIS_SPACES["kryball"]  # KryBall+ is tuned over KryBall's space
 GOOD = {
     "method": "bayes",
     "metric": {"name": "train_loss", "goal": "minimize", "impute": "latest"},

@@ -9,6 +9,7 @@ import yaml
 
 from suite.commands import sweep
 from suite.config import REPO, compose_config
+from suite.sweeps.backend import prepare
 
 SPECS = sorted((REPO / "sweeps").glob("*/*.yaml"))
 
@@ -42,6 +43,10 @@ def test_local_xor_sweep_writes_tuned_config_and_resumes(tmp_path, capsys):
     tuned = yaml.safe_load(tuned_file.read_text())
     assert set(tuned["optim"]) == {"krylov_dim", "refresh"}
     assert "+tuned=xor_kryball" in tuned_file.read_text()
+    # Its header names the spec and the best run without this machine's absolute paths.
+    header = [line for line in tuned_file.read_text().splitlines() if line.startswith("#")]
+    assert "(sweeps/xor/kryball.yaml)" in header[1] and header[2].startswith("# Run directory: runs/trial_")
+    assert not any(str(tmp_path) in line or str(REPO) in line for line in header)
     # The tuned file is a working Hydra config: compose it onto the task and optimiser.
     cfg = compose_config(["experiment=fig5_3_xor", "optim=kryball", "+tuned=xor_kryball"], conf_copy(tmp_path))
     assert cfg.optim.krylov_dim == tuned["optim"]["krylov_dim"] and cfg.epochs == 100
@@ -75,6 +80,7 @@ def test_parameter_that_is_no_override_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_shipped_spec_composes_with_every_parameter(path):
     args = sweep.parse_args([str(path)])
-    spec, fixed, base = sweep.prepare(args)  # raises SpecError naming the key otherwise
+    checked = prepare(args.spec, args.overrides)  # raises SpecError naming the key otherwise
+    spec, base = checked.spec, checked.base
     assert base.epochs == (40 if spec.task.startswith("cifar10") else 100)
     assert base.optim.name == {"lbfgs": "lbfgs_single" if spec.task == "xor" else "lbfgs"}.get(spec.optim, spec.optim)

@@ -1,4 +1,4 @@
-"""``--backend wandb`` without the W&B server (DESIGN §8: sweeps cannot run offline): a clear
+"""``--backend wandb`` without the W&B server (W&B sweeps cannot run offline, docs/sweeps.md): a clear
 refusal that creates nothing, and — with a stand-in ``wandb`` module — the full flow from
 sweep creation to the tuned config."""
 import sys

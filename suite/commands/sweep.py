@@ -16,110 +16,72 @@ import argparse
 import pathlib
 import sys
 
-from suite.config import CONF_DIR, REPO
-from suite.sweeps import hydra_overrides, local, objective, space, tuned, wandb_backend
-from suite.sweeps.spec import SpecError, load
+from suite.sweeps import tuned
+from suite.sweeps.backend import (
+    Backend, BackendUnavailable, Best, NoBestRun, Sweep, positive_int, prepare,
+)
+from suite.sweeps.registry import BACKENDS, DEFAULT
+from suite.sweeps.spec import SpecError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("spec", type=pathlib.Path, help="sweeps/<task>/<optim>.yaml")
-    p.add_argument("--backend", choices=("local", "wandb"), default="local")
-    p.add_argument("--trials", type=int, help="runs to add (default: the spec's run_cap, 20)")
-    p.add_argument("--storage", help="local: journal file path (default outputs/sweeps/<study>/"
-                                     "journal.log) or postgresql:// / mysql:// URL shared by machines")
-    p.add_argument("--study-name", help="default <task>-<optim>")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes on this machine")
-    p.add_argument("--seed", type=int, help="sampler seed (leave unset with several workers)")
-    p.add_argument("--out", type=pathlib.Path, help="trial run directories (default outputs/sweeps/<study>)")
+    p.add_argument("--backend", choices=tuple(BACKENDS), default=DEFAULT)
+    p.add_argument("--trials", type=positive_int, help="runs to add (default: the spec's run_cap, 20)")
     p.add_argument("--tuned-dir", type=pathlib.Path, default=tuned.TUNED_DIR,
                    help="where the best config is written (default conf/tuned)")
-    p.add_argument("--project", default="kryball", help="W&B project")
-    p.add_argument("--entity", help="W&B entity (default: your default entity)")
+    for backend in BACKENDS.values():
+        group = p.add_argument_group(f"--backend {backend.name} only")
+        for option in backend.options:
+            group.add_argument(option.flag, dest=option.dest, help=option.help, type=option.type,
+                               default=option.default)
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run, e.g. epochs=5")
     args = p.parse_intermixed_args(argv)
-    if args.trials is not None and args.trials < 1 or args.workers < 1:
-        p.error("--trials and --workers must be at least 1")
-    if args.backend == "wandb" and (args.workers > 1 or args.storage):
-        p.error("--workers and --storage are for --backend local; on W&B, start more agents "
-                "with the `wandb agent` command the sweep prints")
+    misplaced = foreign_options(args, BACKENDS[args.backend])
+    if misplaced:
+        p.error(misplaced)
     return args
 
 
-def prepare(args):
-    """Check everything before a trial starts: the spec, its space, and each parameter as a
-    Hydra override of this task/optimiser. Returns (spec, local overrides, composed config)."""
-    spec = load(args.spec)
-    searched, constants = space.search_space(spec)
-    if spec.metric.name not in objective.METRICS:
-        raise SpecError("metric.name", f"{spec.metric.name!r} is not one of {', '.join(objective.METRICS)}")
-    # The command's logger choice is for W&B runs; local trials keep the default logger (and the
-    # W&B backend passes the command on unchanged).
-    fixed = [o for o in spec.fixed_overrides if not o.startswith("logger=")] + list(args.overrides)
-    probes = {n: (d.choices[0] if hasattr(d, "choices") else d.low) for n, d in searched.items()}
-    base = hydra_overrides.check(fixed, {**probes, **constants})
-    return spec, fixed, base
+def foreign_options(args: argparse.Namespace, chosen: Backend) -> str | None:
+    """The refusal for options of other backends given with ``chosen`` (they would be ignored)."""
+    for backend in BACKENDS.values():
+        given = [o.flag for o in backend.options
+                 if backend is not chosen and getattr(args, o.dest) != o.default]
+        if given:
+            verb = "is" if len(given) == 1 else "are"
+            return f"{' and '.join(given)} {verb} for --backend {backend.name}; {chosen.instead}"
+    return None
 
 
-def run_local(args, spec, fixed, base) -> int:
-    study_name = args.study_name or spec.study_name
-    out = args.out or REPO / "outputs" / "sweeps" / study_name
-    job = local.Job(
-        spec_path=spec.path, overrides=tuple(fixed),
-        evaluate=objective.TrainRun(spec.metric.name, spec.metric.goal),
-        max_resource=int(base.epochs), storage=args.storage or str(out / "journal.log"),
-        study_name=study_name, out_dir=out, seed=args.seed,
-    )
-    study = local.run(job, args.trials or spec.run_cap or 20, args.workers)
-    best = local.best_trial(study)
-    print(f"[{study_name}] {local.describe(study)}")
-    if best is None:
-        print("no trial completed: nothing to write", file=sys.stderr)
-        return 1
-    header = [f"Best of study {study_name!r} ({spec.path.as_posix()}): trial {best.number} "
-              f"of {len(study.trials)}, {spec.metric.name} = {best.value:.6g}",
-              f"Run directory: {best.user_attrs.get('run_dir')}"]
-    return _finish(args, spec, fixed, best.params, best.value, header, base)
-
-
-def run_wandb(args, spec, fixed, base) -> int:
-    result = wandb_backend.run(spec, args.trials or spec.run_cap or 20, list(args.overrides),
-                               args.project, args.entity, REPO)
-    if result is None:
-        print("the sweep has no runs: nothing to write", file=sys.stderr)
-        return 1
-    params, value, run_path = result
-    header = [f"Best run of W&B sweep ({spec.path.as_posix()}): {run_path}, "
-              f"{spec.metric.name} = {value}"]
-    return _finish(args, spec, fixed, params, value, header, base)
-
-
-def _finish(args, spec, fixed, params, value, header, base) -> int:
-    # The config-group choices (task/experiment/optim) select what the tuned values apply to;
-    # the sweep budget (epochs=100, stop_on_convergence, logger) is deliberately left out.
-    selection = [o for o in fixed if (CONF_DIR / o.split("=", 1)[0]).is_dir()]
-    path = tuned.write(spec.task, spec.optim, params, header, selection, base, args.tuned_dir)
-    shown = f"{value:.6g}" if isinstance(value, float) else value
-    print(f"best {spec.metric.name} = {shown}  ({' '.join(f'{k}={v}' for k, v in params.items())})")
+def write_tuned(args: argparse.Namespace, sweep: Sweep, best: Best) -> int:
+    spec = sweep.spec
+    path = tuned.write(spec.task, spec.optim, best.params, list(best.provenance), sweep.selection(),
+                       sweep.base, args.tuned_dir)
+    shown = f"{best.value:.6g}" if isinstance(best.value, float) else best.value
+    print(f"best {spec.metric.name} = {shown}  ({' '.join(f'{k}={v}' for k, v in best.params.items())})")
     print(f"tuned config: {path}")
     return 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    backend = BACKENDS[args.backend]
     try:
-        spec, fixed, base = prepare(args)
-        if args.backend == "wandb":
-            return run_wandb(args, spec, fixed, base)
-        return run_local(args, spec, fixed, base)
+        sweep = prepare(args.spec, args.overrides)
+        best = backend.run(sweep, args.trials or sweep.trials_default, args)
+        return write_tuned(args, sweep, best)
     except SpecError as err:
         print(f"error: {args.spec}: {err}", file=sys.stderr)
         return 2
-    except wandb_backend.BackendUnavailable as err:
+    except BackendUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NoBestRun as err:
+        print(err, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: finished trials are kept; the same command continues the sweep",
               file=sys.stderr)
         return 130
-

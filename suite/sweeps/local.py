@@ -1,4 +1,4 @@
-"""The embedded sweep engine: one W&B spec run as an Optuna study (DESIGN §6, thesis §5.2.5).
+"""The embedded sweep engine: one W&B spec run as an Optuna study (thesis §5.2.5, docs/sweeps.md).
 
 Storage decides who can share a study:
 
@@ -10,9 +10,12 @@ Storage decides who can share a study:
 
 Re-running the same command loads the same study and runs ``trials`` more; a trial killed
 mid-run is marked failed on the next start (its process is gone), so nothing else is lost.
+Each process builds its storage, sampler and pruner once (:func:`open_study`); with one worker
+that process is this one.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import multiprocessing
 import os
@@ -24,19 +27,24 @@ import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
+from suite.config import REPO
+
 from . import space as space_mod
-from . import spec as spec_mod
+from .backend import Backend, Best, NoBestRun, Option, Sweep, positive_int, repo_relative
 from .hydra_overrides import format_override
-from .objective import finite_or_worst
+from .objective import TrainRun, finite_or_worst
+from .spec import Spec
 
 Evaluate = Callable[[list[str], pathlib.Path, Callable[[int, float], bool]], float]
 
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """Everything a worker process needs to rebuild the study (must pickle for ``spawn``)."""
+    """Everything a worker process needs to open the study and run trials (must pickle for
+    ``spawn``)."""
 
-    spec_path: pathlib.Path
+    spec: Spec
+    space: space_mod.SearchSpace  # the spec's parameters, translated once
     overrides: tuple[str, ...]  # the spec's fixed overrides, then the command line's extras
     evaluate: Evaluate
     max_resource: int  # epochs per run: Hyperband's largest rung
@@ -54,14 +62,14 @@ def open_storage(storage: str):
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def load_study(job: Job, spec: spec_mod.Spec) -> tuple[optuna.Study, str]:
-    """The study (created on first use) with the spec's sampler and Hyperband pruner."""
-    searched, _ = space_mod.search_space(spec)
-    sampler, described = space_mod.make_sampler(spec, searched, job.seed)
+def open_study(job: Job) -> tuple[optuna.Study, str]:
+    """The study (created on first use) with the spec's sampler and Hyperband pruner, and a
+    description of the sampler."""
+    sampler, described = space_mod.make_sampler(job.spec, job.space.searched, job.seed)
     study = optuna.create_study(
         storage=open_storage(job.storage), study_name=job.study_name, load_if_exists=True,
-        direction=spec.metric.goal, sampler=sampler,
-        pruner=space_mod.make_pruner(spec, job.max_resource),
+        direction=job.spec.metric.goal, sampler=sampler,
+        pruner=space_mod.make_pruner(job.spec, job.max_resource),
     )
     return study, described
 
@@ -92,13 +100,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def make_objective(job: Job, spec: spec_mod.Spec):
-    searched, constants = space_mod.search_space(spec)
-    goal = spec.metric.goal
+def make_objective(job: Job):
+    goal = job.spec.metric.goal
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", _worker_tag())
-        params = {**constants, **space_mod.suggest(trial, searched)}
+        params = {**job.space.constants, **space_mod.suggest(trial, job.space.searched)}
         overrides = [*job.overrides, *(format_override(k, v) for k, v in params.items())]
         run_dir = job.out_dir / f"trial_{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
@@ -138,32 +145,33 @@ def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     print(f"[{study.study_name}] trial {trial.number}: {what}; {best}", flush=True)
 
 
-def run_worker(job: Job, n_trials: int, threads: int | None = None) -> None:
-    """Run ``n_trials`` trials of the shared study in this process."""
-    if threads:
-        import torch
-        torch.set_num_threads(threads)  # W workers on C cores: C // W threads each, not C each
+def optimize(study: optuna.Study, job: Job, n_trials: int) -> None:
+    study.optimize(make_objective(job), n_trials=n_trials, callbacks=[progress])
+
+
+def run_worker(job: Job, n_trials: int, threads: int) -> None:
+    """A worker process: open the shared study and run ``n_trials`` trials of it."""
+    import torch
+    torch.set_num_threads(threads)  # W workers on C cores: C // W threads each, not C each
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec = spec_mod.load(job.spec_path)
-    study, _ = load_study(job, spec)
-    study.optimize(make_objective(job, spec), n_trials=n_trials, callbacks=[progress])
+    study, _ = open_study(job)
+    optimize(study, job, n_trials)
 
 
 def run(job: Job, trials: int, workers: int = 1) -> optuna.Study:
     """Run ``trials`` more trials split over ``workers`` processes; return the study."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    spec = spec_mod.load(job.spec_path)
-    study, described = load_study(job, spec)
+    study, described = open_study(job)
     orphans = fail_orphans(study)
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     print(f"[{job.study_name}] {done} finished trials so far"
           + (f", {orphans} interrupted trial(s) marked failed" if orphans else "")
           + f"; running {trials} more on {workers} worker(s); sampler: {described}; "
           f"pruner: {type(study.pruner).__name__}; storage: {job.storage}", flush=True)
-    shares = [trials // workers + (i < trials % workers) for i in range(workers)]
     if workers == 1:
-        run_worker(job, trials)
+        optimize(study, job, trials)
         return study
+    shares = [trials // workers + (i < trials % workers) for i in range(workers)]
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
     procs = [ctx.Process(target=run_worker, args=(job, n, threads)) for n in shares if n]
@@ -189,3 +197,40 @@ def describe(study: optuna.Study) -> str:
         counts[trial.state.name.lower()] += 1
     return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
 
+
+
+class LocalBackend(Backend):
+    """The embedded engine: an Optuna study on this machine (or shared through a database)."""
+
+    name = "local"
+    options = (
+        Option("--storage", "journal file path (default outputs/sweeps/<study>/journal.log) or "
+                            "postgresql:// / mysql:// URL shared by machines"),
+        Option("--study-name", "default <task>-<optim>"),
+        Option("--workers", "worker processes on this machine", type=positive_int, default=1),
+        Option("--seed", "sampler seed (leave unset with several workers)", type=int),
+        Option("--out", "trial run directories (default outputs/sweeps/<study>)", type=pathlib.Path),
+    )
+    instead = "the local engine uses no W&B project or entity: its study lives in --storage"
+
+    def run(self, sweep: Sweep, trials: int, args: argparse.Namespace) -> Best:
+        spec = sweep.spec
+        study_name = args.study_name or spec.study_name
+        out = args.out or REPO / "outputs" / "sweeps" / study_name
+        job = Job(spec=spec, space=sweep.space, overrides=sweep.trial_overrides,
+                  evaluate=TrainRun(spec.metric.name, spec.metric.goal), max_resource=sweep.epochs,
+                  storage=args.storage or str(out / "journal.log"), study_name=study_name,
+                  out_dir=out, seed=args.seed)
+        study = run(job, trials, args.workers)
+        print(f"[{study_name}] {describe(study)}")
+        best = best_trial(study)
+        if best is None:
+            raise NoBestRun("no trial completed: nothing to write")
+        return Best(
+            # What the trial ran: the spec's constants too, not only what the sampler chose.
+            params={**sweep.space.constants, **best.params},
+            value=best.value,
+            provenance=(f"Best of study {study_name!r} ({repo_relative(spec.path)}): trial "
+                        f"{best.number} of {len(study.trials)}, {spec.metric.name} = {best.value:.6g}",
+                        f"Run directory: {repo_relative(best.user_attrs['run_dir'])}"),
+        )

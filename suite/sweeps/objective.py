@@ -1,4 +1,5 @@
-"""One trial = one ordinary training run (DESIGN §5), reported to the sweep epoch by epoch.
+"""One trial = one ordinary training run (``suite.training.run``, as ``train.py`` runs it), reported
+to the sweep epoch by epoch.
 
 Thesis §5.2.5 tunes with Hyperband, which needs a value after every epoch; the spec's
 ``metric.name`` says which:
@@ -63,7 +64,7 @@ class TrainRun:
         self.metric, self.goal = metric, goal
 
     def __call__(self, overrides: list[str], run_dir: pathlib.Path, report: Report) -> float:
-        # Scripts train only through train.py's code path (DESIGN §7).
+        # The same code path as train.py, so a trial is exactly the run its overrides describe.
         cfg = compose_config(overrides)
         column = AT_END.get(self.metric, self.metric)
 

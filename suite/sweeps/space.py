@@ -19,6 +19,7 @@ rather than approximated, so that both backends search the same space.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import optuna
 from optuna.distributions import (
@@ -97,8 +98,22 @@ def translate(name: str, param) -> BaseDistribution | None:
     return FloatDistribution(float(low), float(high), log=True)
 
 
-def search_space(spec: Spec) -> tuple[dict[str, BaseDistribution], dict[str, object]]:
-    """``(searched, constants)``: Optuna distributions by name, and fixed values by name."""
+class SearchSpace(NamedTuple):
+    """A spec's parameters, translated once: Optuna distributions and fixed values by name."""
+
+    searched: dict[str, BaseDistribution]
+    constants: dict[str, object]
+
+    def probes(self) -> dict[str, object]:
+        """One legal value of every parameter (the first choice or the lower bound), to check
+        each one as a Hydra override before any trial starts."""
+        lows = {n: (d.choices[0] if isinstance(d, CategoricalDistribution) else d.low)
+                for n, d in self.searched.items()}
+        return {**lows, **self.constants}
+
+
+def search_space(spec: Spec) -> SearchSpace:
+    """Translate every parameter of ``spec``; raise :class:`SpecError` naming the first bad one."""
     searched, constants = {}, {}
     for name, param in spec.parameters.items():
         dist = translate(str(name), param)
@@ -106,7 +121,7 @@ def search_space(spec: Spec) -> tuple[dict[str, BaseDistribution], dict[str, obj
             constants[str(name)] = param["value"]
         else:
             searched[str(name)] = dist
-    return searched, constants
+    return SearchSpace(searched, constants)
 
 
 def suggest(trial: optuna.Trial, space: dict[str, BaseDistribution]) -> dict[str, object]:
@@ -125,7 +140,7 @@ def suggest(trial: optuna.Trial, space: dict[str, BaseDistribution]) -> dict[str
 def make_sampler(spec: Spec, space: dict[str, BaseDistribution], seed: int | None = None):
     """``(sampler, description)`` for the spec's ``method``.
 
-    W&B's ``bayes`` is a Gaussian process with a Matern kernel (DESIGN §8); Optuna's
+    W&B's ``bayes`` is a Gaussian process with a Matern kernel (docs/sweeps.md); Optuna's
     ``GPSampler`` is the same model (Matern-5/2, ARD), used when every parameter is numeric.
     A categorical parameter makes W&B's GP one-hot encode it; Optuna's TPE handles
     categories natively, so such spaces fall back to a multivariate TPE.

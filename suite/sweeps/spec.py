@@ -3,8 +3,8 @@
 The file is W&B's own format (github.com/wandb/sweeps, ``config/schema.json``) so that
 ``wandb sweep`` accepts it unchanged; the local engine reads the same file. Everything that
 can be wrong with a file is found here, before any trial starts, and reported as a
-:class:`SpecError` that names the offending key (DESIGN §8: ``yaml.safe_load``, not OmegaConf,
-because OmegaConf would treat W&B's ``${env}`` macros as interpolations).
+:class:`SpecError` that names the offending key. It is read with ``yaml.safe_load``, not
+OmegaConf, because OmegaConf would treat W&B's ``${env}`` macros as interpolations.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class SpecError(ValueError):
 
     def __init__(self, key: str, message: str):
         super().__init__(f"{key}: {message}")
-        self.key = key
+        self.key, self.message = key, message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _fixed_overrides(command) -> tuple[str, ...]:
     """The literal ``key=value`` tokens of ``command``: the task/optimiser selection and budget.
 
     W&B's agent passes parameters as ``--key=value``, which Hydra rejects, so the command must
-    end with ``${args_no_hyphens}`` (DESIGN §8, wandb#1427)."""
+    end with ``${args_no_hyphens}`` (docs/sweeps.md, wandb#1427)."""
     if not isinstance(command, list) or not command or command[-1] != ARGS_MACRO:
         raise SpecError("command", f"must be a list ending with {ARGS_MACRO} (Hydra rejects --key=value)")
     return tuple(str(t) for t in command if "=" in str(t) and not str(t).startswith("$"))

@@ -1,22 +1,19 @@
 """Run a sweep file on W&B: create the sweep, run one agent, write the best run's config.
 
-W&B sweeps need the W&B server even with the "local controller" (DESIGN §8, wandb#6234,
-#9682), so credentials and the network are checked *before* the sweep is created: a failure
-leaves nothing behind and points to ``--backend local``. ``wandb`` is an optional extra,
-imported only here.
+W&B sweeps need the W&B server even with the "local controller" (wandb#6234, #9682), so
+credentials and the network are checked *before* the sweep is created: a failure leaves nothing
+behind and points to ``--backend local``. ``wandb`` is an optional extra, imported only here.
 """
 from __future__ import annotations
 
+import argparse
 import os
-import pathlib
 
+from suite.config import REPO
 from suite.loggers import wandb_api_key_configured
 
+from .backend import Backend, BackendUnavailable, Best, NoBestRun, Option, Sweep, repo_relative
 from .spec import ARGS_MACRO, Spec
-
-
-class BackendUnavailable(RuntimeError):
-    """W&B cannot be used from here; the message says why and what to do instead."""
 
 
 def _import_wandb():
@@ -66,23 +63,40 @@ def config_value(config: dict, name: str):
     return node
 
 
-def run(spec: Spec, trials: int, extra: list[str], project: str, entity: str | None,
-        repo: pathlib.Path):
-    """Create the sweep, run ``trials`` runs here, return ``(params, value, run path)`` of the
-    best run (W&B ranks runs by the spec's metric)."""
-    wandb, api = connect()
-    sweep_id = wandb.sweep(sweep_config(spec, extra), entity=entity, project=project)
-    path = f"{entity or api.default_entity}/{project}/{sweep_id}"
-    print(f"W&B sweep {path}\n  more agents, from the repository root of any machine: "
-          f"wandb agent {path}", flush=True)
-    cwd = os.getcwd()
-    os.chdir(repo)  # the agent runs `program: train.py` relative to the working directory
-    try:
-        wandb.agent(sweep_id, entity=entity, project=project, count=trials)
-    finally:
-        os.chdir(cwd)
-    best = api.sweep(path).best_run()
-    if best is None:
-        return None
-    params = {name: config_value(best.config, name) for name in spec.parameters}
-    return params, best.summary.get(spec.metric.name), "/".join(best.path)
+class WandbBackend(Backend):
+    """W&B's own sweep controller: this process runs one agent; more can join from anywhere."""
+
+    name = "wandb"
+    options = (
+        Option("--project", "W&B project", default="kryball"),
+        Option("--entity", "W&B entity (default: your default entity)"),
+    )
+    instead = ("W&B's controller samples and keeps the sweep; more agents join with the "
+               "`wandb agent` command it prints")
+
+    def run(self, sweep: Sweep, trials: int, args: argparse.Namespace) -> Best:
+        """Create the sweep, run ``trials`` runs here, report the best run (W&B ranks runs by
+        the spec's metric)."""
+        spec, entity, project = sweep.spec, args.entity, args.project
+        wandb, api = connect()
+        sweep_id = wandb.sweep(sweep_config(spec, list(sweep.extra_overrides)),
+                               entity=entity, project=project)
+        path = f"{entity or api.default_entity}/{project}/{sweep_id}"
+        print(f"W&B sweep {path}\n  more agents, from the repository root of any machine: "
+              f"wandb agent {path}", flush=True)
+        cwd = os.getcwd()
+        os.chdir(REPO)  # the agent runs `program: train.py` relative to the working directory
+        try:
+            wandb.agent(sweep_id, entity=entity, project=project, count=trials)
+        finally:
+            os.chdir(cwd)
+        best = api.sweep(path).best_run()
+        if best is None:
+            raise NoBestRun("the sweep has no runs: nothing to write")
+        value = best.summary.get(spec.metric.name)
+        return Best(
+            params={name: config_value(best.config, name) for name in spec.parameters},
+            value=value,
+            provenance=(f"Best run of W&B sweep ({repo_relative(spec.path)}): "
+                        f"{'/'.join(best.path)}, {spec.metric.name} = {value}",),
+        )

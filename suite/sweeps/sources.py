@@ -1,0 +1,194 @@
+"""The files the sweep specs are generated from (``sweep_sources/``, docs/sweeps.md).
+
+* ``protocol.yaml`` — what every sweep shares (thesis §5.2.5): method, Hyperband, runs, seed.
+* ``programs/<program>.yaml`` — a group of tasks swept alike: metric, budget, explanation, and
+  per task the Hydra overrides that select it. Each task becomes ``sweeps/<task>/``.
+* ``spaces/<optim>.yaml`` — one optimiser's search space (W&B's ``parameters`` block) and where
+  it comes from. A space is swept on every program unless it names its ``programs``; a program
+  may run a space with another ``conf/optim`` file (``optim_configs``: L-BFGS on XOR).
+
+Every problem is a :class:`SourceError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import yaml
+
+from suite.config import CONF_DIR, REPO
+
+from .spec import Hyperband
+
+SOURCES_DIR = REPO / "sweep_sources"
+
+
+class SourceError(ValueError):
+    def __init__(self, where: str, key: str, message: str):
+        super().__init__(f"{where}: {key}: {message}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    about: str
+    method: str
+    hyperband: Hyperband
+    run_cap: int
+    impute: str
+    overrides: tuple[str, ...]  # after the task's and the optimiser's
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """A space swept with another ``conf/optim`` file on one program's tasks."""
+
+    config: str
+    why: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str  # sweeps/<name>/, conf/tuned/<name>_<optim>.yaml
+    title: str
+    overrides: tuple[str, ...]  # select the task's preset in train.py
+    epochs: int  # sweep budget per run
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    name: str
+    about: str
+    metric_name: str
+    goal: str
+    tasks: tuple[Task, ...]
+    optim_configs: dict[str, OptimConfig]  # space name -> the config it runs with here
+
+    def config_of(self, space: str) -> str:
+        """The ``optim=`` choice that sweeps ``space`` on this program's tasks."""
+        return self.optim_configs[space].config if space in self.optim_configs else space
+
+
+@dataclasses.dataclass(frozen=True)
+class Space:
+    name: str  # sweeps/<task>/<name>.yaml; conf/optim/<name>.yaml unless a program maps it
+    about: str
+    parameters: dict  # W&B's parameters block
+    programs: tuple[str, ...] | None  # None: every program
+
+    def swept_on(self, program: Program) -> bool:
+        return self.programs is None or program.name in self.programs
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    protocol: Protocol
+    programs: tuple[Program, ...]
+    spaces: tuple[Space, ...]
+
+
+def _read(path: pathlib.Path, root: pathlib.Path) -> tuple[str, dict]:
+    where = path.relative_to(root.parent).as_posix()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise SourceError(where, "file", str(err).splitlines()[0]) from None
+    if not isinstance(raw, dict):
+        raise SourceError(where, "file", "expected a mapping")
+    return where, raw
+
+
+def _fields(raw, where: str, prefix: str, required: dict, optional: dict | None = None) -> dict:
+    """``raw``'s entries after checking that each key is known, each required one present, and
+    each value of its type; missing optional keys are ``None``."""
+    optional = optional or {}
+    if not isinstance(raw, dict):
+        raise SourceError(where, prefix or "file", "expected a mapping")
+    for key in raw:
+        if key not in required and key not in optional:
+            raise SourceError(where, prefix + str(key), f"unknown key (known: {', '.join([*required, *optional])})")
+    for key in required:
+        if key not in raw:
+            raise SourceError(where, prefix + key, "missing")
+    for key, kind in {**required, **optional}.items():
+        if key in raw and not (isinstance(raw[key], kind) and not isinstance(raw[key], bool)):
+            raise SourceError(where, prefix + key, f"expected {getattr(kind, '__name__', kind)}, got {raw[key]!r}")
+    return {key: raw.get(key) for key in (*required, *optional)}
+
+
+def _protocol(root: pathlib.Path) -> Protocol:
+    where, raw = _read(root / "protocol.yaml", root)
+    f = _fields(raw, where, "", {"about": str, "method": str, "hyperband": dict,
+                                 "run_cap": int, "impute": str, "overrides": list})
+    hyperband = _fields(f["hyperband"], where, "hyperband.", {"eta": int, "min_iter": int})
+    return Protocol(f["about"], f["method"], Hyperband(hyperband["min_iter"], hyperband["eta"]),
+                    f["run_cap"], f["impute"], tuple(map(str, f["overrides"])))
+
+
+def _program(path: pathlib.Path, root: pathlib.Path) -> Program:
+    where, raw = _read(path, root)
+    f = _fields(raw, where, "", {"about": str, "metric": dict, "epochs": int, "tasks": dict},
+                {"optim_configs": dict})
+    metric = _fields(f["metric"], where, "metric.", {"name": str, "goal": str})
+    tasks = []
+    for name, entry in f["tasks"].items():
+        t = _fields(entry, where, f"tasks.{name}.", {"title": str, "overrides": list}, {"epochs": int})
+        tasks.append(Task(str(name), t["title"], tuple(map(str, t["overrides"])), t["epochs"] or f["epochs"]))
+    configs = {}
+    for space, entry in (f["optim_configs"] or {}).items():
+        c = _fields(entry, where, f"optim_configs.{space}.", {"config": str, "why": str})
+        configs[str(space)] = OptimConfig(c["config"], c["why"])
+    return Program(path.stem, f["about"], metric["name"], metric["goal"], tuple(tasks), configs)
+
+
+def _spaces(root: pathlib.Path) -> tuple[Space, ...]:
+    raws = {path.stem: _read(path, root) for path in sorted((root / "spaces").glob("*.yaml"))}
+    spaces = []
+    for name, (where, raw) in raws.items():
+        f = _fields(raw, where, "", {"about": str},
+                    {"parameters": dict, "parameters_from": str, "programs": list})
+        if (f["parameters"] is None) == (f["parameters_from"] is None):
+            raise SourceError(where, "parameters", "give either parameters or parameters_from")
+        parameters = f["parameters"]
+        if f["parameters_from"] is not None:  # another optimiser's space, not a copy of it
+            _, other = raws.get(f["parameters_from"], (None, {}))
+            parameters = other.get("parameters")
+            if not isinstance(parameters, dict):
+                raise SourceError(where, "parameters_from",
+                                  f"spaces/{f['parameters_from']}.yaml has no parameters of its own")
+        programs = tuple(map(str, f["programs"])) if f["programs"] is not None else None
+        spaces.append(Space(name, f["about"], parameters, programs))
+    return tuple(spaces)
+
+
+def load(root: pathlib.Path = SOURCES_DIR, conf_dir: pathlib.Path = CONF_DIR) -> Sources:
+    """Read every source under ``root`` and check that they fit together and with ``conf/optim``."""
+    root = pathlib.Path(root)
+    sources = Sources(_protocol(root),
+                      tuple(_program(p, root) for p in sorted((root / "programs").glob("*.yaml"))),
+                      _spaces(root))
+    _check_links(sources, root.name, pathlib.Path(conf_dir))
+    return sources
+
+
+def _check_links(sources: Sources, root: str, conf_dir: pathlib.Path) -> None:
+    programs = {p.name for p in sources.programs}
+    spaces = {s.name: s for s in sources.spaces}
+    for space in sources.spaces:
+        unknown = sorted(set(space.programs or ()) - programs)
+        if unknown:
+            raise SourceError(f"{root}/spaces/{space.name}.yaml", "programs", f"no program {unknown[0]!r}")
+    owners: dict[str, str] = {}  # task -> its program
+    for program in sources.programs:
+        where = f"{root}/programs/{program.name}.yaml"
+        for task in program.tasks:
+            if task.name in owners:
+                raise SourceError(where, f"tasks.{task.name}", f"also a task of programs/{owners[task.name]}.yaml")
+            owners[task.name] = program.name
+        for name in program.optim_configs:
+            if name not in spaces or not spaces[name].swept_on(program):
+                raise SourceError(where, f"optim_configs.{name}", f"no space spaces/{name}.yaml is swept here")
+        for space in sources.spaces:
+            config = program.config_of(space.name)
+            if space.swept_on(program) and not (conf_dir / "optim" / f"{config}.yaml").is_file():
+                raise SourceError(f"{root}/spaces/{space.name}.yaml", "name",
+                                  f"no optimiser config conf/optim/{config}.yaml to sweep on {program.name}")

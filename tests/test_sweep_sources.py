@@ -1,0 +1,113 @@
+"""The sweep specs are generated from sweep_sources/ (docs/sweeps.md): the committed specs are
+what the sources make, a new optimiser needs only its config and its search space, and a bad
+source is refused naming the file and the key."""
+import shutil
+
+import pytest
+import yaml
+
+from suite.commands import write_sweep_specs
+from suite.config import REPO
+from suite.sweeps import generator, sources
+from suite.sweeps.sources import SourceError
+from suite.sweeps.spec import load
+
+TASKS = {"rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03", "rahimi_recht_k10",
+         "rahimi_recht_k1e5", "xor", "mnist1d", "cifar10_cnn", "cifar10_resnet"}
+
+
+def test_committed_specs_are_what_the_sources_make():
+    problems = generator.differences(generator.generate(sources.load()))
+    assert not problems, (f"sweeps/ differs from sweep_sources/: run `{generator.COMMAND}` and "
+                          "commit sweeps/\n" + "\n".join(problems))
+
+
+def test_check_command_exits_zero_on_the_committed_specs(capsys):
+    assert write_sweep_specs.main(["--check"]) == 0
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the sources and of conf/optim, and an empty specs directory."""
+    shutil.copytree(REPO / "sweep_sources", tmp_path / "sweep_sources")
+    shutil.copytree(REPO / "conf" / "optim", tmp_path / "conf" / "optim")
+    (tmp_path / "sweeps").mkdir()
+    return tmp_path
+
+
+def generate(tree):
+    return generator.generate(sources.load(tree / "sweep_sources", tree / "conf"))
+
+
+def edit(path, change):
+    raw = yaml.safe_load(path.read_text())
+    change(raw)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_new_optimiser_needs_only_its_config_and_its_space(tree):
+    (tree / "conf" / "optim" / "newopt.yaml").write_text("_target_: torch.optim.SGD\nname: newopt\nlr: 0.1\n")
+    (tree / "sweep_sources" / "spaces" / "newopt.yaml").write_text(
+        "about: A new optimiser.\n"
+        "parameters:\n  optim.lr: {distribution: log_uniform_values, min: 1.0e-3, max: 1.0}\n")
+    generator.write(generate(tree), tree / "sweeps")
+    made = sorted((tree / "sweeps").glob("*/newopt.yaml"))
+    assert {p.parent.name for p in made} == TASKS
+    spec = load(tree / "sweeps" / "xor" / "newopt.yaml")
+    assert "optim=newopt" in spec.fixed_overrides and spec.parameters == {
+        "optim.lr": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1.0}}
+    assert (spec.metric.name, spec.run_cap, spec.hyperband.min_iter) == ("epochs_to_convergence", 20, 10)
+
+
+def test_a_space_without_its_optimiser_config_is_refused(tree):
+    (tree / "sweep_sources" / "spaces" / "ghost.yaml").write_text(
+        "about: No conf/optim/ghost.yaml.\nparameters:\n  optim.lr: {min: 0.1, max: 1.0}\n")
+    with pytest.raises(SourceError, match=r"sweep_sources/spaces/ghost.yaml: .*conf/optim/ghost.yaml"):
+        generate(tree)
+
+
+def test_which_optimiser_runs_where_is_data(tree):
+    specs = {(s.task, s.optim): s for s in generate(tree)}
+    assert {t for t, o in specs if o == "lbfgs"} == TASKS - {"mnist1d", "cifar10_cnn", "cifar10_resnet"}
+    xor_lbfgs = yaml.safe_load(specs["xor", "lbfgs"].text)
+    assert "optim=lbfgs_single" in xor_lbfgs["command"]
+    # KryBall+ is swept over KryBall's space, read from spaces/kryball.yaml, not a copy.
+    edit(tree / "sweep_sources" / "spaces" / "kryball.yaml",
+         lambda raw: raw["parameters"]["optim.refresh"].update(max=20))
+    again = {(s.task, s.optim): yaml.safe_load(s.text) for s in generate(tree)}
+    assert again["xor", "kryball_plus"]["parameters"]["optim.refresh"]["max"] == 20
+
+
+def test_write_removes_specs_no_source_makes_and_check_finds_hand_edits(tree):
+    stale = tree / "sweeps" / "oldtask" / "adam.yaml"
+    stale.parent.mkdir()
+    stale.write_text("method: bayes\n")
+    specs = generate(tree)
+    assert "oldtask/adam.yaml: no source makes it" in generator.differences(specs, tree / "sweeps")
+    generator.write(specs, tree / "sweeps")
+    assert not stale.parent.exists() and generator.differences(specs, tree / "sweeps") == []
+    hand_edited = tree / "sweeps" / "xor" / "adam.yaml"
+    hand_edited.write_text(hand_edited.read_text().replace("run_cap: 20", "run_cap: 30"))
+    assert generator.differences(specs, tree / "sweeps") == ["xor/adam.yaml: differs from what its sources make"]
+
+
+@pytest.mark.parametrize("file, change, where, key", [
+    ("spaces/adam.yaml", lambda r: r["parameters"]["optim.lr"].update(distribution="normal"),
+     "spaces/adam.yaml", "parameters.optim.lr.distribution"),
+    ("spaces/adam.yaml", lambda r: r.update(paramters=r.pop("parameters")), "spaces/adam.yaml", "paramters"),
+    ("spaces/kryball_plus.yaml", lambda r: r.update(parameters_from="nothing"),
+     "spaces/kryball_plus.yaml", "parameters_from"),
+    ("spaces/lbfgs.yaml", lambda r: r.update(programs=["table5_1", "table9"]), "spaces/lbfgs.yaml", "programs"),
+    ("programs/xor.yaml", lambda r: r["metric"].pop("goal"), "programs/xor.yaml", "metric.goal"),
+    ("programs/xor.yaml", lambda r: r["tasks"].update(mnist1d=r["tasks"]["xor"]), "programs/xor.yaml",
+     "tasks.mnist1d"),
+    ("programs/table5_2.yaml", lambda r: r["tasks"]["mnist1d"].update(epochs="100"),
+     "programs/table5_2.yaml", "tasks.mnist1d.epochs"),
+    ("protocol.yaml", lambda r: r["hyperband"].update(eta=1), "protocol.yaml", "early_terminate.eta"),
+    ("protocol.yaml", lambda r: r["hyperband"].pop("min_iter"), "protocol.yaml", "hyperband.min_iter"),
+])
+def test_bad_sources_are_refused_naming_the_file_and_key(tree, file, change, where, key):
+    edit(tree / "sweep_sources" / file, change)
+    with pytest.raises(SourceError) as err:
+        generate(tree)
+    assert where in str(err.value) and f": {key}: " in str(err.value)
