@@ -1,11 +1,11 @@
 """When to rebuild the Krylov basis and saddle-free direction (thesis Algorithm 4, line 5).
 
 The thesis refreshes on a fixed schedule, at every step t with t mod r_refresh = 0,
-counted here as the steps since the last refresh (a step that changed nothing does not
-count, so a failed refresh is retried). ``adaptive_refresh`` (beyond the thesis; an
-adaptive r_refresh is suggested in §5.5.3 and §6.2.5) also refreshes early, right
-after a step on an old basis whose model was poor by the radius rule's own test,
-ρ < ``SHRINK_BELOW``.
+counted here as the trust-region steps since the last refresh (a hybrid phase's
+first-order step does not count, nor does a step that changed nothing, so a failed
+refresh is retried). ``adaptive_refresh`` (beyond the thesis; §5.5.3 and §6.2.5
+suggest an adaptive r_refresh) also refreshes early, right after a step on an old
+basis whose model was poor by the radius rule's own test, ρ < ``SHRINK_BELOW``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 As in scipy's ``optimize/_trustregion.py``, the loop owns ρ and the radius and takes
 the subproblem solver as an argument. The model is the quadratic of thesis eqs
-4.14–4.15 in the coordinates α of an orthonormal search basis; a trial point is
-evaluated once (``TrialPoints``), and a rejected one is re-solved at the shrunk radius
-up to ``max_retries`` times without new Hessian-vector products.
+4.14–4.15 in the coordinates α of an orthonormal search basis. Each trial point is
+evaluated once (``TrialPoints``); after a rejection the same subproblem is re-solved at
+the shrunk radius, up to ``max_retries`` times, without new Hessian-vector products.
 """
 
 from __future__ import annotations
