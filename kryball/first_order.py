@@ -1,15 +1,23 @@
-"""Adam's moment estimates on KryBall's flat parameter vector (issue 7's extensions).
+"""First-order steps and Adam's moment estimates on KryBall's flat parameter vector (beyond the thesis).
 
 Adam (Kingma & Ba, 2015) keeps ``m ← β₁m + (1−β₁)g`` and ``v ← β₂v + (1−β₂)g²`` and,
 with the bias corrections ``m̂ = m/(1−β₁ᵗ)``, ``v̂ = v/(1−β₂ᵗ)``, steps along
 ``−m̂/(√v̂ + ε)``. KryBall's options use three things from it: that direction as an
-extra search direction, ``D = √v̂ + ε`` as the diagonal preconditioner of the Krylov
-space (thesis §3.2.2), and ``−lr·m̂/(√v̂ + ε)`` as the first-order step of the
-fallback and hybrid options (thesis §5.5.4, §6.2.1). The estimates live in
-KryBall's state (``adam_m``, ``adam_v``, ``adam_t``), so ``state_dict`` carries them.
+extra search direction (thesis §6.2.5), ``D = √v̂ + ε`` as the diagonal preconditioner
+of the Krylov space (thesis §3.2.2), and ``−lr·m̂/(√v̂ + ε)`` as the first-order step of
+the fallback and hybrid options (thesis §5.5.4, §6.2.1), beside SGD's ``−lr·g``. The
+estimates live in KryBall's state (``adam_m``, ``adam_v``, ``adam_t``), so
+``state_dict`` carries them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from .options import Options
 
 
 def update_moments(state: dict, g: torch.Tensor, betas: tuple[float, float]) -> None:
@@ -32,3 +40,26 @@ def direction(state: dict, betas: tuple[float, float], eps: float) -> torch.Tens
     """``m̂/(√v̂ + ε)``: Adam's (ascent) direction; its step is ``−lr`` times it."""
     bias_correction = 1 - betas[0] ** state["adam_t"]
     return state["adam_m"] / bias_correction / denominator(state, betas, eps)
+
+
+def needs_moments(options: Options) -> bool:
+    """Whether an option reads Adam's moment estimates (they are kept only then)."""
+    return "adam" in options.directions or options.preconditioner == "adam" or options.first_order == "adam"
+
+
+def track_moments(state: dict, g: torch.Tensor, options: Options) -> None:
+    """Fold this step's gradient into Adam's moments, if an option reads them."""
+    if needs_moments(options):
+        update_moments(state, g, options.adam_betas)
+
+
+# The first-order optimisers of ``first_order``, by name: each gives the (ascent) direction its step is −lr times.
+FIRST_ORDER_METHODS = {
+    "sgd": lambda g, state, options: g,
+    "adam": lambda g, state, options: direction(state, options.adam_betas, options.adam_eps),
+}
+
+
+def first_order_step(g: torch.Tensor, state: dict, options: Options) -> torch.Tensor:
+    """The configured first-order optimiser's step from the gradient ``g``: −lr·g (SGD) or −lr·m̂/(√v̂ + ε) (Adam)."""
+    return -options.first_order_lr * FIRST_ORDER_METHODS[options.first_order](g, state, options)

@@ -1,4 +1,4 @@
-"""Hessian-vector products that share one gradient graph per step (DESIGN §3 step 1).
+"""Hessian-vector products that share one gradient graph per step (thesis §2.4.1; docs/design.md).
 
 Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``; each
 product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph

@@ -1,7 +1,9 @@
-"""A diagonally preconditioned Krylov space and its saddle-free direction (thesis §3.2.2).
+"""The Krylov space and its saddle-free direction, diagonally preconditioned or not (thesis §4.2.1, §3.2.2).
 
-With a positive diagonal ``D`` (Adam's ``√v̂ + ε``, :mod:`kryball.first_order`), the
-thesis suggests the Krylov space 𝒦(D⁻¹H, D⁻¹g) in place of 𝒦(H, g). It is built
+Without a preconditioner this is the thesis's 𝒦_M(H, g) and its saddle-free direction
+(eqs 4.5–4.12). The ``preconditioner`` option (beyond the thesis) takes a positive
+diagonal ``D`` (Adam's ``√v̂ + ε``, :mod:`kryball.first_order`) and, as thesis §3.2.2
+suggests, the Krylov space 𝒦(D⁻¹H, D⁻¹g) in place of 𝒦(H, g). It is built
 symmetrically: with ``S = D^{-1/2}``, Lanczos on ``SHS`` from ``Sg`` gives Q̃ and
 T̃ = Q̃ᵀSHSQ̃, and ``S(SHS)ᵏSg = (D⁻¹H)ᵏD⁻¹g``, so span(SQ̃) is the wanted space. The
 saddle-free direction is taken in the preconditioned coordinates, ``ỹ = sfn(T̃)``,
@@ -10,12 +12,30 @@ the space gets an orthonormal basis in θ: ``SQ̃ = QR``, whose curvature follow
 without more Hessian-vector products, ``QᵀHQ = R⁻ᵀT̃R⁻¹``.
 """
 
-from typing import Callable, NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import torch
 
+from . import first_order
 from .krylov import lanczos
 from .saddle_free import sfn_direction
+
+if TYPE_CHECKING:
+    from .options import Options
+
+# The ``preconditioner`` option's diagonals, by name, each as S = D^{-1/2} from the optimiser's state and options.
+PRECONDITIONERS = {
+    "adam": lambda state, options: first_order.denominator(state, options.adam_betas, options.adam_eps).rsqrt_(),
+}
+
+
+def krylov_scale(state: dict, options: Options) -> torch.Tensor | None:
+    """S = D^{-1/2} of the configured preconditioner, or ``None`` for the thesis's 𝒦(H, g)."""
+    if options.preconditioner is None:
+        return None
+    return PRECONDITIONERS[options.preconditioner](state, options)
 
 
 class KrylovDirection(NamedTuple):

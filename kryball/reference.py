@@ -14,9 +14,10 @@ from typing import Callable
 
 import torch
 
-from .optimizer import EXTENSIONS, HYPERPARAMETERS, _normalised, _validate
+from .options import Options
 from .saddle_free import sfn_direction
-from .trust_region import is_accepted, predicts_measurable_decrease, reduction_ratio, solve_subproblem, update_radius
+from .trust_region import (is_accepted, predicted_reduction, predicts_measurable_decrease, reduction_ratio,
+                           solve_subproblem, update_radius)
 
 _TOL = 1e-8  # dependence / breakdown tolerance, relative, in float64
 
@@ -56,29 +57,28 @@ class ReferenceKryBall:
     """
 
     def __init__(self, loss_fn: Callable[[torch.Tensor], torch.Tensor], theta0: torch.Tensor, **hyperparameters):
-        self.hp = _normalised({**HYPERPARAMETERS, **hyperparameters})
-        _validate(self.hp)
-        extensions = sorted(name for name, off in EXTENSIONS.items() if self.hp[name] != off)
-        if extensions:
-            raise ValueError(f"ReferenceKryBall implements the thesis algorithm: {', '.join(extensions)} must be off")
+        self.options = Options(**hyperparameters)
+        if self.options.beyond_thesis():
+            raise ValueError("ReferenceKryBall implements the thesis algorithm: "
+                             f"{', '.join(self.options.beyond_thesis())} must be off")
         self.loss_fn = loss_fn
         self.theta = theta0.detach().to(torch.float64).clone()
-        self.radius = float(self.hp["initial_radius"])
+        self.radius = float(self.options.initial_radius)
         self.momentum = torch.zeros_like(self.theta)
         self.krylov_basis = self.theta.new_zeros(self.theta.numel(), 0)
         self.sfn_direction = None
         self.t = 0
 
     def step(self) -> float:
-        theta, hp = self.theta, self.hp
+        theta, options = self.theta, self.options
         loss = self.loss_fn(theta).item()
         g = torch.func.grad(self.loss_fn)(theta)
         H = torch.autograd.functional.hessian(self.loss_fn, theta)
         H = (H + H.T) / 2
         z = self.momentum
-        if self.t % hp["refresh"] == 0:
-            Q = dense_arnoldi(H, g, hp["krylov_dim"])
-            y, _ = sfn_direction(Q.T @ H @ Q, Q.T @ g, hp["eig_clip"])
+        if self.t % options.refresh == 0:
+            Q = dense_arnoldi(H, g, options.krylov_dim)
+            y, _ = sfn_direction(Q.T @ H @ Q, Q.T @ g, options.eig_clip)
             self.sfn_direction = Q @ y
             self.krylov_basis = Q
             X = gram_schmidt([g, z, self.sfn_direction])
@@ -86,18 +86,19 @@ class ReferenceKryBall:
             X = gram_schmidt([g, z, *self.krylov_basis.T])
         A, b = X.T @ H @ X, X.T @ g
 
-        for _ in range(hp["max_retries"] + 1):
-            alpha = solve_subproblem(A, b, self.radius).step
-            predicted = -(b @ alpha + 0.5 * alpha @ A @ alpha).item()
+        for _ in range(options.max_retries + 1):
+            solution = solve_subproblem(A, b, self.radius)
+            alpha = solution.step
+            predicted = predicted_reduction(A, b, alpha)
             if not predicts_measurable_decrease(predicted, loss, torch.finfo(torch.float64).eps):
                 break
             p = X @ alpha
             rho = reduction_ratio(loss - self.loss_fn(theta + p).item(), predicted)
-            self.radius = update_radius(self.radius, rho, alpha.norm().item(),
-                                        max_radius=hp["max_radius"], min_radius=hp["min_radius"])
-            if is_accepted(rho, hp["accept_ratio"]):
+            self.radius = update_radius(self.radius, rho, solution.hits_boundary,
+                                        max_radius=options.max_radius, min_radius=options.min_radius)
+            if is_accepted(rho, options.accept_ratio):
                 self.theta = theta + p
                 break
-        self.momentum = hp["momentum"] * z + g
+        self.momentum = options.momentum * z + g
         self.t += 1
         return loss

@@ -1,6 +1,6 @@
-"""The search subspace of one step and the Hessian projected onto it (thesis §4.2.2).
+"""The linear algebra of the search subspace and the Hessian projected onto it (thesis §4.2.2).
 
-KryBall's subspace is spanned by a few directions — gradient, momentum and the
+:mod:`kryball.search_subspace` puts these pieces together for one step. KryBall's subspace is spanned by a few directions — gradient, momentum and the
 saddle-free direction, or gradient, momentum and the last Krylov basis (thesis
 Algorithm 4, lines 8–12). Most of them lie in span(Q) of a Krylov basis whose
 curvature QᵀHQ is often already known (the Lanczos matrix T on refresh steps), so
@@ -8,7 +8,7 @@ the subspace is built in two layers:
 
 * an orthonormal *extended basis* ``E = [Q | R]`` of n-vectors, where R spans the
   parts of the extra directions outside span(Q) — only R needs fresh
-  Hessian-vector products when QᵀHQ is known (DESIGN §3 step 4);
+  Hessian-vector products when QᵀHQ is known (docs/design.md);
 * the search directions as float64 *coordinates* in E, orthonormalised in that
   small space, so the projected problem ``A = ĈᵀKĈ``, ``b = ĈᵀEᵀg`` costs no more
   n-vector work.

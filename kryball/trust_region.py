@@ -147,6 +147,11 @@ def reduction_ratio(actual: float, predicted: float) -> float:
     return actual / predicted
 
 
+def predicted_reduction(A: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> float:
+    """The decrease −(bᵀα + ½αᵀAα) the quadratic model predicts for the step α (thesis eq. 4.14)."""
+    return -(b @ alpha + 0.5 * alpha @ A @ alpha).item()
+
+
 def predicts_measurable_decrease(predicted: float, loss: float, eps: float) -> bool:
     """Whether a predicted reduction is large enough to be seen in the loss at all.
 
@@ -163,15 +168,16 @@ def is_accepted(rho: float, accept_ratio: float) -> bool:
     return rho > accept_ratio
 
 
-def update_radius(radius: float, rho: float, step_norm: float, *, max_radius: float, min_radius: float) -> float:
+def update_radius(radius: float, rho: float, hits_boundary: bool, *, max_radius: float, min_radius: float) -> float:
     """Nocedal & Wright Algorithm 4.1 radius rule, kept within [min_radius, max_radius].
 
-    ρ < 1/4 → Δ/4; ρ > 3/4 with the step on the boundary → min(2Δ, max_radius);
-    otherwise unchanged. The floor keeps a run of rejections (noisy mini-batches)
-    from shrinking Δ to a value no float step can recover from.
+    ρ < 1/4 → Δ/4; ρ > 3/4 with the step on the boundary (the solver's
+    ``hits_boundary``) → min(2Δ, max_radius); otherwise unchanged. The floor keeps a
+    run of rejections (noisy mini-batches) from shrinking Δ to a value no float step
+    can recover from.
     """
     if rho < SHRINK_BELOW:
         radius = SHRINK_FACTOR * radius
-    elif rho > EXPAND_ABOVE and step_norm >= radius * (1 - 1e-6):
+    elif rho > EXPAND_ABOVE and hits_boundary:
         radius = min(EXPAND_FACTOR * radius, max_radius)
     return max(radius, min_radius)

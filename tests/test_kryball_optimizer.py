@@ -1,16 +1,20 @@
 """KryBall as an optimiser: convergence, closures, state, bad input, counts, devices."""
 
 import copy
+import dataclasses
+import inspect
 import io
 import math
+import pickle
 
 import pytest
 import torch
 
-from kryball import HYPERPARAMETERS, KryBall
+from kryball import HYPERPARAMETERS, KryBall, Options, Status
 from kryball.hvp import HessianVectorProducts
 from kryball.krylov import lanczos
 from kryball.subspace import extend_basis
+from kryball.trust_region import SHRINK_FACTOR
 
 
 def rosenbrock(xy):
@@ -135,6 +139,19 @@ def test_invalid_hyperparameters_are_refused_by_name(name, value):
         KryBall([torch.nn.Parameter(torch.zeros(2))], **{name: value})
 
 
+def test_keyword_construction_shows_and_keeps_the_options_defaults():
+    signature = inspect.signature(KryBall)
+    assert list(signature.parameters)[0] == "params"
+    assert {name: p.default for name, p in list(signature.parameters.items())[1:]} == HYPERPARAMETERS
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:])
+    opt = KryBall([torch.nn.Parameter(torch.zeros(2))], krylov_dim=7, directions=["adam"], adam_betas=[0.5, 0.6])
+    assert opt.defaults == {**HYPERPARAMETERS, "krylov_dim": 7, "directions": ("adam",), "adam_betas": (0.5, 0.6)}
+    options = Options.of(opt.param_groups[0])
+    assert options.krylov_dim == 7 and options.beyond_thesis() == ["directions"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.krylov_dim = 3
+
+
 def test_unknown_hyperparameters_and_mismatched_groups_are_refused():
     with pytest.raises(TypeError, match="lr"):  # no learning rate to set
         KryBall([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
@@ -143,6 +160,19 @@ def test_unknown_hyperparameters_and_mismatched_groups_are_refused():
         KryBall([{"params": [a]}, {"params": [b], "krylov_dim": 2}])
     with pytest.raises(ValueError, match="dtype"):
         KryBall([a, torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]).step(lambda: a.sum())
+
+
+def test_status_is_a_string_enum():
+    assert [status.value for status in Status] == [
+        "accepted", "rejected", "stationary", "non-finite loss", "non-finite gradient", "non-finite curvature",
+        "fallback", "first-order"]
+    xy = torch.nn.Parameter(torch.tensor([-1.5, 2.0], dtype=torch.float64))
+    opt = KryBall([xy])
+    opt.step(lambda: rosenbrock(xy))
+    status = opt.last_step.status
+    assert status is Status.ACCEPTED and status == "accepted" and isinstance(status, str)
+    assert str(status) == f"{status}" == "accepted"
+    assert pickle.loads(pickle.dumps(opt.last_step)) == opt.last_step
 
 
 def test_step_without_a_closure_is_a_clear_error():
@@ -167,7 +197,7 @@ def test_non_finite_trial_loss_is_a_rejection_that_leaves_parameters_exactly():
     opt.step(closure)
     assert torch.equal(xy.detach(), before)
     assert opt.last_step.status == "rejected" and not opt.last_step.accepted
-    assert opt.last_step.radius == 0.25 * HYPERPARAMETERS["initial_radius"]
+    assert opt.last_step.radius == SHRINK_FACTOR * HYPERPARAMETERS["initial_radius"]
 
 
 def test_non_finite_loss_or_gradient_at_the_current_point_changes_nothing():

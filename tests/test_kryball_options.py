@@ -1,19 +1,20 @@
-"""KryBall's options beyond the thesis (issue 7): each changes the step as documented, all off is
+"""KryBall's options beyond the thesis (kryball/options.py): each changes the step as documented, all off is
 the thesis step, the hybrid switch fires when (and only when) its criterion is met, bad
 combinations are refused, and every option survives a state_dict round trip."""
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from kryball import KryBall
+from kryball import BEYOND_THESIS, HYPERPARAMETERS, KryBall
 from kryball.first_order import denominator, direction, update_moments
-from kryball.optimizer import EXTENSIONS
 from kryball.preconditioning import krylov_direction
-from kryball.reference import dense_arnoldi, gram_schmidt
+from kryball.reference import ReferenceKryBall, dense_arnoldi, gram_schmidt
 from kryball.saddle_free import sfn_direction
-from kryball.trust_region import solve_subproblem
+from kryball.trust_region import SHRINK_BELOW, solve_subproblem
 
 N = 6
 MIXING = torch.randn(N, N, dtype=torch.float64, generator=torch.Generator().manual_seed(7)) / N ** 0.5
@@ -67,7 +68,7 @@ def expected_refresh_step(x, opt, extras, krylov_dim, scale=None):
 
 def test_all_options_off_is_the_thesis_step_bit_for_bit():
     plain, _ = run(start(), 12)
-    off, _ = run(start(), 12, **EXTENSIONS, adam_betas=(0.5, 0.6), adam_eps=1.0)
+    off, _ = run(start(), 12, **BEYOND_THESIS, adam_betas=(0.5, 0.6), adam_eps=1.0)
     assert torch.equal(plain.param_groups[0]["params"][0], off.param_groups[0]["params"][0])
     assert "adam_m" not in off.state[off.param_groups[0]["params"][0]]  # nothing Adam is kept when unused
 
@@ -212,7 +213,7 @@ def test_adaptive_refresh_rebuilds_the_basis_after_a_poor_model_on_an_old_one():
             opt.step(lambda: rosenbrock(xy))
             infos.append(opt.last_step)
         poor = [i for i, info in enumerate(infos[:-1]) if not info.refreshed and info.rho is not None
-                and info.rho < 0.25]
+                and info.rho < SHRINK_BELOW]
         assert poor  # the scenario happens
         assert [i for i, info in enumerate(infos) if info.refreshed and i > 0] == ([i + 1 for i in poor]
                                                                                    if adaptive else [])
@@ -278,3 +279,38 @@ def test_a_state_saved_before_the_options_existed_continues_on_the_thesis_schedu
         opt2.step(lambda: quartic(x2))
         assert opt.last_step == opt2.last_step
     assert torch.equal(x, x2)
+
+
+# A value that turns each option beyond the thesis on (with what it needs).
+FIRST_ORDER_SGD = dict(first_order="sgd", first_order_lr=0.1)
+TURNED_ON = dict(reuse_curvature=dict(reuse_curvature=True), directions=dict(directions=("previous_step",)),
+                 momentum_from=dict(momentum_from="steps"), preconditioner=dict(preconditioner="adam"),
+                 first_order=FIRST_ORDER_SGD, fallback=dict(fallback=True, **FIRST_ORDER_SGD),
+                 switch_grad_ratio=dict(switch_grad_ratio=0.5, **FIRST_ORDER_SGD),
+                 interleave=dict(interleave=2, **FIRST_ORDER_SGD), adaptive_refresh=dict(adaptive_refresh=True))
+
+
+def test_the_reference_refuses_exactly_the_options_beyond_the_thesis():
+    assert set(BEYOND_THESIS) == set(TURNED_ON)  # a new option beyond the thesis needs a line in TURNED_ON
+    for name, options in TURNED_ON.items():
+        with pytest.raises(ValueError, match=f"ReferenceKryBall implements the thesis algorithm: .*{name}"):
+            ReferenceKryBall(quartic, start().detach(), **options)
+    # Settings of the thesis algorithm, and the option settings that change nothing while the options are off.
+    ReferenceKryBall(quartic, start().detach(), **BEYOND_THESIS, max_retries=2, batched_hvps=True, adam_eps=1.0)
+
+
+CONF_OPTIM = Path(__file__).resolve().parents[1] / "conf" / "optim"
+
+
+def test_every_key_of_the_hydra_configs_constructs_kryball():
+    """Hydra instantiates ``kryball.KryBall`` with these keys as keyword arguments (lists as ListConfig)."""
+    kryball = OmegaConf.load(CONF_OPTIM / "kryball.yaml")
+    kryball_plus = OmegaConf.merge(kryball, OmegaConf.load(CONF_OPTIM / "kryball_plus.yaml"))
+    for cfg in (kryball, kryball_plus):
+        options = {key: value for key, value in cfg.items() if key not in ("_target_", "_partial_", "name", "defaults")}
+        opt = KryBall([start()], **options)
+        for key, value in options.items():
+            expected = tuple(value) if OmegaConf.is_list(value) else value
+            assert opt.defaults[key] == expected and type(opt.defaults[key]) is type(expected), key
+    assert set(options) == set(HYPERPARAMETERS)  # kryball_plus names every option
+    assert opt.defaults["directions"] == ("adam",)

@@ -1,4 +1,4 @@
-"""The fast path agrees with the slow dense reference (DESIGN §7)."""
+"""The fast path agrees with the slow dense reference (kryball/reference.py; docs/design.md)."""
 
 import pytest
 import torch

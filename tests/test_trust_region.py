@@ -1,11 +1,13 @@
-"""The trust-region subproblem solver and the radius/acceptance rules."""
+"""The trust-region subproblem solver, the radius/acceptance rules and the loop of one step that uses them."""
 
 import math
 
 import pytest
 import torch
 
+from kryball import Options, Status
 from kryball.trust_region import is_accepted, reduction_ratio, solve_subproblem, update_radius
+from kryball.trust_region_loop import QuadraticModel, trust_region_step
 
 
 def random_symmetric(k, kind, generator):
@@ -139,12 +141,13 @@ def test_bad_input_is_refused(A, b, radius, message):
 
 def test_radius_rule_follows_nocedal_wright():
     kwargs = dict(max_radius=8.0, min_radius=1e-3)
-    assert update_radius(1.0, 0.1, 1.0, **kwargs) == 0.25  # poor agreement: shrink
-    assert update_radius(1.0, 0.5, 1.0, **kwargs) == 1.0  # fair: keep
-    assert update_radius(1.0, 0.9, 1.0, **kwargs) == 2.0  # good and on the boundary: expand
-    assert update_radius(1.0, 0.9, 0.5, **kwargs) == 1.0  # good but interior: keep
-    assert update_radius(6.0, 0.9, 6.0, **kwargs) == 8.0  # capped
-    assert update_radius(2e-3, -math.inf, 1e-3, **kwargs) == 1e-3  # floored
+    assert update_radius(1.0, 0.1, True, **kwargs) == 0.25  # poor agreement: shrink
+    assert update_radius(1.0, 0.1, False, **kwargs) == 0.25  # poor agreement, interior step: shrink all the same
+    assert update_radius(1.0, 0.5, True, **kwargs) == 1.0  # fair: keep
+    assert update_radius(1.0, 0.9, True, **kwargs) == 2.0  # good and on the boundary: expand
+    assert update_radius(1.0, 0.9, False, **kwargs) == 1.0  # good but interior: keep
+    assert update_radius(6.0, 0.9, True, **kwargs) == 8.0  # capped
+    assert update_radius(2e-3, -math.inf, True, **kwargs) == 1e-3  # floored
 
 
 def test_ratio_and_acceptance():
@@ -153,3 +156,77 @@ def test_ratio_and_acceptance():
     assert reduction_ratio(-math.inf, 1.0) == -math.inf
     assert is_accepted(0.1, 0.0) and not is_accepted(0.0, 0.0) and not is_accepted(-1.0, 0.0)
     assert not is_accepted(0.1, 0.2)
+
+
+class ScriptedTrials:
+    """Trial points whose losses are given in advance; records the steps tried and the restores."""
+
+    def __init__(self, losses):
+        self.theta = torch.zeros(2, dtype=torch.float64)
+        self.losses, self.tried, self.restores = list(losses), [], 0
+
+    def loss_at(self, p):
+        self.tried.append(p)
+        return self.losses.pop(0)
+
+    def restore(self):
+        self.restores += 1
+
+
+def plain_model(A, b):
+    """The quadratic bᵀα + ½αᵀAα with the identity as basis and coordinates, so p = α."""
+    identity = torch.eye(2, dtype=torch.float64)
+    return QuadraticModel(A, b, identity, identity)
+
+
+def test_the_loop_retries_at_the_shrunk_radius_with_the_solver_it_is_given():
+    A, b = torch.diag(torch.tensor([1.0, 2.0], dtype=torch.float64)), torch.tensor([-1.0, -1.0], dtype=torch.float64)
+    radii = []
+
+    def recording_solver(A, b, radius):
+        radii.append(radius)
+        return solve_subproblem(A, b, radius)
+
+    trials = ScriptedTrials([math.nan, 10.0, -1.0])  # from loss 0: two rejections, then a large decrease
+    outcome = trust_region_step(plain_model(A, b), 1.0, 0.0, trials, Options(max_retries=2), solve=recording_solver)
+    assert radii == [1.0, 0.25, 0.0625]
+    assert outcome.info.status is Status.ACCEPTED and outcome.info.retries == 2 and outcome.info.loss_evals == 4
+    assert trials.restores == 2 and outcome.taken is outcome.tried is trials.tried[-1]
+    assert outcome.info.radius == 0.125  # ρ ≫ ¾ on the boundary of 0.0625: doubled
+    torch.testing.assert_close(outcome.tried.norm().item(), 0.0625)
+
+
+def test_the_loop_stops_after_max_retries_and_leaves_theta_restored():
+    A, b = torch.eye(2, dtype=torch.float64), torch.tensor([-1.0, 0.0], dtype=torch.float64)
+    trials = ScriptedTrials([1.0, 1.0])
+    outcome = trust_region_step(plain_model(A, b), 1.0, 0.0, trials, Options(max_retries=1))
+    assert outcome.info.status is Status.REJECTED and outcome.taken is None and trials.restores == 2
+    assert outcome.info.radius == 0.0625 and outcome.info.retries == 1 and len(trials.tried) == 2
+
+
+def test_the_radius_grows_only_when_the_solver_says_the_step_is_on_the_boundary():
+    """ρ = 1 each time: an interior Newton step keeps Δ, however close to the boundary; the step on the
+    boundary doubles it; and a solver that calls its full-length step interior keeps it too (the loop
+    takes the solver's ``hits_boundary``, it does not measure ‖α‖ itself)."""
+    A, b = 2 * torch.eye(2, dtype=torch.float64), torch.tensor([-1.0, 0.0], dtype=torch.float64)
+
+    def radius_after(radius, solve=solve_subproblem):
+        alpha = solve(A, b, radius).step
+        predicted = -(b @ alpha + 0.5 * alpha @ A @ alpha).item()
+        outcome = trust_region_step(plain_model(A, b), radius, 0.0, ScriptedTrials([-predicted]), Options(),
+                                    solve=solve)
+        assert outcome.info.rho == pytest.approx(1.0) and outcome.info.accepted
+        return outcome.info.radius
+
+    assert radius_after(1.0) == 1.0  # Newton step α = (0.5, 0), inside
+    assert radius_after(0.25) == 0.5  # α = (0.25, 0), on the boundary
+    assert radius_after(0.5 * (1 + 1e-7)) == 0.5 * (1 + 1e-7)  # the Newton step, a hair inside: interior
+    assert radius_after(0.25, lambda A, b, r: solve_subproblem(A, b, r)._replace(hits_boundary=False)) == 0.25
+
+
+def test_a_step_that_predicts_no_measurable_decrease_is_not_tried():
+    A, b = torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    trials = ScriptedTrials([])
+    outcome = trust_region_step(plain_model(A, b), 1.0, 3.0, trials, Options(max_retries=3))
+    assert outcome.info.status is Status.STATIONARY and outcome.tried is None and not trials.tried
+    assert outcome.info.radius == 1.0 and outcome.info.loss_evals == 1
