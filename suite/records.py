@@ -3,10 +3,13 @@
 :class:`Records` holds one row per run — its :class:`~suite.record.RunSummary` fields, any config
 keys asked for (dotted: ``optim.krylov_dim``) and whatever labels the caller adds (the
 reproduction's setting and variant) — and answers with small methods: :meth:`Records.where`
-(filter), :meth:`Records.groups` (group), :meth:`Records.stats` (seed statistics with a 95 %
-confidence interval) and :meth:`Records.curves` (the runs' ``metrics.csv``). Tables, figures, the
-ablation, ``scripts/collect_runs.py`` and the sweeps all read runs through it, so a status, a
-field name or a statistic means the same thing everywhere.
+(filter; :meth:`Records.cell` is a report's one way to pick a cell), :meth:`Records.groups`
+(group), :meth:`Records.stats` (seed statistics with a 95 % confidence interval) and
+:meth:`Records.curves` (the runs' ``metrics.csv``, read once, with their cost in
+:class:`GradientEquivalents`). The reproduction's tables, figures and ablation and
+``scripts/collect_runs.py`` read runs through it, so a status (a finished run is one whose
+:class:`~suite.record.Status` is final), a field name, a statistic or a cost means the same thing
+everywhere (docs/design.md §5).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .record import FINAL, METRICS, OUTCOMES, SUMMARY, RunSummary, Status
+from .record import COSTS, FINAL, METRICS, OUTCOMES, SUMMARY, RunSummary, Status
 
 IDENTITY = ("task", "optim", "seed", "status")
 
@@ -76,11 +79,51 @@ class SeedStats:
         return cls(n, float(values.mean()), std, ci95, float(values.median()), float(values.min()), float(values.max()))
 
 
-class Records:
-    """One row per run (see the module docstring). Immutable: every query returns new Records."""
+@dataclasses.dataclass(frozen=True)
+class GradientEquivalents:
+    """A run's cost in gradients: gradient evaluations + ``hvp`` × HVPs + ``forward`` × extra forward passes.
 
-    def __init__(self, frame: pd.DataFrame | None = None):
+    Extra forward passes are the loss evaluations beyond the gradients' (KryBall's trial points, a
+    line search's probes). One KryBall epoch costs several gradients and one ideal-LBFGS epoch up
+    to 25, so the epoch axis alone flatters both (thesis §5.3). :data:`NOMINAL` counts an HVP as one
+    gradient (Pearlmutter, 1994) and a forward pass as free; a *measured* weighting
+    (``suite.reproduction.cost.measured``) uses the times of the three on a task's model.
+    """
+
+    hvp: float
+    forward: float
+    measured_on: str | None = None  # what the weights were timed on; None for the nominal count
+
+    def of(self, rows: pd.DataFrame) -> pd.Series:
+        """Cumulative cost of each row: per-epoch metrics or run summaries (their counts are cumulative)."""
+        extra_forwards = (rows["loss_evals"] - rows["gradient_evals"]).clip(lower=0)
+        return rows["gradient_evals"] + self.hvp * rows["hvps"] + self.forward * extra_forwards
+
+    @property
+    def axis_label(self) -> str:
+        if self.measured_on is None:
+            return "gradient-equivalents (gradients + HVPs)"
+        return (f"gradient-equivalents (gradients + {self.hvp:.2f} × HVPs + {self.forward:.2f} × extra forwards, "
+                "measured)")
+
+
+NOMINAL = GradientEquivalents(hvp=1.0, forward=0.0)
+GRAD_EQ = "grad_eq"  # the column Records.curves adds
+
+
+class Records:
+    """One row per run (see the module docstring). Immutable: every query returns new Records.
+
+    Records derived from one another share one cache of the ``metrics.csv`` files read, so a
+    report that draws a run in several panels reads its file once.
+    """
+
+    def __init__(self, frame: pd.DataFrame | None = None, _curves: dict | None = None):
         self.frame = frame if frame is not None else pd.DataFrame(columns=[*IDENTITY, *OUTCOMES, "error", "run_dir"])
+        self._curves = {} if _curves is None else _curves  # run directory -> its metrics.csv (None: none)
+
+    def _derive(self, frame: pd.DataFrame) -> "Records":
+        return Records(frame, self._curves)
 
     @classmethod
     def load(cls, folders: Iterable[pathlib.Path], keys: Iterable[str] = ()) -> "Records":
@@ -116,7 +159,12 @@ class Records:
                 mask &= values.isin(list(wanted))
             else:
                 mask &= values == wanted
-        return Records(self.frame[mask])
+        return self._derive(self.frame[mask])
+
+    def cell(self, setting: str, optim: str, variant: str | None = None) -> "Records":
+        """The runs of one report cell: a setting's runs of one optimiser and, where the setting
+        studies several values or options, of one of them (None: a setting without variants)."""
+        return self.where(setting=setting, optim=optim, variant=variant)
 
     def finished(self) -> "Records":
         """Runs that ended by themselves (completed, converged or diverged): the ones whose outcomes count."""
@@ -125,12 +173,22 @@ class Records:
     def converged(self) -> "Records":
         return self.where(status=Status.CONVERGED.value)
 
+    def sorted(self, *columns: str) -> "Records":
+        return self._derive(self.frame.sort_values(list(columns), kind="stable"))
+
     def groups(self, *keys: str) -> Iterator[tuple[tuple, "Records"]]:
         """``(values of keys, Records)`` per group, in order of first appearance."""
         if self.empty:
             return
         for values, frame in self.frame.groupby(list(keys), sort=False, dropna=False):
-            yield (values if isinstance(values, tuple) else (values,)), Records(frame)
+            yield (values if isinstance(values, tuple) else (values,)), self._derive(frame)
+
+    def distinct(self, column: str) -> list:
+        """The column's values, each once, in order of first appearance (missing values left out)."""
+        return list(dict.fromkeys(self.frame[column].dropna())) if column in self.frame else []
+
+    def rows(self) -> list[dict]:
+        return self.frame.to_dict("records")
 
     def column(self, name: str) -> pd.Series:
         return pd.to_numeric(self.frame[name], errors="coerce") if name in self.frame else pd.Series(dtype=float)
@@ -142,11 +200,26 @@ class Records:
     def status_counts(self) -> dict[str, int]:
         return self.frame["status"].value_counts().to_dict() if not self.empty else {}
 
-    def curves(self) -> list[pd.DataFrame]:
-        """The per-epoch ``metrics.csv`` of every run that left one, in seed order."""
-        frame = self.frame.sort_values("seed") if "seed" in self.frame else self.frame
-        paths = [pathlib.Path(d) / METRICS for d in frame["run_dir"].dropna()]
-        return [f for f in (pd.read_csv(p) for p in paths if p.is_file()) if not f.empty]
+    def gradient_equivalents(self, cost: GradientEquivalents = NOMINAL) -> pd.Series:
+        """Each run's total cost in gradients (of its whole run; to convergence for a converged run)."""
+        return cost.of(pd.DataFrame({name: self.column(name) for name in COSTS}, index=self.frame.index))
+
+    def curves(self, cost: GradientEquivalents = NOMINAL) -> list[pd.DataFrame]:
+        """The per-epoch ``metrics.csv`` of every run that left one, in seed order, with their
+        cumulative cost in the column ``grad_eq``."""
+        frame = self.frame.sort_values("seed", kind="stable") if "seed" in self.frame else self.frame
+        curves = (self._read(pathlib.Path(d)) for d in frame["run_dir"].dropna())
+        return [curve.assign(**{GRAD_EQ: cost.of(curve)}) for curve in curves if curve is not None]
+
+    def _read(self, run_dir: pathlib.Path) -> pd.DataFrame | None:
+        if run_dir not in self._curves:
+            path = run_dir / METRICS
+            curve = pd.read_csv(path) if path.is_file() else None
+            self._curves[run_dir] = curve if curve is not None and not curve.empty else None
+        return self._curves[run_dir]
+
+    def to_csv(self, path: pathlib.Path) -> None:
+        self.frame.to_csv(path, index=False)
 
 
 def summarise(records: Records, by: list[str], outcomes: Iterable[str] = OUTCOMES) -> pd.DataFrame:

@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 
-from suite.reproduction import figures, landscape, protocol, reconstruction, runner
+from suite.records import Records
+from suite.reproduction import chapter5, figures, landscape, protocol, reconstruction, runner
 
 
 def fake_run(folder, epochs=5, diverged=False):
-    """A run directory with the DESIGN.md §5 metrics (plus x, y) and a summary with the start point."""
+    """A run directory with the metrics of docs/design.md §5 (plus x, y) and a summary with the start point."""
     folder.mkdir(parents=True)
     loss = np.geomspace(10, 1e-3, epochs)
     if diverged:
@@ -22,10 +23,10 @@ def fake_run(folder, epochs=5, diverged=False):
     (folder / "summary.json").write_text(json.dumps({"config": {"model": {"start": [-1.2, 1.0]}}}))
 
 
-def synthetic_records(root):
+def synthetic_records(root, extra_optims=()):
     rows = []
     for name, setting in protocol.SETTINGS.items():
-        for optim in setting.optims:
+        for optim in (*setting.optims, *extra_optims):
             for variant in setting.variants:
                 run_dir = root / name / optim / (variant or "") / "seed0"
                 diverged = optim == "msgd" and name.startswith("rosenbrock")
@@ -33,7 +34,7 @@ def synthetic_records(root):
                 rows.append({"setting": name, "optim": optim, "variant": variant, "seed": 0,
                              "status": "diverged" if diverged else "completed", "run_dir": str(run_dir),
                              "final_train_loss": 1 / (1 + len(rows)), "peak_test_acc": 0.5})
-    return pd.DataFrame(rows)
+    return Records(pd.DataFrame(rows))
 
 
 def test_every_figure_is_drawn_from_records(tmp_path):
@@ -45,9 +46,8 @@ def test_every_figure_is_drawn_from_records(tmp_path):
     assert all(p.stat().st_size > 10_000 for p in drawn)
 
 
-def test_the_saddle_figure_has_fig_1_2s_runs_beside_newton_and_sfn(tmp_path, monkeypatch):
-    monkeypatch.setattr(figures, "save", lambda fig, path: fig)
-    fig = figures.fig_saddle(synthetic_records(tmp_path / "runs"), tmp_path / "saddle.png")
+def test_the_saddle_figure_has_fig_1_2s_runs_beside_newton_and_sfn(tmp_path):
+    fig = figures.fig_saddle(synthetic_records(tmp_path / "runs"), [chapter5.SADDLE])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
         "Newton (closed form)", "saddle-free Newton (closed form)", *(f"{name} (run; ends at (1, 1))"
                                                                      for name in ("MSGD", "Adam", "KryBall"))]
@@ -57,7 +57,8 @@ def test_the_saddle_figure_has_fig_1_2s_runs_beside_newton_and_sfn(tmp_path, mon
 def test_reconstruction_figure_from_synthetic_errors(tmp_path):
     rows = [{"setting": name, "seed": seed, "point": point, "krylov_dim": m, "basis_size": m,
              "best_error": (0.9 - 0.1 * seed) ** m, "kryball_error": 0.95**m}
-            for name in protocol.RECONSTRUCTION for seed in range(2) for point in reconstruction.POINTS
+            for name in (setting.name for setting in chapter5.RECONSTRUCTION) for seed in range(2)
+            for point in reconstruction.POINTS
             for m in reconstruction.DIMS]
     errors = pd.DataFrame(rows)
     path = figures.fig_reconstruction(errors, tmp_path / "reconstruction.png")
@@ -74,7 +75,25 @@ def test_closed_form_newton_lands_on_the_saddle_and_sfn_escapes():
 
 def test_only_figures_with_runs_are_drawn(tmp_path):
     records = synthetic_records(tmp_path / "runs")
-    assert [p.name for p in figures.draw_all(records[records["setting"] == "xor"], tmp_path)] == ["fig_5_3_xor.png"]
+    assert [p.name for p in figures.draw_all(records.where(setting="xor"), tmp_path)] == ["fig_5_3_xor.png"]
+
+
+def legend(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_an_optimiser_unknown_to_the_registry_is_drawn_under_its_name(tmp_path):
+    records = synthetic_records(tmp_path / "runs", extra_optims=("zz_newton_cg",))
+    fig = figures.fig_loss_curves(records, [chapter5.XOR], title="Fig. 5.3")
+    by_epoch, by_cost = fig.axes
+    assert legend(by_epoch) == ["MSGD", "Adam", "LBFGS (1 eval.)", "KryBall", "zz_newton_cg"]
+    lines = {line.get_label(): line for line in by_epoch.get_lines()}
+    assert lines["zz_newton_cg"].get_color() not in {lines[name].get_color() for name in legend(by_epoch)[:-1]}
+    assert by_cost.get_xlabel() == "gradient-equivalents (gradients + HVPs)"
+    figures.plt.close(fig)
+    rosenbrock = figures.fig_5_1(records, [chapter5.ROSENBROCK_U11])
+    assert "zz_newton_cg" in legend(rosenbrock.axes[0])  # the trajectories too
+    figures.plt.close(rosenbrock)
 
 
 def test_landscape_start_is_the_runs_initialisation(tmp_path, one_thread):

@@ -10,13 +10,14 @@ import pytest
 from conftest import write_cifar10
 
 from suite.commands import reproduce
-from suite.reproduction import protocol, runner
+from suite.reproduction import chapter5, protocol, runner
 
 
 def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
     (tmp_path / "tuned").mkdir()
     (tmp_path / "tuned" / "xor_lbfgs.yaml").write_text("# @package _global_\n")
-    quick = protocol.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned")
+    no_sweeps = tmp_path / "sweeps"  # the settings' optimisers are then the thesis's rows alone
+    quick = protocol.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned", sweeps_dir=no_sweeps)
     assert len(quick.specs) == 4 * 3  # four optimisers × the quick protocol's 3 seeds
     lbfgs = next(s for s in quick.specs if s.optim == "lbfgs_single")
     assert lbfgs.tuned == "xor_lbfgs" and "+tuned=xor_lbfgs" in lbfgs.overrides  # tuned by sweeps/xor/lbfgs.yaml
@@ -24,7 +25,7 @@ def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
     assert lbfgs.run_dir == tmp_path / "runs" / "quick" / "xor" / "lbfgs_single" / "seed0"
 
     full = protocol.plan(["table_5_2"], tmp_path, quick=False, common=["device=cpu"],
-                         data_dir=str(tmp_path / "nowhere"))
+                         data_dir=str(tmp_path / "nowhere"), sweeps_dir=no_sweeps)
     assert {s.setting.name for s in full.specs} == {"mnist1d"} and len(full.specs) == 3 * 5
     assert not any("epochs=" in o for o in full.specs[0].overrides)  # the thesis budget, 100 epochs
     assert set(full.not_run) == {"cifar10_cnn", "cifar10_resnet"}
@@ -54,7 +55,7 @@ def test_all_plans_every_setting_once_and_the_saddle_has_fig_1_2s_optimisers(tmp
 
 def test_cifar_needs_the_data_and_a_gpu(tmp_path):
     write_cifar10(tmp_path)
-    cnn = protocol.SETTINGS["cifar10_cnn"]
+    cnn = chapter5.CIFAR10_CNN
     assert protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path}"]) == "no GPU"
     missing = protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path / 'x'}"])
     assert missing.startswith("no CIFAR-10 in") and missing.endswith("no GPU")
@@ -137,6 +138,11 @@ def test_cifar_rows_are_marked_not_run_with_the_command(tmp_path, one_thread, ca
     assert "not run here: cifar10_cnn" in capsys.readouterr().out
     markdown = (tmp_path / "table_5_2.quick.md").read_text()
     assert "not run here" in markdown and "--device cuda --data-dir DIR" in markdown and "0.782" in markdown
+    table = pd.read_csv(tmp_path / "table_5_2.quick.csv")
+    optimisers = chapter5.CIFAR10_CNN.optimisers()  # the thesis's rows, then those with a sweep spec
+    assert table["optimiser"].tolist() == list(optimisers)
+    beyond = [o for o in optimisers if chapter5.CIFAR10_CNN.beyond_thesis(o)]
+    assert table.loc[table["optimiser"].isin(beyond), "thesis: final test accuracy"].eq("beyond the thesis").all()
 
 
 @pytest.mark.parametrize("argv", [["tables"], ["xor", "--seeds", "0"], ["xor", "--only", "xor/lbfgs"],

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
         print(f"error: no summary.json below {', '.join(map(str, args.folders))}", file=sys.stderr)
         return 2
     if args.out:
-        runs.frame.to_csv(args.out, index=False)
+        runs.to_csv(args.out)
     print(summarise(runs, args.by, args.show).to_markdown(index=False))
     return 0
 

@@ -1,18 +1,9 @@
 """Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path.
 
-    python scripts/reproduce.py table_5_1 --quick            # Table 5.1, CPU-sized (3 seeds), minutes
-    python scripts/reproduce.py all                          # the thesis protocol: every table and figure
-    python scripts/reproduce.py xor --seeds 10               # Fig. 5.3's epochs to convergence, 10 seeds
-    python scripts/reproduce.py sensitivity --quick          # Fig. 5.5 and the §5.4 reconstruction error against M
-    python scripts/reproduce.py activations --quick          # Fig. 5.7
-    python scripts/reproduce.py ablation --jobs 2            # issue 7: KryBall's options, alone and combined
-    python scripts/reproduce.py table_5_2 --device cuda --data-dir /data   # with the CIFAR-10 rows
-
-Every run gets its own directory, OUT/runs/<quick|full>/<setting>/<optim>/[<value>/]seed<k>, and is
-reused when it already finished with the same config, so an interrupted reproduction resumes.
-Cells use conf/tuned/<setting>_<optim>.yaml where a sweep wrote one, else the optimiser's
-defaults, marked "untuned" with the sweep that would tune them. Tables (CSV + Markdown, the
-thesis's numbers beside ours) and figures (PNG) are written to OUT (default outputs/reports).
+The program behind ``scripts/reproduce.py`` (its docstring has the usage; docs/results.md the
+protocol and what it writes). Every run gets its own directory, reused when it already finished
+with the same config; the tables and figures are built from the runs' records by
+``suite.reproduction``: the tables and figures declared there say which settings each shows.
 """
 from __future__ import annotations
 
@@ -26,7 +17,11 @@ import sys
 import torch
 
 from suite.config import REPO
-from suite.reproduction import ablation, figures, protocol, reconstruction, runner, tables, thesis
+from suite.records import Records
+from suite.reproduction import ablation, figures, protocol, reconstruction, runner, tables
+from suite.reproduction.ablation_settings import ABLATIONS
+from suite.reproduction.chapter5 import RECONSTRUCTION
+from suite.reproduction.setting import Setting
 
 TARGETS = [*protocol.TARGETS, "all"]
 
@@ -52,8 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--seeds, --threads and --jobs must be at least 1")
     for cell in args.only:
         name, _, optim = cell.partition("/")
-        if name not in protocol.SETTINGS or optim and optim not in protocol.SETTINGS[name].optims:
-            p.error(f"--only {cell}: settings are {', '.join(protocol.SETTINGS)}; optimisers as in the thesis rows")
+        if name not in protocol.SETTINGS or optim and optim not in protocol.SETTINGS[name].optimisers():
+            p.error(f"--only {cell}: settings are {', '.join(protocol.SETTINGS)}; optimisers: the setting's "
+                    "(the thesis's rows and those with a sweep spec for its task)")
     return args
 
 
@@ -74,9 +70,10 @@ def header(args, plan: protocol.Plan, names: list[str]) -> list[str]:
              f"{untuned_text}.")]
 
 
-def reconstruction_report(args, plan: protocol.Plan, records, names: list[str], suffix: str) -> list[pathlib.Path]:
+def reconstruction_report(args, plan: protocol.Plan, records: Records, names: list[str],
+                          suffix: str) -> list[pathlib.Path]:
     """§5.4's reconstruction error against M: every error (CSV), the table (Markdown) and the figure."""
-    runs = records[records["setting"].isin(names)]
+    runs = records.where(setting=names)
     errors = reconstruction.errors(runs)
     written = tables.write([reconstruction.table(errors)], runs, args.out, "reconstruction" + suffix,
                            "§5.4, eqs 5.5–5.12: reconstruction error of the saddle-free direction against M",
@@ -86,37 +83,49 @@ def reconstruction_report(args, plan: protocol.Plan, records, names: list[str], 
     return written
 
 
-def write_outputs(args, plan: protocol.Plan, records, targets: list[str]) -> list[pathlib.Path]:
+def planned(plan: protocol.Plan, settings: tuple[Setting, ...]) -> list[Setting]:
+    """Those of the settings that this plan ran (or could not run here)."""
+    return [setting for setting in settings if setting.name in plan.planned]
+
+
+def names_of(settings: list[Setting]) -> list[str]:
+    return [setting.name for setting in settings]
+
+
+def write_table(args, plan: protocol.Plan, records: Records, table: tables.Table, built: list,
+                settings: list[Setting], suffix: str) -> list[pathlib.Path]:
+    names = names_of(settings)
+    return tables.write(built, records.where(setting=names), args.out, table.target + suffix, table.title,
+                        header(args, plan, names) + list(table.notes))
+
+
+def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str]) -> list[pathlib.Path]:
     """The tables and figures of the targets, from the records of this plan's runs."""
     suffix = ".quick" if args.quick else ""
-    planned = {s.setting.name for s in plan.specs} | set(plan.not_run)
     written = []
-    for target, thesis_numbers, title in (("table_5_1", thesis.TABLE_5_1, "Table 5.1: epochs until convergence"),
-                                          ("xor", thesis.XOR, "XOR (§5.3.2, Fig. 5.3): epochs until convergence")):
-        if target in targets:
-            names = [n for n in protocol.TARGETS[target] if n in planned]
-            table = tables.convergence_table(records, [protocol.SETTINGS[n] for n in names], thesis_numbers)
-            layout = tables.thesis_layout(table) if not table.empty else table
-            written += tables.write([table, layout], records[records["setting"].isin(names)], args.out,
-                                    target + suffix, title, header(args, plan, names) + tables.CONVERGENCE_NOTES)
-    if "table_5_2" in targets:
-        names = [n for n in protocol.TARGETS["table_5_2"] if n in planned]
+    for table in (tables.TABLE_5_1, tables.XOR):
+        if table.target in targets:
+            settings = planned(plan, table.settings)
+            built = tables.convergence_table(records, settings, plan.sweeps_dir)
+            layout = tables.thesis_layout(built) if not built.empty else built
+            written += write_table(args, plan, records, table, [built, layout], settings, suffix)
+    if tables.TABLE_5_2.target in targets:
+        settings = planned(plan, tables.TABLE_5_2.settings)
         command = (f"python scripts/reproduce.py table_5_2{' --quick' if args.quick else ''} --device cuda "
                    "--data-dir DIR  # DIR holds cifar-10-batches-py")
-        table = tables.classification_table(records, [protocol.SETTINGS[n] for n in names], thesis.TABLE_5_2,
-                                            plan.not_run, command)
-        written += tables.write([table], records[records["setting"].isin(names)], args.out, "table_5_2" + suffix,
-                                "Table 5.2: image classification (mean ± std over seeds)", header(args, plan, names))
+        built = tables.classification_table(records, settings, plan.not_run, command, plan.sweeps_dir)
+        written += write_table(args, plan, records, tables.TABLE_5_2, [built], settings, suffix)
     # Each figure target draws the figures of its own settings; under `all` every figure is drawn once.
-    drawn = {n for t in targets if t in protocol.FIGURE_TARGETS for n in protocol.TARGETS[t] if n in planned}
+    drawn = names_of([s for target in targets if target in protocol.FIGURE_TARGETS
+                      for s in planned(plan, protocol.TARGETS[target])])
     if drawn:
-        written += figures.draw_all(records[records["setting"].isin(drawn)], args.out, suffix)
-    if names := [n for n in protocol.RECONSTRUCTION if n in drawn]:
+        written += figures.draw_all(records.where(setting=drawn), args.out, suffix)
+    if names := [name for name in names_of(planned(plan, RECONSTRUCTION)) if name in drawn]:
         written += reconstruction_report(args, plan, records, names, suffix)
     if "ablation" in targets:
-        names = [n for n in protocol.TARGETS["ablation"] if n in planned]
-        written += ablation.write(records[records["setting"].isin(names)], args.out, suffix,
-                                  lambda task_names: header(args, plan, task_names))
+        names = names_of(planned(plan, protocol.TARGETS["ablation"]))
+        written += ablation.write(records.where(setting=names), ABLATIONS, args.out, suffix,
+                                  lambda ablation_names: header(args, plan, ablation_names))
     return written
 
 
@@ -134,7 +143,7 @@ def main(argv=None) -> int:
     for name, reason in plan.not_run.items():
         print(f"not run here: {name} ({reason})")
     try:
-        records = runner.run_all(plan.specs, jobs=args.jobs).frame
+        records = runner.run_all(plan.specs, jobs=args.jobs)
     except KeyboardInterrupt:
         print("interrupted: the same command resumes, reusing the finished runs", file=sys.stderr)
         return 130

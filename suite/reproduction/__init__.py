@@ -1,7 +1,15 @@
 """The parts of ``scripts/reproduce.py`` (thesis chapter 5), one job each.
 
-``thesis`` holds the thesis's printed numbers, ``protocol`` decides which runs a target needs
-(quick or full, tuned or not, CIFAR-10 here or not), ``runner`` runs or reuses them through
-``suite.training.run``, ``tables`` and ``figures`` turn the run records into tables and PNG figures, and
-``landscape`` samples the loss-landscape slices of Fig. 5.6 from a finished run.
+What runs:
+- ``setting`` — what a setting is, and its optimisers (the thesis's rows, then those with a sweep spec);
+- ``chapter5`` — the thesis's settings, declared once; ``ablation_settings`` — the ablation's, beyond the thesis;
+- ``protocol`` — which runs a target needs (quick or full, tuned or not, CIFAR-10 here or not);
+- ``runner`` — runs or reuses them through ``suite.training.run``, and returns their ``suite.records.Records``.
+
+What is shown (every report reads runs through ``Records``; a cell is ``Records.cell``):
+- ``registry`` — how an optimiser is shown (label, colour, line style) and the thesis's numbers (``thesis``);
+- ``columns`` — what a table cell says of its runs; ``tables`` — Table 5.1, XOR and Table 5.2;
+- ``plots`` and ``figures`` — the figures, each declared with its settings; ``landscape`` — Fig. 5.6's slices;
+- ``reconstruction`` — §5.4's reconstruction error; ``checkpointed`` — a run's model at its start and end;
+- ``ablation`` — the ablation's tables and figures, with ``cost`` — its measured gradient-equivalents.
 """

@@ -8,7 +8,7 @@ the best error any ẑ ∈ 𝒦_M reaches (the orthogonal projection: what eq. 5
 stably) and the error of the direction KryBall's SFN step takes, for M = 1…10 (the sweep range,
 §5.2.5), with the run's eigenvalue clip ε (eqs 4.11–4.12) in both z* and KryBall's direction.
 
-Measured at the start and at the checkpointed end of KryBall runs (``protocol.RECONSTRUCTION``:
+Measured at the start and at the checkpointed end of KryBall runs (``chapter5.RECONSTRUCTION``:
 the XOR MLP and a narrowed MNIST-1D MLP), on the first mini-batch of epoch 1, with the dense
 Hessian of that batch's loss in float64. Small models only: the dense Hessian takes one HVP per
 parameter.
@@ -22,10 +22,10 @@ import pandas as pd
 import torch
 
 from kryball.reconstruction import dense_hessian, reconstruction_errors
+from suite.records import Records
+from suite.reproduction.chapter5 import RECONSTRUCTION
 from suite.reproduction.checkpointed import has_checkpoint, run_config, start_and_end
-from suite.reproduction.protocol import RECONSTRUCTION, SETTINGS
-from suite.record import FINAL
-from suite.reproduction.tables import median_range
+from suite.reproduction.columns import median_range
 
 DIMS = range(1, 11)  # M over its sweep range (§5.2.5)
 POINTS = ("start", "end")
@@ -52,13 +52,13 @@ def run_errors(run_dir: pathlib.Path) -> pd.DataFrame:
     return pd.DataFrame([{"point": point, **row} for point in POINTS for row in measured[point]])
 
 
-def errors(records: pd.DataFrame) -> pd.DataFrame:
+def errors(records: Records) -> pd.DataFrame:
     """The errors of every finished, checkpointed run of the reconstruction settings, one row per
     setting × seed × point × M (the report's CSV)."""
-    done = records[records["setting"].isin(RECONSTRUCTION) & records["status"].isin(FINAL)]
-    done = done.assign(order=done["setting"].map(RECONSTRUCTION.index)).sort_values(["order", "seed"])
-    frames = [run_errors(pathlib.Path(run["run_dir"])).assign(setting=run["setting"], seed=run["seed"])
-              for _, run in done.iterrows() if has_checkpoint(run["run_dir"])]
+    frames = [run_errors(pathlib.Path(run["run_dir"])).assign(setting=setting.name, seed=run["seed"])
+              for setting in RECONSTRUCTION
+              for run in records.where(setting=setting.name).finished().sorted("seed").rows()
+              if has_checkpoint(run["run_dir"])]
     columns = ["setting", "seed", "point", "krylov_dim", "basis_size", *ERRORS]
     return pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
 
@@ -71,4 +71,4 @@ def table(errors: pd.DataFrame) -> pd.DataFrame:
     table = cells.unstack("point").reorder_levels([1, 0], axis=1)[[(p, e) for p in POINTS for e in ERRORS]]
     table.columns = [f"{p}: {ERRORS[e]}" for p, e in table.columns]
     table = table.reset_index().rename(columns={"krylov_dim": "M"})
-    return table.assign(setting=table["setting"].map(lambda name: SETTINGS[name].label))
+    return table.assign(setting=table["setting"].map({setting.name: setting.label for setting in RECONSTRUCTION}))

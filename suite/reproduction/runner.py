@@ -24,7 +24,7 @@ from suite.reproduction.protocol import RunSpec
 from suite.training import run
 
 
-LABELS = ("setting", "variant", "tuned", "sweep_command")  # what each record row says of its plan
+PLAN_COLUMNS = ("setting", "variant", "tuned", "sweep_command")  # what each record row says of its plan
 
 
 @dataclasses.dataclass
@@ -102,4 +102,4 @@ def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: i
             row.update(optim=spec.optim, seed=spec.seed, status=outcome.status.value,
                        error=outcome.error or row.get("error"))
             rows.append(row)
-    return Records.from_rows(rows, labels=LABELS)
+    return Records.from_rows(rows, labels=PLAN_COLUMNS)

@@ -1,22 +1,27 @@
-"""Build the thesis tables from run records and write them as CSV and Markdown.
+"""The thesis tables (Table 5.1, XOR, Table 5.2) from run records, written as CSV and Markdown.
 
-The builders take the records ``runner.run_all`` returns (one row per planned run: setting,
-optim, seed, tuned, status and the DESIGN.md §5 outcomes) and return one DataFrame row per cell,
-with the thesis's number beside ours (DESIGN.md §7). Every planned run is counted in a cell's
-``runs`` column whatever its status, so a crashed, diverged or never-converged run is visible.
+Each table is declared with the settings it shows (:data:`TABLE_5_1`, :data:`XOR`,
+:data:`TABLE_5_2`). The builders take the records ``runner.run_all`` returns (one row per planned
+run: setting, optim, seed, tuned, status and the outcomes of docs/design.md §5) and return one row
+per setting × optimiser, with the thesis's number beside ours (docs/design.md §7); a row of an
+optimiser the thesis did not run says so. Every planned run is counted in a cell's ``runs`` column
+whatever its status, so a crashed, diverged or never-converged run is visible.
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import pathlib
+from collections.abc import Iterator
 
-import numpy as np
 import pandas as pd
 
-from suite.reproduction.protocol import Setting
-from suite.record import FINAL
+from suite.records import Records
+from suite.reproduction import chapter5
+from suite.reproduction.columns import EPOCHS, config_column, epochs_column, mean_std, number, per_epoch, runs_column
+from suite.reproduction.registry import thesis_number
+from suite.reproduction.setting import SWEEPS_DIR, Setting
 
-EPOCHS = "ours: epochs, median [min–max]"
+BEYOND = "beyond the thesis"  # the thesis column of an optimiser the thesis did not run
 CONVERGENCE_NOTES = [
     ("Epochs to convergence: the median over all seeds that finished, a seed that never converged "
      "counting as beyond the budget; [min–max] over the converged seeds. N/A: the median seed did not "
@@ -27,88 +32,63 @@ CONVERGENCE_NOTES = [
      "convergence, so a run's totals are its costs to convergence). A loss evaluation is one call of the "
      "closure; an LBFGS line search makes several per epoch."),
 ]
+BEYOND_NOTE = (f"Rows marked `{BEYOND}`: optimisers the thesis did not run, here because they have a sweep spec "
+               "for the task (`sweeps/<task>/<optim>.yaml`).")
 
 
-def number(value: float, digits: int = 4) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+@dataclasses.dataclass(frozen=True)
+class Table:
+    target: str  # the reproduce.py target, and the stem of the files
+    title: str
+    settings: tuple[Setting, ...]
+    notes: tuple[str, ...]
 
 
-def mean_std(values: pd.Series, digits: int = 3) -> str:
-    """``mean ± std`` over seeds (one seed: the value alone); ``—`` when there is none."""
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    if values.empty:
-        return "—"
-    if len(values) == 1:
-        return number(values.iloc[0], digits)
-    return f"{number(values.mean(), digits)} ± {number(values.std(), 2)}"
+TABLE_5_1 = Table("table_5_1", "Table 5.1: epochs until convergence", chapter5.TABLE_5_1,
+                  (*CONVERGENCE_NOTES, BEYOND_NOTE))
+XOR = Table("xor", "XOR (§5.3.2, Fig. 5.3): epochs until convergence", (chapter5.XOR,),
+            (*CONVERGENCE_NOTES, BEYOND_NOTE))
+TABLE_5_2 = Table("table_5_2", "Table 5.2: image classification (mean ± std over seeds)", chapter5.TABLE_5_2,
+                  (BEYOND_NOTE,))
 
 
-def median_range(values: pd.Series, digits: int = 3) -> str:
-    """``median [min–max]`` over seeds (one seed: the value alone)."""
-    if len(values) == 1:
-        return number(values.iloc[0], digits)
-    return f"{number(values.median(), digits)} [{number(values.min(), digits)}–{number(values.max(), digits)}]"
+def thesis_column(setting: Setting, optim: str, metric: str | None = None) -> str:
+    return BEYOND if setting.beyond_thesis(optim) else thesis_number(setting.name, optim, metric)
 
 
-def runs_column(group: pd.DataFrame) -> str:
-    """How a cell's runs ended, e.g. ``2/3 converged, 1 diverged``; failures name their error."""
-    counts = group["status"].value_counts()
-    text = ", ".join(f"{n} {status}" for status, n in counts.items())
-    if "converged" in counts:
-        rest = ", ".join(f"{n} {status}" for status, n in counts.items() if status != "converged")
-        text = f"{counts['converged']}/{len(group)} converged" + (f", {rest}" if rest else "")
-    errors = group.loc[group["status"] == "failed", "error"].dropna().unique()
-    return text + "".join(f" ({e})" for e in errors)
+def table_cells(records: Records, settings: list[Setting],
+                sweeps_dir: pathlib.Path) -> Iterator[tuple[Setting, str, Records]]:
+    """(setting, optimiser, its runs) for every row a table may have, in table order."""
+    for setting in settings:
+        for optim in setting.optimisers(sweeps_dir):
+            yield setting, optim, records.cell(setting.name, optim)
 
 
-def config_column(group: pd.DataFrame) -> str:
-    """Tuned (which file) or the optimiser's defaults, with the sweep that would tune them."""
-    tuned = group["tuned"].dropna().unique()
-    if len(tuned):
-        return f"tuned: +tuned={tuned[0]}"
-    sweeps = group["sweep_command"].dropna()
-    return f"untuned defaults (tune: `{sweeps.iloc[0]}`)" if len(sweeps) else "defaults, by design"
-
-
-def epochs_column(group: pd.DataFrame) -> str:
-    finished = group[group["status"].isin(FINAL)]
-    if finished.empty:
-        return "failed"
-    converged = finished.loc[finished["status"] == "converged", "epochs_to_convergence"].astype(float)
-    median = float(np.median([*converged, *[math.inf] * (len(finished) - len(converged))]))
-    if math.isinf(median):
-        reasons = {"diverged": "diverged", "completed": "not converged"}
-        return "N/A (" + " / ".join(dict.fromkeys(reasons[s] for s in finished["status"] if s in reasons)) + ")"
-    return f"{number(median)} [{number(converged.min())}–{number(converged.max())}]"
-
-
-def convergence_table(records: pd.DataFrame, settings: list[Setting], thesis: dict) -> pd.DataFrame:
+def convergence_table(records: Records, settings: list[Setting],
+                      sweeps_dir: pathlib.Path = SWEEPS_DIR) -> pd.DataFrame:
     """Table 5.1 / XOR (§5.3.1–5.3.2): one row per setting × optimiser that has runs."""
     rows = []
-    for setting in settings:
-        for optim in setting.optims:
-            group = records[(records["setting"] == setting.name) & (records["optim"] == optim)]
-            if group.empty:
-                continue
-            converged = group[group["status"] == "converged"]
+    for setting, optim, cell in table_cells(records, settings, sweeps_dir):
+        if not cell.empty:
+            converged = cell.converged()
             rows.append({
-                "setting": setting.label, "optimiser": optim, "thesis: epochs": thesis[setting.name][optim],
-                EPOCHS: epochs_column(group),
-                "ours: mean ± std (converged)": mean_std(converged["epochs_to_convergence"], digits=4),
-                "runs": runs_column(group),
-                "gradient evals": number(converged["gradient_evals"].median()),
-                "HVPs": number(converged["hvps"].median()),
-                "loss evals": number(converged["loss_evals"].median()),
-                "wall-clock to convergence (s)": number(converged["time_to_convergence_s"].median(), 3),
-                "config": config_column(group)})
+                "setting": setting.label, "optimiser": optim, "thesis: epochs": thesis_column(setting, optim),
+                EPOCHS: epochs_column(cell),
+                "ours: mean ± std (converged)": mean_std(converged.stats("epochs_to_convergence"), digits=4),
+                "runs": runs_column(cell),
+                "gradient evals": number(converged.stats("gradient_evals").median),
+                "HVPs": number(converged.stats("hvps").median),
+                "loss evals": number(converged.stats("loss_evals").median),
+                "wall-clock to convergence (s)": number(converged.stats("time_to_convergence_s").median, 3),
+                "config": config_column(cell)})
     return pd.DataFrame(rows)
 
 
 def thesis_layout(table: pd.DataFrame) -> pd.DataFrame:
     """The thesis's own layout (optimisers × settings), each cell ``ours (thesis: …)``."""
-    cells = table.assign(cell=table[EPOCHS].str.replace(r" \[.*\]", "", regex=True)
-                         + " (thesis: " + table["thesis: epochs"] + ")")
-    wide = cells.pivot(index="optimiser", columns="setting", values="cell")
+    ours = table[EPOCHS].str.replace(r" \[.*\]", "", regex=True)
+    thesis = table["thesis: epochs"].map(lambda text: BEYOND if text == BEYOND else f"thesis: {text}")
+    wide = table.assign(cell=ours + " (" + thesis + ")").pivot(index="optimiser", columns="setting", values="cell")
     return wide.reindex(index=list(dict.fromkeys(table["optimiser"])),
                         columns=list(dict.fromkeys(table["setting"]))).fillna("").reset_index()
 
@@ -117,33 +97,30 @@ METRICS_5_2 = {"final_train_loss": "final training loss", "peak_test_acc": "peak
                "final_test_acc": "final test accuracy"}
 
 
-def classification_table(records: pd.DataFrame, settings: list[Setting], thesis: dict,
-                         not_run: dict[str, str], run_command: str) -> pd.DataFrame:
+def classification_table(records: Records, settings: list[Setting], not_run: dict[str, str], run_command: str,
+                         sweeps_dir: pathlib.Path = SWEEPS_DIR) -> pd.DataFrame:
     """Table 5.2 (§5.3.3): mean ± std over seeds beside the thesis; settings that could not run
     here keep their thesis numbers and say why and how to run them — nothing is filled in."""
     rows = []
-    for setting in settings:
-        for optim in setting.optims:
-            group = records[(records["setting"] == setting.name) & (records["optim"] == optim)]
-            if group.empty and setting.name not in not_run:
-                continue
-            finished = group[group["status"].isin(FINAL)]
-            row = {"model": setting.label, "optimiser": optim}
-            for key, label in METRICS_5_2.items():
-                row[f"ours: {label}"] = mean_std(finished[key]) if not group.empty else "not run here"
-                row[f"thesis: {label}"] = thesis[setting.name][optim][key]
-            if group.empty:
-                row.update({"wall-clock per epoch (s)": "—", "runs": f"not run here: {not_run[setting.name]}",
-                            "config": f"run: `{run_command}`"})
-            else:
-                per_epoch = finished["wall_time_s"] / finished["epochs_run"].replace(0, np.nan)
-                row.update({"wall-clock per epoch (s)": mean_std(per_epoch), "runs": runs_column(group),
-                            "config": config_column(group)})
-            rows.append(row)
+    for setting, optim, cell in table_cells(records, settings, sweeps_dir):
+        if cell.empty and setting.name not in not_run:
+            continue
+        finished = cell.finished()
+        row = {"model": setting.label, "optimiser": optim}
+        for key, label in METRICS_5_2.items():
+            row[f"ours: {label}"] = mean_std(finished.stats(key)) if not cell.empty else "not run here"
+            row[f"thesis: {label}"] = thesis_column(setting, optim, key)
+        if cell.empty:
+            row.update({"wall-clock per epoch (s)": "—", "runs": f"not run here: {not_run[setting.name]}",
+                        "config": f"run: `{run_command}`"})
+        else:
+            row.update({"wall-clock per epoch (s)": mean_std(per_epoch(cell, cell.column("wall_time_s"))),
+                        "runs": runs_column(cell), "config": config_column(cell)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def write(tables: list[pd.DataFrame], runs: pd.DataFrame, out: pathlib.Path, stem: str, title: str,
+def write(tables: list[pd.DataFrame], runs: Records, out: pathlib.Path, stem: str, title: str,
           notes: list[str], data: pd.DataFrame | None = None) -> list[pathlib.Path]:
     """``<stem>.csv`` (``data`` where given — the numbers behind formatted tables — else the first
     table), ``<stem>.md`` (title, notes, every table) and ``<stem>.runs.csv`` (every run behind it:
@@ -156,5 +133,5 @@ def write(tables: list[pd.DataFrame], runs: pd.DataFrame, out: pathlib.Path, ste
     notes = [*notes, f"Every run behind this table (status, outcomes, directory): `{paths[2].name}`."]
     bullets = "".join(f"- {note}\n" for note in notes)
     paths[1].write_text(f"# {title}\n\n{bullets}\n{body or '(no runs)'}\n")
-    runs.to_csv(paths[2], index=False)
+    runs.to_csv(paths[2])
     return paths

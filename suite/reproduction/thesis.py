@@ -1,8 +1,8 @@
-"""The thesis's own numbers, copied as printed, so every table can show them beside ours.
+"""The thesis's own numbers, copied as printed from its chapter 5, so every table can show them beside ours.
 
-Source: chapter 5 of the thesis (``seed/000_a170c67f85bad7a8.txt`` beside DESIGN.md). Values are
-strings exactly as the thesis prints them ("N/A" is the thesis's divergence mark; "—" marks a cell
-the thesis left blank). Keys are the settings' names in ``protocol.py`` and ``optim=`` choices.
+Values are strings exactly as the thesis prints them ("N/A" is the thesis's divergence mark; "—"
+marks a cell the thesis left blank). Keys are the settings' names (``chapter5``) and ``optim=``
+choices. Tables read them through ``registry.thesis_number``, which answers "—" for a cell not here.
 """
 
 # Table 5.1 (§5.3.1): epochs until convergence, budget 2000. LBFGS is the "ideal" mode (several
@@ -38,3 +38,5 @@ TABLE_5_2 = {
         "kryball": {"final_train_loss": "0.002", "peak_test_acc": "0.832", "final_test_acc": "0.822"},
     },
 }
+
+PRINTED = {**TABLE_5_1, **XOR, **TABLE_5_2}  # every setting the thesis printed numbers for

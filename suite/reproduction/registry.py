@@ -1,0 +1,77 @@
+"""How an optimiser is shown in the reproduction's tables and figures: its label, colour and line
+style, and the number the thesis printed for it.
+
+The one place for these facts. An optimiser it does not know — one added by a config file and a
+sweep spec — is shown all the same: its name as label, the next colour of a cycle of the colours
+no known optimiser uses (then the next line style), and "—" where the thesis printed no number.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from suite.reproduction import thesis
+
+TAB10 = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
+         "tab:olive", "tab:cyan")  # matplotlib's default cycle, C0–C9
+LINE_STYLES = ("-", "--", ":", "-.")
+NO_NUMBER = "—"  # the thesis left the cell blank, or has no such cell
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    label: str
+    colour: str
+    line_style: str = "-"
+
+
+KNOWN = {
+    "msgd": Look("MSGD", "tab:blue"),
+    "adam": Look("Adam", "tab:orange"),
+    "lbfgs": Look("LBFGS", "tab:green"),
+    "lbfgs_single": Look("LBFGS (1 eval.)", "tab:green"),  # never beside lbfgs: XOR has only this one
+    "kryball": Look("KryBall", "tab:red"),
+    "kryball_plus": Look("KryBall+", "tab:red", "--"),  # KryBall's colour, dashed: the thesis KryBall plus options
+    "newton": Look("Newton", "tab:purple"),  # closed form (Fig. 2.12)
+    "sfn": Look("saddle-free Newton", "tab:brown"),  # closed form (Fig. 4.2)
+}
+
+
+def cycled(i: int, colours: tuple[str, ...] = TAB10) -> tuple[str, str]:
+    """The i-th (colour, line style) of a cycle: every colour solid, then every colour dashed, …"""
+    return colours[i % len(colours)], LINE_STYLES[i // len(colours) % len(LINE_STYLES)]
+
+
+class Registry:
+    """Known looks, and for any other optimiser one made on first request and kept, so that it is
+    drawn alike in every figure of a report."""
+
+    def __init__(self, known: dict[str, Look]):
+        self.known = dict(known)
+        self.free = tuple(c for c in TAB10 if c not in {look.colour for look in known.values()}) or TAB10
+        self.made: dict[str, Look] = {}
+
+    def look(self, optim: str) -> Look:
+        if optim in self.known:
+            return self.known[optim]
+        if optim not in self.made:
+            self.made[optim] = Look(optim, *cycled(len(self.made), self.free))
+        return self.made[optim]
+
+
+OPTIMISERS = Registry(KNOWN)
+
+
+def look(optim: str) -> Look:
+    return OPTIMISERS.look(optim)
+
+
+def label(optim: str) -> str:
+    return look(optim).label
+
+
+def thesis_number(setting: str, optim: str, metric: str | None = None) -> str:
+    """The thesis's printed number for a cell (Table 5.2: one of its ``metric`` columns), or "—"."""
+    printed = thesis.PRINTED.get(setting, {}).get(optim, {})
+    if metric is not None:
+        printed = printed.get(metric) if isinstance(printed, dict) else None
+    return printed if isinstance(printed, str) else NO_NUMBER

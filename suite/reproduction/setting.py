@@ -1,0 +1,93 @@
+"""A *setting* of the reproduction: what one column of a thesis table or one study of a figure runs.
+
+A setting names how ``train.py`` selects it (its overrides), its budgets under the thesis protocol
+and the quick one, and the optimisers it compares. Those of a table's setting
+(``adds_swept_optimisers``) are the thesis's rows, in the thesis's order, followed by every other
+optimiser that has a sweep spec for the setting's task, ``sweeps/<task>/<optim>.yaml``, sorted by
+name — so adding an optimiser to every table is a config file (``conf/optim/<name>.yaml``) and a
+sweep spec, no code; its rows are marked beyond the thesis. The declared settings are in
+``chapter5`` (the thesis's) and ``ablation_settings`` (beyond it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+from suite.config import REPO
+
+SWEEPS_DIR = REPO / "sweeps"
+# The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
+SWEEP_OPTIM = {"lbfgs_single": "lbfgs"}
+
+
+def sweep_optim(optim: str) -> str:
+    """The name of the optimiser's sweep spec and tuned config (``sweeps/<task>/<it>.yaml``)."""
+    return SWEEP_OPTIM.get(optim, optim)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    seeds: int
+    epochs: int | None = None  # None: the preset's thesis budget
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str                   # run sub-folder; for a table's setting also its task's sweep folder
+    label: str                  # as the thesis names it
+    overrides: tuple[str, ...]  # what selects it in train.py
+    optims: tuple[str, ...]     # optim= choices: for a thesis setting its rows, in the thesis's order
+    full: Budget
+    quick: Budget
+    thesis_epochs: int          # the thesis budget, stated in table headers
+    needs_gpu_data: bool = False  # CIFAR-10: run only where the data and a GPU are present
+    # A one-at-a-time study (Fig. 5.5, 5.7): the override key and its values, one run each. Its
+    # other hyperparameters stay at the defaults (§5.3.4).
+    vary: tuple[str, tuple[str, ...]] | None = None
+    tunable: bool = True  # False: run with the defaults by design (a figure's study, a config as it ships)
+    # Named variants, each a set of overrides, instead of ``vary``'s key=value (the ablation's options).
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sweep_task: str | None = None  # whose sweeps and tuned configs the cells use (default: this setting's)
+    adds_swept_optimisers: bool = False  # a table's setting: optimisers with a sweep spec join its rows
+
+    @property
+    def task(self) -> str:
+        return self.sweep_task or self.name
+
+    def optimisers(self, sweeps_dir: pathlib.Path = SWEEPS_DIR) -> tuple[str, ...]:
+        """The optimisers this setting runs: its own, then (for a table's setting) every other one
+        with a sweep spec in ``sweeps_dir/<task>/``, sorted by name."""
+        if not self.adds_swept_optimisers:
+            return self.optims
+        folder = pathlib.Path(sweeps_dir) / self.task
+        covered = {sweep_optim(optim) for optim in self.optims}
+        swept = sorted(spec.stem for spec in folder.glob("*.yaml")) if folder.is_dir() else []
+        return (*self.optims, *(optim for optim in swept if optim not in covered))
+
+    @property
+    def studied_optim(self) -> str:
+        """The optimiser of a one-optimiser study (Fig. 5.5–5.7): the one its figure draws."""
+        return self.optims[0]
+
+    def beyond_thesis(self, optim: str) -> bool:
+        """Whether the optimiser's rows are ours alone: the thesis reports no number for it here."""
+        return optim not in self.optims
+
+    @property
+    def variants(self) -> tuple[str | None, ...]:
+        if self.options:
+            return tuple(name for name, _ in self.options)
+        return self.vary[1] if self.vary else (None,)
+
+    @property
+    def variant_key(self) -> str | None:
+        """What the variants vary, for headers and progress lines."""
+        return "option" if self.options else self.vary[0] if self.vary else None
+
+    def variant_overrides(self, variant: str | None) -> tuple[str, ...]:
+        if variant is None:
+            return ()
+        return dict(self.options)[variant] if self.options else (f"{self.vary[0]}={variant}",)
+
+    def budget(self, quick: bool) -> Budget:
+        return self.quick if quick else self.full
