@@ -1,4 +1,5 @@
-"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path.
+"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path, and
+compare the optimisers under the comparison protocol.
 
     python scripts/reproduce.py table_5_1 --quick            # Table 5.1, CPU-sized (3 seeds), minutes
     python scripts/reproduce.py all                          # the thesis protocol: every table and figure
@@ -7,10 +8,21 @@
     python scripts/reproduce.py activations --quick          # Fig. 5.7
     python scripts/reproduce.py ablation --jobs 2            # issue 7: KryBall's options, alone and combined
     python scripts/reproduce.py table_5_2 --device cuda --data-dir /data   # with the CIFAR-10 rows
+    python scripts/reproduce.py comparison --jobs 2          # Table 5.1, XOR, MNIST-1D: 10 seeds, 95 % CIs,
+                                                             #   time-to-target, performance profiles
+    python scripts/reproduce.py comparison --quick           # the same, CPU-sized (3 seeds; MNIST-1D 20 epochs)
+
+The thesis targets (table_5_1, xor, table_5_2, the figures) keep the thesis protocol — 5 seeds,
+mean ± std — so the reproduction's numbers stay reproducible; ``comparison`` re-runs Table 5.1's
+problems, XOR and MNIST-1D for every optimiser with a sweep spec (kryball_plus and peers included)
+in settings of its own (comparison_<task>), 10 seeds per cell (5 for a second-order optimiser on
+MNIST-1D: "5 seeds: expensive"), and writes mean ± 95 % CI cells, time-to-target (the task's
+convergence criterion, or the median final validation accuracy of the best tuned first-order
+baseline) and Dolan–Moré performance profiles over the workloads.
 
 Every run gets its own directory, OUT/runs/<quick|full>/<setting>/<optim>/[<value>/]seed<k>, and is
 reused when it already finished with the same config, so an interrupted reproduction resumes.
-Cells use conf/tuned/<setting>_<optim>.yaml where a sweep wrote one, else the optimiser's
+Cells use conf/tuned/<task>_<optim>.yaml where a sweep wrote one, else the optimiser's
 defaults, marked "untuned" with the sweep that would tune them. Tables (CSV + Markdown, the
 thesis's numbers beside ours) and figures (PNG) are written to OUT (default outputs/reports).
 """

@@ -4,8 +4,9 @@
 keys asked for (dotted: ``optim.krylov_dim``) and whatever labels the caller adds (the
 reproduction's setting and variant) — and answers with small methods: :meth:`Records.where`
 (filter; :meth:`Records.cell` is a report's one way to pick a cell), :meth:`Records.groups`
-(group), :meth:`Records.stats` (seed statistics with a 95 % confidence interval) and
-:meth:`Records.curves` (the runs' ``metrics.csv``, read once, with their cost in
+(group), :meth:`Records.stats` (seed statistics with a 95 % confidence interval; for a censored
+number such as epochs to convergence, :func:`median_interval`) and :meth:`Records.curves` /
+:meth:`Records.each_run` (the runs' ``metrics.csv``, read once, with their cost in
 :class:`GradientEquivalents`). The reproduction's tables, figures and ablation and
 ``scripts/collect_runs.py`` read runs through it, so a status (a finished run is one whose
 :class:`~suite.record.Status` is final), a field name, a statistic or a cost means the same thing
@@ -44,13 +45,16 @@ def config_value(config: dict, dotted: str):
 
 def summary_row(summary: RunSummary | None, keys: Iterable[str] = (), run_dir: pathlib.Path | str | None = None,
                 **labels) -> dict:
-    """One run's row: the ``keys`` (summary fields or dotted config keys), its identity, outcomes and directory.
+    """One run's row: the ``keys`` (summary fields or dotted config keys), its identity, outcomes and
+    directory, then every other field of its summary but the config — so a field a newer record has
+    (the validation metrics) is a column without being named here, and missing in older records.
 
-    ``summary=None`` (a run that left no record) gives the same columns, empty.
+    ``summary=None`` (a run that left no record) gives the identity and outcome columns, empty.
     """
     data = summary.to_json() if summary is not None else {}
     row = {key: data[key] if key in data else config_value(data.get("config", {}), key) for key in keys}
     row.update({key: data.get(key) for key in (*IDENTITY, *OUTCOMES, "error")})
+    row.update({key: value for key, value in data.items() if key not in row and key != "config"})
     row["run_dir"] = str(run_dir) if run_dir is not None else data.get("run_dir")
     return {**labels, **row}
 
@@ -77,6 +81,26 @@ class SeedStats:
         std = float(values.std()) if n > 1 else math.nan
         ci95 = float(scipy_stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
         return cls(n, float(values.mean()), std, ci95, float(values.median()), float(values.min()), float(values.max()))
+
+
+def median_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float]:
+    """A distribution-free confidence interval for the median over seeds: ``(low, high, coverage)``.
+
+    The interval between two order statistics, [x_(j), x_(n+1−j)], covers the median with
+    probability 1 − 2·P(Binomial(n, ½) < j) whatever the distribution (Conover, *Practical
+    Nonparametric Statistics*, §3.2); j is the largest with coverage ≥ ``level``. It suits censored
+    numbers: a run that never reached a target counts as ∞ and only moves the order statistics
+    above it, so the interval is exact where it is finite and ends at ∞ where it is not. With
+    n ≤ 5 seeds no such interval reaches 95 %: it is then [min, max] with its smaller coverage
+    (5 seeds: 93.75 %). NaN values (no outcome) are left out; no value gives NaNs.
+    """
+    ordered = np.sort(np.asarray([v for v in values if not math.isnan(v)], dtype=float))
+    n = len(ordered)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    below = scipy_stats.binom.cdf(np.arange(n), n, 0.5)  # P(B ≤ k) for k = 0 … n−1, increasing
+    j = max(1, int(np.sum(below <= (1 - level) / 2 + 1e-12)))  # the largest j with coverage ≥ level
+    return float(ordered[j - 1]), float(ordered[n - j]), 1 - 2 * float(below[j - 1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,9 +161,10 @@ class Records:
 
     @classmethod
     def from_rows(cls, rows: list[dict], labels: Iterable[str] = ()) -> "Records":
-        """Rows made by :func:`summary_row` with the caller's ``labels`` (the same columns when there are none)."""
+        """Rows made by :func:`summary_row` with the caller's ``labels`` (the same columns when there are none).
+        Every column any row has is kept: a run that left no record has fewer than one that did."""
         columns = [*labels, *summary_row(None)]
-        return cls(pd.DataFrame(rows, columns=list(dict.fromkeys([*(rows[0] if rows else {}), *columns]))))
+        return cls(pd.DataFrame(rows, columns=list(dict.fromkeys([*(key for row in rows for key in row), *columns]))))
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -210,6 +235,13 @@ class Records:
         frame = self.frame.sort_values("seed", kind="stable") if "seed" in self.frame else self.frame
         curves = (self._read(pathlib.Path(d)) for d in frame["run_dir"].dropna())
         return [curve.assign(**{GRAD_EQ: cost.of(curve)}) for curve in curves if curve is not None]
+
+    def each_run(self, cost: GradientEquivalents = NOMINAL) -> Iterator[tuple[dict, pd.DataFrame | None]]:
+        """Every run's row with its ``metrics.csv`` (cost in ``grad_eq``; None where it left none), in seed order."""
+        frame = self.frame.sort_values("seed", kind="stable") if "seed" in self.frame else self.frame
+        for row in frame.to_dict("records"):
+            curve = self._read(pathlib.Path(row["run_dir"])) if isinstance(row.get("run_dir"), str) else None
+            yield row, (curve.assign(**{GRAD_EQ: cost.of(curve)}) if curve is not None else None)
 
     def _read(self, run_dir: pathlib.Path) -> pd.DataFrame | None:
         if run_dir not in self._curves:

@@ -70,7 +70,7 @@ def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
     assert table[["optimiser", "thesis: epochs"]].values.tolist() == [["kryball", 5]]
     markdown = (tmp_path / "table_5_1.quick.md").read_text()
     assert "quick (CPU-sized; not the thesis protocol)" in markdown and "1 seed × 2000 epochs" in markdown
-    tuned = protocol.tuned_name("rosenbrock_u11", "kryball")  # conf/tuned/ decides which it is
+    tuned = protocol.tuned_name(chapter5.ROSENBROCK_U11, "kryball")  # conf/tuned/ decides which it is
     assert (f"tuned: +tuned={tuned}" if tuned else "untuned defaults") in markdown
 
     assert reproduce.main(argv) == 0  # an interrupted or repeated reproduction reuses finished runs

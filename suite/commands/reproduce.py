@@ -1,7 +1,8 @@
-"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path.
+"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path, and
+compare the optimisers under the comparison protocol (target ``comparison``).
 
 The program behind ``scripts/reproduce.py`` (its docstring has the usage; docs/results.md the
-protocol and what it writes). Every run gets its own directory, reused when it already finished
+protocols and what they write). Every run gets its own directory, reused when it already finished
 with the same config; the tables and figures are built from the runs' records by
 ``suite.reproduction``: the tables and figures declared there say which settings each shows.
 """
@@ -18,20 +19,34 @@ import torch
 
 from suite.config import REPO
 from suite.records import Records
-from suite.reproduction import ablation, figures, protocol, reconstruction, runner, tables
+from suite.reproduction import ablation, comparison, figures, protocol, reconstruction, runner, tables
 from suite.reproduction.ablation_settings import ABLATIONS
 from suite.reproduction.chapter5 import RECONSTRUCTION
+from suite.reproduction.comparison_settings import WORKLOADS
 from suite.reproduction.setting import Setting
 
 TARGETS = [*protocol.TARGETS, "all"]
+TARGET_HELP = """targets:
+  table_5_1, xor, table_5_2, sensitivity, activations, figures
+              the thesis protocol (the reproduction: as the thesis ran them, 5 seeds, mean ± std)
+  ablation    KryBall's options beyond the thesis, alone and combined
+  comparison  the comparison protocol: Table 5.1's five problems, XOR and MNIST-1D re-run for every
+              optimiser with a sweep spec, 10 seeds (5 where expensive), 95 % confidence intervals,
+              time-to-target (AlgoPerf) and performance profiles over the workloads
+  all         every target above"""
+COMPARISON_PROTOCOL = "the comparison protocol"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=TARGET_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", choices=TARGETS)
     p.add_argument("--quick", action="store_true",
-                   help="CPU-sized protocol: fewer seeds, MNIST-1D 20 epochs (see docs/results.md)")
-    p.add_argument("--seeds", type=int, help="seeds per cell (default: the protocol's)")
+                   help="CPU-sized version of the target's protocol: fewer seeds, MNIST-1D 20 epochs "
+                        "(see docs/results.md)")
+    p.add_argument("--seeds", type=int,
+                   help="seeds per cell, for every cell (default: the protocol's — thesis targets 5, 3 on "
+                        "CIFAR-10; comparison 10, 5 for second-order optimisers on MNIST-1D)")
     p.add_argument("--out", type=pathlib.Path, default=REPO / "outputs" / "reports")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--jobs", type=int, default=1,
@@ -53,9 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def header(args, plan: protocol.Plan, names: list[str]) -> list[str]:
+def header(args, plan: protocol.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
     """What ran, where and how — the first lines of every table."""
-    mode = "quick (CPU-sized; not the thesis protocol)" if args.quick else "the thesis protocol"
+    mode = f"quick (CPU-sized; not {protocol_name})" if args.quick else protocol_name
     cells = {f"{s.setting.name}/{s.optim}": s.tuned for s in plan.specs if s.setting.name in names}
     untuned = sorted(cell for cell, tuned in cells.items() if tuned is None)
     untuned_text = (f"all {len(cells)} cells that ran" if cells and len(untuned) == len(cells)
@@ -64,7 +79,7 @@ def header(args, plan: protocol.Plan, names: list[str]) -> list[str]:
     when = datetime.datetime.now(datetime.UTC)
     return [(f"Protocol: {mode}; generated {when:%Y-%m-%d %H:%M} UTC on a {os.cpu_count()}-core "
              f"{platform.machine()} CPU{gpu}; --device {args.device}, --threads {args.threads}."),
-            *(protocol.describe(protocol.SETTINGS[n], args.quick, args.seeds)
+            *(protocol.describe(protocol.SETTINGS[n], args.quick, args.seeds, plan.sweeps_dir)
               + (f" — not run here ({plan.not_run[n]})" if n in plan.not_run else "") for n in names),
             (f"Untuned cells (the optimiser's defaults; the `config` column names the sweep that tunes each): "
              f"{untuned_text}.")]
@@ -126,6 +141,10 @@ def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str
         names = names_of(planned(plan, protocol.TARGETS["ablation"]))
         written += ablation.write(records.where(setting=names), ABLATIONS, args.out, suffix,
                                   lambda ablation_names: header(args, plan, ablation_names))
+    if "comparison" in targets:
+        workloads = [w for w in WORKLOADS if w.setting.name in plan.planned]
+        written += comparison.write(records, workloads, args.out, suffix,
+                                    lambda names: header(args, plan, names, COMPARISON_PROTOCOL), plan.sweeps_dir)
     return written
 
 

@@ -62,7 +62,7 @@ class Ablation:
 
 def _ablation(base: Setting, long_adam: bool = False) -> Ablation:
     same = dict(overrides=base.overrides, full=base.full, quick=base.quick, thesis_epochs=base.thesis_epochs,
-                sweep_task=base.name)
+                sweep_task=base.name, tuned_from=base.tuned_from)
     adam_long = None
     if long_adam:
         longer = {key: dataclasses.replace(same[key], epochs=LONG_ADAM * (same[key].epochs or base.thesis_epochs))

@@ -1,8 +1,10 @@
 """What one table cell says about a group of runs (a cell's :class:`~suite.records.Records`), as text.
 
-Shared by the thesis tables (``tables.py``) and the ablation's (``ablation.py``): how a number is
-printed, the spread over seeds, how the runs ended, whether the cell was tuned, and epochs to
-convergence counted as in Table 5.1 (thesis §5.3.1; docs/results.md, "How the table cells are computed").
+Shared by the thesis tables (``tables.py``), the ablation's (``ablation.py``) and the comparison's
+(``comparison.py``, ``targets.py``): how a number is printed (∞ for a target never reached), the
+spread over seeds (std, or a 95 % confidence interval), how the runs ended, whether the cell was
+tuned, and epochs to convergence counted as in Table 5.1 (thesis §5.3.1; docs/results.md, "How the
+table cells are computed").
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ NOT_CONVERGED = {Status.DIVERGED: "diverged", Status.COMPLETED: "not converged"}
 
 
 def number(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "∞" if value == math.inf else f"{value:.{digits}g}"
 
 
 def mean_std(stats: SeedStats, digits: int = 3) -> str:
@@ -30,6 +34,22 @@ def mean_std(stats: SeedStats, digits: int = 3) -> str:
     if stats.n == 1:
         return number(stats.mean, digits)
     return f"{number(stats.mean, digits)} ± {number(stats.std, 2)}"
+
+
+def mean_ci(stats: SeedStats, digits: int = 3) -> str:
+    """``mean ± 95 % CI half-width (n = k)`` over seeds (Student's t; one seed: the value alone); ``—`` when none."""
+    if stats.n == 0:
+        return "—"
+    spread = f" ± {number(stats.ci95, 2)}" if stats.n > 1 else ""
+    return f"{number(stats.mean, digits)}{spread} (n = {stats.n})"
+
+
+def interval(low: float, high: float, coverage: float, level: float = 0.95, digits: int = 4) -> str:
+    """A confidence interval ``[low–high]``, its coverage named when below ``level`` (few seeds)."""
+    if math.isnan(low):
+        return "—"
+    short = f" ({100 * coverage:.3g} % coverage)" if coverage < level - 1e-12 else ""
+    return f"[{number(low, digits)}–{number(high, digits)}]{short}"
 
 
 def median_range(values: pd.Series, digits: int = 3) -> str:

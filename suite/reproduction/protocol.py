@@ -1,9 +1,11 @@
-"""Which runs a reproduction target needs, under the thesis protocol or its quick CPU version.
+"""Which runs a reproduction target needs, under its protocol or that protocol's quick CPU version.
 
-A target (a table, the figures, the ablation) names its settings (``chapter5``,
-``ablation_settings``); :func:`plan` turns them into one :class:`RunSpec` per setting × optimiser
-(× studied value) × seed, each in its own run directory, with the task's tuned config where a sweep
-has written one. :func:`describe` says what a setting ran under, for the tables' headers.
+A target (a table, the figures, the ablation, the comparison) names its settings (``chapter5``,
+``ablation_settings``, ``comparison_settings``); :func:`plan` turns them into one :class:`RunSpec`
+per setting × optimiser (× studied value) × seed, each in its own run directory, with the task's
+tuned config where a sweep has written one (:func:`tuned_name`, the one rule for that). Seeds come
+from the setting's budget, per cell (an expensive cell may have fewer); ``--seeds`` overrides them
+all. :func:`describe` says what a setting ran under, for the tables' headers.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch
 from suite.config import REPO, compose_config
 from suite.reproduction import chapter5
 from suite.reproduction.ablation_settings import ABLATIONS
+from suite.reproduction.comparison_settings import WORKLOADS
 from suite.reproduction.setting import SWEEPS_DIR, Setting, sweep_optim
 from suite.sweeps import tuned as tuned_configs
 
@@ -30,6 +33,7 @@ TARGETS: dict[str, tuple[Setting, ...]] = {
     "figures": (chapter5.SADDLE, *chapter5.TABLE_5_1, chapter5.XOR, chapter5.MNIST1D, *chapter5.SENSITIVITY,
                 chapter5.ACTIVATIONS, chapter5.LANDSCAPE),
     "ablation": tuple(setting for ablation in ABLATIONS for setting in ablation.settings),
+    "comparison": tuple(workload.setting for workload in WORKLOADS),
 }
 FIGURE_TARGETS = ("sensitivity", "activations", "figures")  # the targets whose settings are drawn
 # Every setting by name, for the command line (--only) and for naming a setting found in a record.
@@ -68,10 +72,13 @@ class Plan:
         return {spec.setting.name for spec in self.specs} | set(self.not_run)
 
 
-def tuned_name(task: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> str | None:
-    """The ``+tuned=`` choice for a cell if its task's sweep has written one, else None (untuned)."""
-    file = tuned_configs.path(task, sweep_optim(optim), tuned_dir)
-    return file.stem if file.is_file() else None
+def tuned_name(setting: Setting, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> str | None:
+    """The ``+tuned=`` choice for a cell, None when untuned: ``conf/tuned/[<setting.tuned_from>/]<task>_<optim>.yaml``
+    if its task's sweep has written it. The one rule that maps a cell to its tuned config."""
+    file = tuned_configs.path(setting.task, sweep_optim(optim), pathlib.Path(tuned_dir) / setting.tuned_from)
+    if not setting.tunable or not file.is_file():
+        return None
+    return f"{setting.tuned_from}/{file.stem}" if setting.tuned_from else file.stem
 
 
 def cifar_unavailable(setting: Setting, overrides: list[str]) -> str | None:
@@ -107,9 +114,9 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
             continue
         budget = setting.budget(quick)
         for optim, variant in itertools.product(cells, setting.variants):
-            tuned = tuned_name(setting.task, optim, tuned_dir) if setting.tunable else None
+            tuned = tuned_name(setting, optim, tuned_dir)
             folder = pathlib.Path(out) / "runs" / mode / name / optim / (variant or "")
-            for seed in range(seeds if seeds is not None else budget.seeds):
+            for seed in range(seeds if seeds is not None else budget.seeds_for(optim)):
                 overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
                              *setting.variant_overrides(variant),
                              *([f"epochs={budget.epochs}"] if budget.epochs else []),
@@ -119,12 +126,13 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
     return Plan(specs, not_run, sweeps_dir)
 
 
-def describe(setting: Setting, quick: bool, seeds: int | None = None) -> str:
-    """The protocol one setting ran under, for the table headers."""
+def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir: pathlib.Path = SWEEPS_DIR) -> str:
+    """The protocol one setting ran under, for the table headers (cells with fewer seeds named)."""
     budget = setting.budget(quick)
     epochs = budget.epochs or setting.thesis_epochs
     n = seeds if seeds is not None else budget.seeds
     cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
     key = setting.variant_key
     each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
-    return f"{setting.label}: {n} seed{'s' * (n != 1)} × {epochs} epochs{cut}{each}"
+    fewer = budget.describe_expensive(setting.optimisers(sweeps_dir)) if seeds is None else ""
+    return f"{setting.label}: {n} seed{'s' * (n != 1)} × {epochs} epochs{cut}{each}{fewer}"

@@ -1,13 +1,15 @@
 """How an optimiser is shown in the reproduction's tables and figures: its label, colour and line
-style, and the number the thesis printed for it.
+style, the number the thesis printed for it, and its family (first-order, quasi-Newton, second-order).
 
 The one place for these facts. An optimiser it does not know — one added by a config file and a
 sweep spec — is shown all the same: its name as label, the next colour of a cycle of the colours
-no known optimiser uses (then the next line style), and "—" where the thesis printed no number.
+no known optimiser uses (then the next line style), and "—" where the thesis printed no number; its
+family is unknown until it is declared in :data:`FAMILIES`.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 
 from suite.reproduction import thesis
 
@@ -75,3 +77,28 @@ def thesis_number(setting: str, optim: str, metric: str | None = None) -> str:
     if metric is not None:
         printed = printed.get(metric) if isinstance(printed, dict) else None
     return printed if isinstance(printed, str) else NO_NUMBER
+
+
+class Family(str, enum.Enum):
+    """What an optimiser computes per step — which decides its role in the comparison protocol."""
+
+    FIRST_ORDER = "first-order"  # one gradient per step: the baselines that set targets (AlgoPerf)
+    QUASI_NEWTON = "quasi-Newton"  # gradients only, curvature from their history and a line search
+    SECOND_ORDER = "second-order"  # Hessian-vector products: a run costs many gradients
+
+
+# A peer optimiser that should set targets (AlgoPerf's target-setting algorithms are all first-order)
+# is declared here as FIRST_ORDER; one left out is never a baseline and never "expensive".
+FAMILIES = {
+    "msgd": Family.FIRST_ORDER,
+    "adam": Family.FIRST_ORDER,
+    "lbfgs": Family.QUASI_NEWTON,
+    "lbfgs_single": Family.QUASI_NEWTON,
+    "kryball": Family.SECOND_ORDER,
+    "kryball_plus": Family.SECOND_ORDER,
+}
+
+
+def family(optim: str) -> Family | None:
+    """The optimiser's family, None for one not declared."""
+    return FAMILIES.get(optim)

@@ -14,6 +14,7 @@ import dataclasses
 import pathlib
 
 from suite.config import REPO
+from suite.reproduction import registry
 
 SWEEPS_DIR = REPO / "sweeps"
 # The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
@@ -29,6 +30,22 @@ def sweep_optim(optim: str) -> str:
 class Budget:
     seeds: int
     epochs: int | None = None  # None: the preset's thesis budget
+    # Seeds of a second-order optimiser's cell where its runs are expensive (KryBall on MNIST-1D:
+    # ~65 s a run against Adam's 5 s here); None: ``seeds`` for every cell.
+    expensive_seeds: int | None = None
+
+    def seeds_for(self, optim: str) -> int:
+        return self.expensive_seeds if self.expensive_seeds is not None and expensive(optim) else self.seeds
+
+    def describe_expensive(self, optims: tuple[str, ...]) -> str:
+        """E.g. ``; 5 seeds: expensive (kryball, kryball_plus)`` — or nothing when every cell has ``seeds``."""
+        costly = [optim for optim in optims if self.seeds_for(optim) != self.seeds]
+        return f"; {self.expensive_seeds} seeds: expensive ({', '.join(costly)})" if costly else ""
+
+
+def expensive(optim: str) -> bool:
+    """Whether the optimiser takes Hessian-vector products, so that its runs cost many gradients each."""
+    return registry.family(optim) is registry.Family.SECOND_ORDER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +66,7 @@ class Setting:
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
     sweep_task: str | None = None  # whose sweeps and tuned configs the cells use (default: this setting's)
     adds_swept_optimisers: bool = False  # a table's setting: optimisers with a sweep spec join its rows
+    tuned_from: str = ""  # the folder under conf/tuned/ its cells' tuned configs are read from ("": conf/tuned/)
 
     @property
     def task(self) -> str:

@@ -53,7 +53,8 @@ TABLE_5_2 = Table("table_5_2", "Table 5.2: image classification (mean ± std ove
 
 
 def thesis_column(setting: Setting, optim: str, metric: str | None = None) -> str:
-    return BEYOND if setting.beyond_thesis(optim) else thesis_number(setting.name, optim, metric)
+    """The thesis's number for the cell of the setting's task (a re-run of a thesis setting shares it)."""
+    return BEYOND if setting.beyond_thesis(optim) else thesis_number(setting.task, optim, metric)
 
 
 def table_cells(records: Records, settings: list[Setting],

@@ -1,0 +1,161 @@
+"""The comparison protocol's report: final cells with 95 % confidence intervals, time-to-target and
+performance profiles over its workloads (``comparison_settings``; docs/results.md, "The comparison
+protocol").
+
+Writes, under OUT (``.quick`` before the extension under the quick protocol):
+
+- ``comparison.md/.csv/.runs.csv`` — the final cells: epochs to convergence on the function problems
+  and XOR, the final metrics of MNIST-1D;
+- ``time_to_target.md/.csv/.runs.csv`` — each workload's target, epochs / wall-clock /
+  gradient-equivalents to reach it per cell, and the wall-clock performance ratios (CSV: every run);
+- ``performance_profile.png/.csv`` — Dolan–Moré profiles over the workloads (``profiles``);
+- ``fig_time_to_target.png`` — validation (or test) accuracy against wall-clock and
+  gradient-equivalents with the target line, for each workload whose target is an accuracy.
+"""
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+
+import pandas as pd
+
+from suite.record import Status
+from suite.records import GRAD_EQ, Records, median_interval
+from suite.reproduction import profiles, tables, targets
+from suite.reproduction.columns import EPOCHS, config_column, epochs_column, interval, mean_ci, per_epoch, runs_column
+from suite.reproduction.comparison_settings import Criterion, Workload
+from suite.reproduction.plots import axis_label, plt, save
+from suite.reproduction.registry import label, look
+from suite.reproduction.targets import METRIC_NAMES, TARGET_STATISTIC
+
+MEDIAN_CI = "95 % CI of the median"
+CONVERGED_MEAN = "converged runs: mean ± 95 % CI"
+NOTES = [
+    ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`); "
+     "`--seeds` overrides both. Cells use their task's tuned config (`config` column)."),
+    ("`mean ± h (n = k)`: the mean over the k finished runs with a value, h the half-width of its 95 % "
+     "confidence interval (Student's t, k − 1 degrees of freedom)."),
+    ("Epochs to convergence are censored: a run that never converged has no number, only \"more than the "
+     "budget\". So the cell is the median over all finished runs, a run that never converged counting as "
+     f"∞, with [min–max] over the converged ones; `{MEDIAN_CI}` is the distribution-free interval between "
+     "two order statistics (binomial, Conover §3.2), valid with ∞ among the values — it ends at ∞ when too "
+     "few runs converged to bound the median, and names its coverage when there are too few seeds for "
+     f"95 % (5 seeds: 93.75 %). `{CONVERGED_MEAN}` is conditional on converging, so it flatters a cell "
+     "where some runs did not: read it with the `runs` column."),
+]
+TARGET_NOTES = [
+    ("Time to target (AlgoPerf): the first epoch at which a run reaches its workload's target, and the "
+     "training wall-clock and gradient-equivalents (gradients + HVPs, nominal count) until then; ∞ for a "
+     "run that never does. Per cell: the low median over its finished runs, ∞ counted — the time by which "
+     "half of them had reached it (with an even number of seeds the usual median would average in the first "
+     "run that did not) — and [min–max] over those that reached it; `reached` counts them. Failed runs are "
+     "left out (the `.runs.csv` lists them)."),
+    ("Targets: the task's convergence criterion on the function problems and XOR; on a classification task "
+     "the median final validation accuracy of the best tuned first-order baseline over its seeds "
+     "(`suite/reproduction/targets.py`). Its own runs reach it about half the time by construction."),
+    ("Performance ratios r = t / (fastest t on the workload), t a cell's time to target as above; "
+     "B = AlgoPerf's score, the area under the performance profile up to r = 4, normalised "
+     "(`performance_profile.png`, `.csv`: every measure). An optimiser that did not run on a workload counts "
+     "there as never reaching the target; XOR's one-evaluation LBFGS counts as LBFGS (tuned by the same sweep)."),
+]
+
+
+def convergence_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path) -> pd.DataFrame:
+    """Function problems and XOR: epochs to convergence per cell, with their confidence intervals."""
+    rows = []
+    for workload in workloads:
+        setting = workload.setting
+        for _, optim, cell in tables.table_cells(records, [setting], sweeps_dir):
+            if cell.empty:
+                continue
+            finished = cell.finished()
+            converged = finished.frame["status"] == Status.CONVERGED.value
+            epochs = finished.column("epochs_to_convergence").where(converged)  # never converged: ∞ below
+            rows.append({"task": setting.label, "optimiser": optim,
+                         "thesis: epochs": tables.thesis_column(setting, optim), EPOCHS: epochs_column(cell),
+                         MEDIAN_CI: interval(*median_interval(epochs.fillna(float("inf")))),
+                         CONVERGED_MEAN: mean_ci(cell.converged().stats("epochs_to_convergence"), digits=4),
+                         "runs": runs_column(cell), "config": config_column(cell)})
+    return pd.DataFrame(rows)
+
+
+# The final metrics of a classification cell (summary fields); validation ones where the records have them.
+FINAL_METRICS = {"final_train_loss": "final training loss", "final_val_loss": "final validation loss",
+                 "final_val_acc": "final validation accuracy", "peak_val_acc": "peak validation accuracy",
+                 "final_test_acc": "final test accuracy", "peak_test_acc": "peak test accuracy"}
+
+
+def classification_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path) -> pd.DataFrame:
+    """Classification tasks: each final metric as mean ± 95 % CI over the finished runs of a cell."""
+    shown = {key: name for key, name in FINAL_METRICS.items() if records.finished().stats(key).n}
+    rows = []
+    for workload in workloads:
+        for setting, optim, cell in tables.table_cells(records, [workload.setting], sweeps_dir):
+            if cell.empty:
+                continue
+            finished = cell.finished()
+            rows.append({"task": setting.label, "optimiser": optim,
+                         **{name: mean_ci(finished.stats(key)) for key, name in shown.items()},
+                         "wall-clock per epoch (s)": mean_ci(per_epoch(cell, cell.column("wall_time_s"))),
+                         "runs": runs_column(cell), "config": config_column(cell)})
+    return pd.DataFrame(rows)
+
+
+def target_figure(records: Records, found: list[targets.Target], path: pathlib.Path) -> pathlib.Path | None:
+    """Accuracy against wall-clock and gradient-equivalents, one line per run, with the target line,
+    for each workload whose target is an accuracy (MNIST-1D)."""
+    shown = [t for t in found if t.workload.criterion is Criterion.ACCURACY and t.defined]
+    if not shown:
+        return None
+    fig, axes = plt.subplots(len(shown), 2, figsize=(12, 4.3 * len(shown)), squeeze=False)
+    for (clock, cost), target in zip(axes, shown):
+        runs = records.where(setting=target.workload.setting.name).finished()
+        for optim in runs.distinct("optim"):
+            style = look(optim)
+            for i, (_, curve) in enumerate(runs.where(optim=optim).each_run()):
+                if curve is None or target.metric not in curve:
+                    continue
+                for ax, x in ((clock, "wall_time_s"), (cost, GRAD_EQ)):
+                    ax.plot(curve[x], curve[target.metric], color=style.colour, ls=style.line_style, lw=1.1,
+                            alpha=1.0 if i == 0 else 0.35, label=label(optim) if i == 0 else None)
+        for ax, x in ((clock, "wall_time_s"), (cost, GRAD_EQ)):
+            ax.axhline(target.value, color="black", ls=":", lw=1.2,
+                       label=f"target {target.value:.4g} ({TARGET_STATISTIC} {METRIC_NAMES[target.metric]}, "
+                             f"median of {label(target.baseline)})")
+            ax.set(xscale="log", xlabel=axis_label(x), ylabel=METRIC_NAMES[target.metric],
+                   title=f"{target.workload.label}: time to target")
+            ax.grid(alpha=0.3, which="both")
+        clock.legend(fontsize=8, loc="lower right")
+    return save(fig, path)
+
+
+def write(records: Records, workloads: list[Workload], out: pathlib.Path, suffix: str,
+          header: Callable[[list[str]], list[str]], sweeps_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Every file of the module docstring for the workloads that have runs in ``records``;
+    ``header(names)`` gives the lines that say how the named settings ran."""
+    workloads = [w for w in workloads if not records.where(setting=w.setting.name).empty]
+    if not workloads:
+        return []
+    names = [w.setting.name for w in workloads]
+    runs, lines = records.where(setting=names), header(names)
+    functions = [w for w in workloads if w.criterion is Criterion.CONVERGENCE]
+    classification = [w for w in workloads if w.criterion is Criterion.ACCURACY]
+    finals = [convergence_table(runs, functions, sweeps_dir), classification_table(runs, classification, sweeps_dir)]
+    written = tables.write(finals, runs, out, f"comparison{suffix}",
+                           "Comparison protocol: final cells with 95 % confidence intervals", [*lines, *NOTES],
+                           data=pd.concat(finals, ignore_index=True))
+
+    found = [targets.target_of(runs.where(setting=w.setting.name), w) for w in workloads]
+    times = targets.all_run_times(runs, found)
+    summary = [targets.targets_table(found), targets.summary_table(times, found)]
+    if not times.empty:
+        summary.append(profiles.ratios_table(times))
+    written += tables.write(summary, runs, out, f"time_to_target{suffix}", "Comparison protocol: time to target",
+                            [*lines, *TARGET_NOTES], data=times)
+    if not times.empty:
+        profile = out / f"performance_profile{suffix}.csv"
+        profiles.long_table(times).to_csv(profile, index=False)
+        written += [profile, profiles.figure(times, out / f"performance_profile{suffix}.png")]
+    if (png := target_figure(runs, found, out / f"fig_time_to_target{suffix}.png")) is not None:
+        written.append(png)
+    return written

@@ -1,0 +1,167 @@
+"""Time-to-target, as AlgoPerf defines it (mlcommons/algorithmic-efficiency, docs/DOCUMENTATION.md,
+"Scoring"): each workload has a target; a run's score is the training time until its validation
+metric first reaches it, ∞ for a run that never does.
+
+The target of a workload (:func:`target_of`):
+
+- a function problem or XOR (:attr:`Criterion.CONVERGENCE`): the task's own convergence criterion
+  (thesis §5.2: f − f* ≤ 1e-4 on Rosenbrock, loss ≤ 1e-2 on Rahimi–Recht, accuracy 1 and loss ≤ 1e-3
+  on XOR) — those already are targets; a run reaches it at ``epochs_to_convergence``;
+- a classification task (:attr:`Criterion.ACCURACY`): the median over seeds of the final validation
+  accuracy of the best tuned first-order baseline — among the workload's optimisers of the
+  first-order family (``registry.FAMILIES``), tuned cells only when any is tuned, the one with the
+  highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
+  the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
+  validation error, the issue asks for the *final* one: :data:`TARGET_STATISTIC` is the one place to
+  change that). Records without validation fields (older runs) fall back to test accuracy, and the
+  target says so.
+
+A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are
+evaluated once per epoch): that epoch, the training wall-clock until then (``wall_time_s``,
+cumulative, evaluation excluded) and the gradient-equivalents until then (the nominal count,
+gradients + HVPs: ``suite.records.NOMINAL``). Only finished runs are scored; a failed run is an
+error of the run, not a result of the optimiser, and is counted in the tables' ``runs`` column.
+
+A cell's time to target (:func:`cell_time`) is the *low* median of its runs' times, ∞ counted: the
+time by which half of its seeds had reached the target. With an even number of seeds the usual
+median averages the two middle runs; since exactly half of the baseline's runs end at or above the
+median of their final accuracies, that average would be ∞ for the very baseline that set the target.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+
+import pandas as pd
+
+from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
+from suite.reproduction.columns import number
+from suite.reproduction.comparison_settings import Criterion, Workload
+from suite.reproduction.registry import Family, family, label
+
+# Per split, the metrics.csv column a run is read on; the summary field <statistic>_<column> sets the target.
+SPLITS = {"validation": "val_acc", "test": "test_acc"}
+METRIC_NAMES = {"val_acc": "validation accuracy", "test_acc": "test accuracy"}
+TARGET_STATISTIC = "final"  # the median of the runs' final accuracies; "peak" would be AlgoPerf's best-achieved
+# What a time to target is measured in: metrics.csv column -> its name in tables and figures.
+MEASURES = {"wall_time_s": "wall-clock (s)", GRAD_EQ: "gradient-equivalents", "epoch": "epochs"}
+TOLERANCE = 1e-9  # a median of two accuracies may differ from either in the last bit
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    workload: Workload
+    value: float | None = None  # the accuracy to reach (ACCURACY); None under the convergence criterion
+    metric: str | None = None  # the metrics.csv column compared with it: val_acc, or test_acc as a fallback
+    baseline: str | None = None  # the first-order optimiser whose median set it
+    why: str = ""  # how it was set, or why there is none
+
+    @property
+    def defined(self) -> bool:
+        return self.workload.criterion is Criterion.CONVERGENCE or self.value is not None
+
+    @property
+    def text(self) -> str:
+        """E.g. ``converged (the task's criterion)`` or ``validation accuracy ≥ 0.653``."""
+        if self.workload.criterion is Criterion.CONVERGENCE:
+            return "converged (the task's criterion)"
+        return f"{METRIC_NAMES[self.metric]} ≥ {number(self.value)}" if self.defined else "none"
+
+
+def split_of(runs: Records) -> str:
+    """``validation`` when the finished runs record a validation accuracy, else ``test`` (older records)."""
+    return "validation" if runs.finished().stats(f"{TARGET_STATISTIC}_{SPLITS['validation']}").n else "test"
+
+
+def target_of(runs: Records, workload: Workload) -> Target:
+    """The workload's target from its runs (all cells of its setting): see the module docstring."""
+    if workload.criterion is Criterion.CONVERGENCE:
+        return Target(workload, why="the thesis's convergence criterion of the task (§5.2)")
+    split = split_of(runs)
+    metric = SPLITS[split]
+    field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/record.py's RunSummary)
+    finished = runs.finished()
+    baselines = {optim: finished.where(optim=optim) for optim in runs.distinct("optim")
+                 if family(optim) is Family.FIRST_ORDER and finished.where(optim=optim).stats(field).n}
+    tuned = {optim: cell for optim, cell in baselines.items() if cell.distinct("tuned")}
+    candidates = tuned or baselines
+    if not candidates:
+        return Target(workload, metric=metric, why="no target: no first-order baseline finished a run here")
+    medians = {optim: cell.stats(field).median for optim, cell in candidates.items()}
+    best = max(medians, key=medians.get)  # ties: the first in plan order
+    others = ", ".join(f"{label(optim)} {number(value, 3)}" for optim, value in medians.items())
+    fallback = "" if split == "validation" else " — no validation split in these records: test accuracy instead"
+    why = (f"median {TARGET_STATISTIC} {split} accuracy over {candidates[best].stats(field).n} seeds of the best "
+           f"{'tuned' if tuned else 'untuned'} first-order baseline, {label(best)} (medians: {others}){fallback}")
+    return Target(workload, medians[best], metric, best, why)
+
+
+def first_reached(run: dict, curve: pd.DataFrame | None, target: Target) -> pd.Series | None:
+    """The metrics row of the first epoch at which the run reached the target, None if it never did."""
+    if curve is None:
+        return None
+    if target.workload.criterion is Criterion.CONVERGENCE:
+        epoch = run.get("epochs_to_convergence")
+        hits = curve[curve["epoch"] == epoch] if epoch is not None and not pd.isna(epoch) else curve.iloc[:0]
+    elif target.metric in curve:
+        hits = curve[pd.to_numeric(curve[target.metric], errors="coerce") >= target.value - TOLERANCE]
+    else:
+        return None
+    return hits.iloc[0] if not hits.empty else None
+
+
+def run_times(runs: Records, target: Target, cost: GradientEquivalents = NOMINAL) -> pd.DataFrame:
+    """One row per finished run of the workload: whether and when it reached the target (∞ if never)."""
+    rows = []
+    for run, curve in runs.finished().each_run(cost):
+        hit = first_reached(run, curve, target)
+        rows.append({"setting": target.workload.setting.name, "task": target.workload.label,
+                     "optimiser": run["optim"], "seed": run["seed"], "status": run["status"],
+                     "reached": hit is not None,
+                     **{measure: float(hit[measure]) if hit is not None else math.inf for measure in MEASURES}})
+    return pd.DataFrame(rows, columns=TIME_COLUMNS)
+
+
+TIME_COLUMNS = ["setting", "task", "optimiser", "seed", "status", "reached", *MEASURES]
+
+
+def all_run_times(records: Records, found: list[Target], cost: GradientEquivalents = NOMINAL) -> pd.DataFrame:
+    """:func:`run_times` of every workload that has a target, one table."""
+    frames = [run_times(records.where(setting=t.workload.setting.name), t, cost) for t in found if t.defined]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TIME_COLUMNS)
+
+
+def cell_time(values) -> float:
+    """The low median of a cell's times to target, ∞ counted (module docstring); NaN for no run."""
+    values = [float(v) for v in values if not math.isnan(float(v))]
+    return statistics.median_low(values) if values else math.nan
+
+
+def censored_median(values: pd.Series, digits: int = 3) -> str:
+    """``t [min–max]``: :func:`cell_time` over all runs, [min–max] over those that reached the target;
+    ``∞`` alone when none did."""
+    reached = [float(v) for v in values if math.isfinite(float(v))]
+    if not reached:
+        return "∞" if len(values) else "—"
+    spread = f" [{number(min(reached), digits)}–{number(max(reached), digits)}]" if len(values) > 1 else ""
+    return f"{number(cell_time(values), digits)}{spread}"
+
+
+def targets_table(targets: list[Target]) -> pd.DataFrame:
+    """One row per workload: its target and how it was set."""
+    return pd.DataFrame([{"task": t.workload.label, "target": t.text, "set by": t.why} for t in targets])
+
+
+def summary_table(times: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
+    """One row per workload × optimiser: how many runs reached the target, and the (low) median time
+    over all of them (∞ counted) with [min–max] over those that reached it, in each measure."""
+    rows = []
+    for target in targets:
+        runs = times[times["setting"] == target.workload.setting.name]
+        for optim, cell in runs.groupby("optimiser", sort=False):
+            rows.append({"task": target.workload.label, "optimiser": optim, "target": target.text,
+                         "reached": f"{int(cell['reached'].sum())}/{len(cell)}",
+                         **{f"{name}, median [min–max]": censored_median(cell[measure])
+                            for measure, name in MEASURES.items()}})
+    return pd.DataFrame(rows)
