@@ -5,6 +5,11 @@
 - torch optimisers (SGD, Adam, LBFGS) need the closure to zero the gradients and call
   ``backward()``; KryBall computes gradients itself (``KryBall.computes_gradients = True``,
   docs/design.md §3), so its closure only evaluates the loss.
+- An optimiser whose ``step()`` differentiates the gradients once more — Hutchinson estimates of
+  the Hessian diagonal (AdaHessian, SophiaH), which take Hessian-vector products (HVPs) of
+  ``p.grad`` — needs ``backward(create_graph=True)``. It says so with ``create_graph = True``:
+  the suite's builder sets that attribute from its config's ``suite.create_graph``
+  (``suite/optimisers/build.py``), so no optimiser is a special case here or in ``train.py``.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
@@ -13,11 +18,15 @@
 
 :class:`Counts` keeps cumulative gradient evaluations, HVPs and loss evaluations for every
 optimiser: each closure call is a loss evaluation, and a gradient evaluation when it calls
-``backward()``. An optimiser that keeps its own ``totals`` (KryBall) knows better — it also counts
-HVPs and gradients it takes of the closure's output — so its totals replace the closure's tally.
+``backward()``. HVPs taken inside ``step()`` are *observed*, not predicted: after a graph-keeping
+backward, every backward pass through the gradients (``autograd.grad(p.grad…, params, v)``, a
+double backward, Pearlmutter 1994) is one HVP, counted by a hook on those gradient tensors. An
+optimiser that keeps its own ``totals`` (KryBall, the trust-region peer) knows better — it counts
+the gradients and HVPs it takes of the closure's output — so its totals replace the closure's tally.
 """
 
 import contextlib
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -54,9 +63,39 @@ def frozen_batchnorm_statistics(model: nn.Module):
             m.track_running_stats = True
 
 
+def count_hvps_through(gradients: list[torch.Tensor], counts: Counts) -> None:
+    """Count one HVP for every later backward pass that goes through ``gradients`` (kept with their graph).
+
+    ``mode="any"`` fires once per backward pass that reaches any of them, however many it reaches:
+    one ``autograd.grad(gradients, params, grad_outputs=v)`` is one HVP whatever the number of tensors.
+    A vectorised pass (``is_grads_batched=True``) of k products would count once; no optimiser
+    configured here takes one (KryBall, which does, counts its own).
+    """
+    connected = [g for g in gradients if g is not None and g.requires_grad]
+    if connected:
+        def one_more(_):
+            counts.hvps += 1
+
+        torch.autograd.graph.register_multi_grad_hook(connected, one_more, mode="any")
+
+
+def backward_with_graph(loss: torch.Tensor, model: nn.Module, counts: Counts) -> None:
+    """``loss.backward(create_graph=True)``, HVPs through the resulting ``p.grad`` counted.
+
+    PyTorch warns that ``p.grad`` then holds a graph that refers back to ``p`` (a reference cycle);
+    the closure's ``zero_grad()`` sets every ``p.grad`` to None before the next backward, which
+    breaks it, so the warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+        loss.backward(create_graph=True)
+    count_hvps_through([p.grad for p in model.parameters()], counts)
+
+
 def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts):
     """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
+    create_graph = getattr(optimizer, "create_graph", False)
     calls = 0
 
     def closure() -> torch.Tensor:
@@ -69,7 +108,10 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
                 optimizer.zero_grad()
                 with torch.enable_grad():
                     loss = loss_fn(model)
-                    loss.backward()
+                    if create_graph:
+                        backward_with_graph(loss, model, counts)
+                    else:
+                        loss.backward()
                 counts.gradient_evals += 1
         counts.loss_evals += 1
         return loss

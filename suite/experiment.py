@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
+from .optimisers import build_optimizer
 
 
 def build(node: DictConfig, **kwargs):
@@ -52,9 +53,6 @@ def build_experiment(cfg: DictConfig, device: torch.device, dtype: torch.dtype |
     task = build(cfg.task, seed=cfg.seed, device=device, dtype=dtype)
     model = build(cfg.model).to(device=device, dtype=dtype)
     optimizer = None
-    if with_optimizer:
-        try:
-            optimizer = build(cfg.optim)(model.parameters())
-        except ValueError as error:  # a hyperparameter the optimiser itself rejects
-            raise ConfigError("optim", str(error)) from None
+    if with_optimizer:  # a hyperparameter it rejects, or a task it does not apply to: a ConfigError
+        optimizer = build_optimizer(cfg.optim, model, task)
     return Experiment(task, model, optimizer)

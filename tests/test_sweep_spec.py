@@ -26,6 +26,15 @@ THESIS_SPACES = {
     "kryball": {"optim.krylov_dim": ("int_uniform", 1, 10), "optim.refresh": ("int_uniform", 1, 10)},
 }
 THESIS_SPACES["kryball_plus"] = THESIS_SPACES["kryball"]  # KryBall+ is tuned over KryBall's space
+# Beyond the thesis: the peers, over the spaces their sources give (sweep_sources/spaces/<optim>.yaml cites them).
+PEER_SPACES = {
+    "adahessian": {"optim.lr": ("log_uniform_values", 1e-4, 1.0), "optim.hessian_power": ("uniform", 0.5, 1.0)},
+    "sophiah": {"optim.lr": ("log_uniform_values", 1e-3, 10.0), "optim.p": ("log_uniform_values", 0.01, 0.1)},
+    "soap": {"optim.lr": ("log_uniform_values", 1e-4, 1.0)},
+    "muon": {"optim.lr": ("log_uniform_values", 1e-3, 1.0), "optim.adamw_lr": ("log_uniform_values", 1e-4, 1.0)},
+    "trust_krylov": {"optim.initial_trust_radius": ("log_uniform_values", 1e-3, 100.0),
+                     "optim.eta": ("uniform", 0.0, 0.24)},
+}
 GOOD = {
     "method": "bayes",
     "metric": {"name": "train_loss", "goal": "minimize", "impute": "latest"},
@@ -100,6 +109,9 @@ def test_spec_fields():
 def test_every_task_and_optimiser_has_a_spec():
     expected = {(t, o) for t in FUNCTION_TASKS + ["xor"] for o in THESIS_SPACES}
     expected |= {(t, o) for t in IMAGE_TASKS for o in ("msgd", "adam", "kryball", "kryball_plus")}
+    expected |= {(t, o) for t in FUNCTION_TASKS + ["xor"] + IMAGE_TASKS for o in ("adahessian", "sophiah", "soap")}
+    expected |= {(t, "muon") for t in ["xor"] + IMAGE_TASKS}  # needs hidden weight matrices
+    expected |= {(t, "trust_krylov") for t in FUNCTION_TASKS}  # full batch; Table 5.1's program
     assert {(p.parent.name, p.stem) for p in SPECS} == expected
 
 
@@ -115,7 +127,7 @@ def test_shipped_spec_is_valid_wandb_with_the_thesis_space(path):
     searched, constants = space.search_space(spec)
     assert not constants
     got = {name: (p["distribution"], p["min"], p["max"]) for name, p in raw["parameters"].items()}
-    assert got == THESIS_SPACES[spec.optim]
+    assert got == {**THESIS_SPACES, **PEER_SPACES}[spec.optim]
     for name, dist in searched.items():  # floats really are floats (1.0e-4, not 1e-4)
         assert isinstance(dist, (FloatDistribution, IntDistribution)), name
 

@@ -35,6 +35,13 @@ KNOWN = {
     "kryball_plus": Look("KryBall+", "tab:red", "--"),  # KryBall's colour, dashed: the thesis KryBall plus options
     "newton": Look("Newton", "tab:purple"),  # closed form (Fig. 2.12)
     "sfn": Look("saddle-free Newton", "tab:brown"),  # closed form (Fig. 4.2)
+    # Peers beyond the thesis (conf/optim/): a family shares a colour, told apart by the line style,
+    # so that two colours stay free for optimisers added by a config and a sweep spec alone.
+    "adahessian": Look("AdaHessian", "tab:pink"),  # Hutchinson diagonal of the Hessian
+    "sophiah": Look("SophiaH", "tab:pink", "--"),
+    "soap": Look("SOAP", "tab:olive"),  # matrix (Kronecker-factored / orthogonalised) preconditioning
+    "muon": Look("Muon", "tab:olive", "--"),
+    "trust_krylov": Look("trust-region Newton–Krylov", "tab:purple", "--"),  # Newton's colour: never in Fig. 2.12
 }
 
 

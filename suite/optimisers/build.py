@@ -1,0 +1,96 @@
+"""An ``optim=`` config → the optimiser of one run: the one place (``suite.experiment`` calls it).
+
+An optimiser config is Hydra's ``_target_`` (a class or factory), ``_partial_: true`` and its
+constructor's arguments, plus two keys that are not arguments: ``name`` (labels the run) and an
+optional ``suite:`` node — what the suite needs to know to build and step it, as data
+(:class:`SuiteOptions`), so that no optimiser is a special case in ``train.py``, the training loop
+or the closure:
+
+```yaml
+suite:
+  parameters: suite.optimisers.muon.hidden_weights_apart  # model → parameter groups (default: all, one group)
+  create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/closure.py)
+  full_batch: true     # a full-batch method: refuse a task with more than one batch per epoch
+```
+
+A config that does not apply to the run (Muon on a model without hidden weight matrices, a
+full-batch method on mini-batches) is refused with :class:`DoesNotApply`, which ``train.py``
+prints as one line, ``error: optim: <name> does not apply here: <why>`` (exit code 2).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+
+import torch
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
+
+from suite.config import ConfigError
+
+
+class DoesNotApply(ValueError):
+    """The optimiser cannot run on this task or model; the message says why."""
+
+
+# What constructors raise for a hyperparameter out of range: ValueError (torch.optim, scipy, most of
+# pytorch-optimizer) and pytorch-optimizer's two exceptions that are not ValueErrors.
+BAD_HYPERPARAMETER = (ValueError, NegativeLRError, NegativeStepError)
+
+
+def all_parameters(model: torch.nn.Module):
+    """The default grouping: every parameter, one group (what ``torch.optim`` takes)."""
+    return model.parameters()
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteOptions:
+    """The ``suite:`` node of an optimiser config: how the suite builds and steps it."""
+
+    parameters: Callable[[torch.nn.Module], object] = all_parameters
+    create_graph: bool = False
+    full_batch: bool = False
+
+    @classmethod
+    def of(cls, node: dict | None) -> SuiteOptions:
+        """Read and check the node (absent: the defaults); a bad key is a one-line ``optim.suite`` error."""
+        node = dict(node or {})
+        known = {field.name for field in dataclasses.fields(cls)}
+        for key, value in node.items():
+            if key not in known:
+                raise ConfigError(f"optim.suite.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+            if key != "parameters" and not isinstance(value, bool):
+                raise ConfigError(f"optim.suite.{key}", f"must be true or false, got {value!r}")
+        if "parameters" in node:
+            try:
+                node["parameters"] = get_method(node["parameters"])
+            except Exception as error:  # noqa: BLE001 — Hydra raises several kinds for a bad path
+                raise ConfigError("optim.suite.parameters", f"no function {node['parameters']!r} ({error})") from None
+        return cls(**node)
+
+
+def batches_per_epoch_exceed_one(task) -> bool:
+    """Whether the task's epoch has more than one batch: its first two batches are drawn lazily
+    (``Task.batches`` is a generator on a (seed, epoch) generator of its own: no global RNG is touched)."""
+    return len(list(itertools.islice(task.batches(1), 2))) > 1
+
+
+def build_optimizer(node: DictConfig, model: torch.nn.Module, task) -> torch.optim.Optimizer:
+    """The optimiser the config describes, on the model's parameters grouped as it asks."""
+    spec = OmegaConf.to_container(node, resolve=True)
+    name = spec.pop("name", None) or str(spec.get("_target_"))
+    options = SuiteOptions.of(spec.pop("suite", None))
+    try:
+        if options.full_batch and batches_per_epoch_exceed_one(task):
+            raise DoesNotApply(f"it is a full-batch method and the task {type(task).__name__} has more than one "
+                               "batch per epoch (it applies to tasks trained on one batch per epoch)")
+        optimizer = instantiate(spec)(options.parameters(model))
+    except DoesNotApply as error:
+        raise ConfigError("optim", f"{name} does not apply here: {error}") from None
+    except BAD_HYPERPARAMETER as error:
+        raise ConfigError("optim", f"{name}: {error}") from None
+    if options.create_graph:
+        optimizer.create_graph = True  # read by suite.closure.make_closure
+    return optimizer
