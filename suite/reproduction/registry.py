@@ -4,7 +4,7 @@ style, the number the thesis printed for it, and its family (first-order, quasi-
 The one place for these facts. An optimiser it does not know — one added by a config file and a
 sweep spec — is shown all the same: its name as label, the next colour of a cycle of the colours
 no known optimiser uses (then the next line style), and "—" where the thesis printed no number; its
-family is unknown until it is declared in :data:`FAMILIES`.
+family is unknown until it is declared in :data:`KNOWN`.
 """
 from __future__ import annotations
 
@@ -19,29 +19,43 @@ LINE_STYLES = ("-", "--", ":", "-.")
 NO_NUMBER = "—"  # the thesis left the cell blank, or has no such cell
 
 
+class Family(str, enum.Enum):
+    """What an optimiser computes per step — which decides its role in the comparison protocol."""
+
+    FIRST_ORDER = "first-order"  # one gradient per step: the baselines that set targets (AlgoPerf)
+    QUASI_NEWTON = "quasi-Newton"  # gradients only, curvature from their history and a line search
+    HESSIAN_DIAGONAL = "Hessian-diagonal"  # a Hutchinson estimate of diag(H) from an HVP now and then
+    SECOND_ORDER = "second-order"  # several Hessian-vector products per step: a run costs many gradients
+
+
 @dataclasses.dataclass(frozen=True)
 class Look:
+    """How an optimiser is shown, and its family: first-order optimisers set the comparison's targets
+    (AlgoPerf's target-setting algorithms are all first-order); second-order ones are "expensive" cells.
+    An optimiser without a family is never a baseline and never expensive."""
+
     label: str
     colour: str
     line_style: str = "-"
+    family: "Family | None" = None
 
 
 KNOWN = {
-    "msgd": Look("MSGD", "tab:blue"),
-    "adam": Look("Adam", "tab:orange"),
-    "lbfgs": Look("LBFGS", "tab:green"),
-    "lbfgs_single": Look("LBFGS (1 eval.)", "tab:green"),  # never beside lbfgs: XOR has only this one
-    "kryball": Look("KryBall", "tab:red"),
-    "kryball_plus": Look("KryBall+", "tab:red", "--"),  # KryBall's colour, dashed: the thesis KryBall plus options
+    "msgd": Look("MSGD", "tab:blue", family=Family.FIRST_ORDER),
+    "adam": Look("Adam", "tab:orange", family=Family.FIRST_ORDER),
+    "lbfgs": Look("LBFGS", "tab:green", family=Family.QUASI_NEWTON),
+    "lbfgs_single": Look("LBFGS (1 eval.)", "tab:green", family=Family.QUASI_NEWTON),  # never beside lbfgs: XOR has only this one
+    "kryball": Look("KryBall", "tab:red", family=Family.SECOND_ORDER),
+    "kryball_plus": Look("KryBall+", "tab:red", "--", Family.SECOND_ORDER),  # KryBall's colour, dashed: the thesis KryBall plus options
     "newton": Look("Newton", "tab:purple"),  # closed form (Fig. 2.12)
     "sfn": Look("saddle-free Newton", "tab:brown"),  # closed form (Fig. 4.2)
     # Peers beyond the thesis (conf/optim/): a family shares a colour, told apart by the line style,
     # so that two colours stay free for optimisers added by a config and a sweep spec alone.
-    "adahessian": Look("AdaHessian", "tab:pink"),  # Hutchinson diagonal of the Hessian
-    "sophiah": Look("SophiaH", "tab:pink", "--"),
-    "soap": Look("SOAP", "tab:olive"),  # matrix (Kronecker-factored / orthogonalised) preconditioning
-    "muon": Look("Muon", "tab:olive", "--"),
-    "trust_krylov": Look("trust-region Newton–Krylov", "tab:purple", "--"),  # Newton's colour: never in Fig. 2.12
+    "adahessian": Look("AdaHessian", "tab:pink", family=Family.HESSIAN_DIAGONAL),  # Hutchinson diagonal of the Hessian
+    "sophiah": Look("SophiaH", "tab:pink", "--", Family.HESSIAN_DIAGONAL),
+    "soap": Look("SOAP", "tab:olive", family=Family.FIRST_ORDER),  # matrix (Kronecker-factored / orthogonalised) preconditioning
+    "muon": Look("Muon", "tab:olive", "--", Family.FIRST_ORDER),
+    "trust_krylov": Look("trust-region Newton–Krylov", "tab:purple", "--", Family.SECOND_ORDER),  # Newton's colour: never in Fig. 2.12
 }
 
 
@@ -86,26 +100,6 @@ def thesis_number(setting: str, optim: str, metric: str | None = None) -> str:
     return printed if isinstance(printed, str) else NO_NUMBER
 
 
-class Family(str, enum.Enum):
-    """What an optimiser computes per step — which decides its role in the comparison protocol."""
-
-    FIRST_ORDER = "first-order"  # one gradient per step: the baselines that set targets (AlgoPerf)
-    QUASI_NEWTON = "quasi-Newton"  # gradients only, curvature from their history and a line search
-    SECOND_ORDER = "second-order"  # Hessian-vector products: a run costs many gradients
-
-
-# A peer optimiser that should set targets (AlgoPerf's target-setting algorithms are all first-order)
-# is declared here as FIRST_ORDER; one left out is never a baseline and never "expensive".
-FAMILIES = {
-    "msgd": Family.FIRST_ORDER,
-    "adam": Family.FIRST_ORDER,
-    "lbfgs": Family.QUASI_NEWTON,
-    "lbfgs_single": Family.QUASI_NEWTON,
-    "kryball": Family.SECOND_ORDER,
-    "kryball_plus": Family.SECOND_ORDER,
-}
-
-
 def family(optim: str) -> Family | None:
     """The optimiser's family, None for one not declared."""
-    return FAMILIES.get(optim)
+    return look(optim).family

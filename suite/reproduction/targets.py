@@ -9,7 +9,7 @@ The target of a workload (:func:`target_of`):
   on XOR) — those already are targets; a run reaches it at ``epochs_to_convergence``;
 - a classification task (:attr:`Criterion.ACCURACY`): the median over seeds of the final validation
   accuracy of the best tuned first-order baseline — among the workload's optimisers of the
-  first-order family (``registry.FAMILIES``), tuned cells only when any is tuned, the one with the
+  first-order family (``registry.KNOWN``), tuned cells only when any is tuned, the one with the
   highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
   the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
   validation error, the issue asks for the *final* one: :data:`TARGET_STATISTIC` is the one place to
