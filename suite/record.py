@@ -24,7 +24,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "wall_time_s", "gradient_evals", "hvps", "loss_evals"]
+# val_loss, val_acc: on the task's validation split (tasks/classification.py), empty without one.
+COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "wall_time_s", "gradient_evals",
+           "hvps", "loss_evals"]
 COSTS = ("gradient_evals", "hvps", "loss_evals")  # cumulative per-run counts, in every row and the summary
 RUNNING_EVERY_S = 5.0
 SUMMARY = "summary.json"
@@ -76,6 +78,10 @@ class RunSummary:
     final_train_loss: float | None = None
     peak_test_acc: float | None = None
     final_test_acc: float | None = None
+    final_test_loss: float | None = None
+    final_val_loss: float | None = None  # the validation split's (None without one): what sweeps select on
+    final_val_acc: float | None = None
+    peak_val_acc: float | None = None
     wall_time_s: float = 0.0
     gradient_evals: int = 0
     hvps: int = 0
@@ -109,7 +115,8 @@ class RunSummary:
 
 
 OUTCOMES = ("epochs_run", "epochs_to_convergence", "time_to_convergence_s", "final_train_loss", "peak_test_acc",
-            "final_test_acc", "wall_time_s", *COSTS)
+            "final_test_acc", "final_test_loss", "final_val_loss", "final_val_acc", "peak_val_acc", "wall_time_s",
+            *COSTS)
 
 
 def read_summary(run_dir: Path) -> RunSummary | None:
@@ -124,6 +131,11 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _peak(rows: list[dict], column: str):
+    """The largest value of ``column`` over the rows that have one (None if none has)."""
+    return max((row[column] for row in rows if row.get(column) is not None), default=None)
 
 
 def _finite_or_none(value):
@@ -186,7 +198,6 @@ class RunRecord:
     def summary(self, status: Status, convergence: dict, extra: dict | None = None) -> RunSummary:
         """The summary for the rows so far, written to summary.json and returned."""
         last = self.rows[-1] if self.rows else {}
-        accuracies = [r["test_acc"] for r in self.rows if r.get("test_acc") is not None]
         summary = RunSummary(
             task=self.cfg.task.name, optim=self.cfg.optim.name, model=self.cfg.model.name, seed=self.cfg.seed,
             status=status,
@@ -194,8 +205,12 @@ class RunRecord:
             epochs_to_convergence=convergence.get("epoch"),
             time_to_convergence_s=convergence.get("wall_time_s"),
             final_train_loss=last.get("train_loss"),
-            peak_test_acc=max(accuracies, default=None),
+            peak_test_acc=_peak(self.rows, "test_acc"),
             final_test_acc=last.get("test_acc"),
+            final_test_loss=last.get("test_loss"),
+            final_val_loss=last.get("val_loss"),
+            final_val_acc=last.get("val_acc"),
+            peak_val_acc=_peak(self.rows, "val_acc"),
             wall_time_s=last.get("wall_time_s", 0.0),
             **{key: last.get(key, 0) for key in COSTS},
             **(extra or {}),

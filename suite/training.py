@@ -27,7 +27,7 @@ log = logging.getLogger("train")
 
 def is_finite_row(row: dict) -> bool:
     """A non-finite loss is divergence (Table 5.1's N/A)."""
-    return all(math.isfinite(row[key]) for key in ("train_loss", "test_loss") if row[key] is not None)
+    return all(math.isfinite(row[key]) for key in ("train_loss", "test_loss", "val_loss") if row[key] is not None)
 
 
 def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | None] | None = None) -> RunSummary:
@@ -84,7 +84,8 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
 
             model.eval()
             row = {"epoch": epoch, "train_loss": sum(step_losses) / len(step_losses), "test_loss": None,
-                   "test_acc": None, **task.evaluate(model), "wall_time_s": wall_time, **counts.as_dict()}
+                   "test_acc": None, "val_loss": None, "val_acc": None, **task.evaluate(model),
+                   "wall_time_s": wall_time, **counts.as_dict()}
             record.append(row)
             logger.log(row)
             if not is_finite_row(row):

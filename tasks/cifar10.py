@@ -7,6 +7,9 @@ Read with torchvision's ``CIFAR10`` from ``data_dir`` (which holds ``cifar-10-ba
   the usual per-channel CIFAR-10 mean and standard deviation.
 - No data augmentation: the thesis mentions none, and the final training losses it reports
   (Table 5.2: 7.5e-5 for ResNet-18) are out of reach with random crops and flips.
+- A validation split of ``validation_fraction`` of the 50 000 training images (0.1 in the task
+  configs: 5 000, drawn by ``split_seed``) is held out for sweeps to select on
+  (:mod:`tasks.classification`); the test set is only reported.
 - Present files are trusted without an MD5 check (the archive's checksum is still verified on
   download), so that a test can provide tiny files in the official format.
 """
@@ -48,10 +51,11 @@ def load_split(data_dir: str, train: bool, download: bool) -> tuple[torch.Tensor
 
 class CIFAR10(ClassificationTask):
     def __init__(self, seed: int, device, dtype, batch_size: int = 128, data_dir: str = "data",
-                 download: bool = False):
+                 download: bool = False, validation_fraction: float = 0.1, split_seed: int = 0):
         x_train, y_train = load_split(data_dir, train=True, download=download)
         x_test, y_test = load_split(data_dir, train=False, download=download)
-        super().__init__(x_train, y_train, x_test, y_test, batch_size, seed, device)
+        super().__init__(x_train, y_train, x_test, y_test, batch_size, seed, device, validation_fraction,
+                         split_seed)
         self.dtype = dtype
         self.mean = torch.tensor(MEAN, device=device, dtype=dtype).view(1, 3, 1, 1)
         self.std = torch.tensor(STD, device=device, dtype=dtype).view(1, 3, 1, 1)

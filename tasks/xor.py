@@ -5,6 +5,10 @@ Readings of the thesis:
 - The data set is the whole input space, so there is no separate test set: ``test_loss`` and
   ``test_acc`` are measured on the same four points (after the step, in eval mode), and that is
   the accuracy the convergence criterion reads.
+- No validation split either: with all four points of the input space in training, there is
+  nothing to hold out, and a held-out point would make XOR unlearnable from the rest. The
+  sweeps rank XOR by its convergence criterion (epochs to convergence, docs/sweeps.md), so
+  there is no held-out score to select on; ``val_loss`` and ``val_acc`` stay empty.
 - "completely minimise the loss function (reach 0 loss)" cannot happen with a finite logit; we
   read it as BCE ≤ 1e-3 (``tolerance``), with accuracy 1.0 (docs/design.md §4).
 - The network outputs one logit; BCE is computed from logits (``binary_cross_entropy_with_logits``),

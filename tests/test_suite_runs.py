@@ -19,6 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 OPTIMS = ["kryball", "kryball_plus", "msgd", "adam", "lbfgs", "lbfgs_single"]
 SUMMARY_FIELDS = {"task", "optim", "seed", "status", "epochs_run", "epochs_to_convergence",
                   "time_to_convergence_s", "final_train_loss", "peak_test_acc", "final_test_acc",
+                  "final_test_loss", "final_val_loss", "final_val_acc", "peak_val_acc",
                   "wall_time_s", "gradient_evals", "hvps", "loss_evals", "config", "code_version"}
 
 
@@ -44,6 +45,9 @@ def test_every_task_with_every_optimiser(task, optim, cifar_dir, tmp_path):
     assert (int(rows[-1]["hvps"]) > 0) == optim.startswith("kryball")
     has_test_set = task in ("mnist1d", "xor", "cifar10_cnn", "cifar10_resnet")
     assert (rows[-1]["test_acc"] != "") == has_test_set
+    has_validation = task in ("mnist1d", "cifar10_cnn", "cifar10_resnet")  # XOR: nothing to hold out
+    assert (rows[-1]["val_acc"] != "") == (rows[-1]["val_loss"] != "") == has_validation
+    assert (summary.final_val_acc is not None) == (summary.peak_val_acc is not None) == has_validation
 
 
 def test_lbfgs_counts_every_function_evaluation(tmp_path):

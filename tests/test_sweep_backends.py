@@ -1,5 +1,6 @@
 """The sweep command and its backends (docs/sweeps.md): the command dispatches through the
-registry, writes whatever Best a backend returns, and refuses another backend's options."""
+registry, writes whatever Best a backend returns (--protocol thesis), and refuses another
+backend's or protocol's options."""
 import argparse
 
 import pytest
@@ -9,7 +10,7 @@ from suite.commands import sweep
 from suite.config import REPO
 from suite.sweeps.backend import Backend, Best, NoBestRun, Option, repo_relative
 from suite.sweeps.local import LocalBackend
-from suite.sweeps.registry import BACKENDS, DEFAULT
+from suite.sweeps.registry import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
 from suite.sweeps.wandb_backend import WandbBackend
 
 SPEC = REPO / "sweeps" / "xor" / "kryball.yaml"
@@ -40,15 +41,21 @@ def standin(monkeypatch):
     return backend
 
 
-def test_registry_holds_both_backends_under_their_names():
+def test_registry_holds_both_backends_and_protocols_under_their_names():
     assert isinstance(BACKENDS["local"], LocalBackend) and isinstance(BACKENDS["wandb"], WandbBackend)
-    assert all(name == backend.name for name, backend in BACKENDS.items())
-    assert DEFAULT == "local"
+    assert all(name == owner.name for owners in (BACKENDS, PROTOCOLS) for name, owner in owners.items())
+    assert DEFAULT == "local" and DEFAULT_PROTOCOL == "robust" and set(PROTOCOLS) == {"robust", "thesis"}
+
+
+def test_the_default_protocol_needs_a_backend_that_can_search(tmp_path, capsys, standin):
+    assert sweep.main([str(SPEC), "--backend", "standin", "--tuned-dir", str(tmp_path)]) == 2
+    assert "cannot run the default protocol's anchor trials and re-runs" in capsys.readouterr().err
+    assert standin.calls == [] and not list(tmp_path.iterdir())
 
 
 def test_command_dispatches_to_a_registered_backend_and_writes_its_best(tmp_path, capsys, standin):
-    assert sweep.main([str(SPEC), "--backend", "standin", "--standin-knob", "k", "--trials", "2",
-                       "--tuned-dir", str(tmp_path), "epochs=12"]) == 0
+    assert sweep.main([str(SPEC), "--protocol", "thesis", "--backend", "standin", "--standin-knob", "k",
+                       "--trials", "2", "--tuned-dir", str(tmp_path), "epochs=12"]) == 0
     ((checked, trials, knob),) = standin.calls
     assert (trials, knob) == (2, "k")
     assert checked.spec.task == "xor" and checked.extra_overrides == ("epochs=12",)
@@ -61,13 +68,13 @@ def test_command_dispatches_to_a_registered_backend_and_writes_its_best(tmp_path
 
 
 def test_trials_default_to_the_spec_run_cap(tmp_path, standin):
-    assert sweep.main([str(SPEC), "--backend", "standin", "--tuned-dir", str(tmp_path)]) == 0
+    assert sweep.main([str(SPEC), "--protocol", "thesis", "--backend", "standin", "--tuned-dir", str(tmp_path)]) == 0
     assert standin.calls[0][1] == 20
 
 
 def test_no_best_run_writes_nothing_and_exits_1(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(BACKENDS, "standin", StandIn(best=None))
-    assert sweep.main([str(SPEC), "--backend", "standin", "--tuned-dir", str(tmp_path)]) == 1
+    assert sweep.main([str(SPEC), "--protocol", "thesis", "--backend", "standin", "--tuned-dir", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == "nothing ran"
     assert not list(tmp_path.iterdir())
 
@@ -78,6 +85,8 @@ def test_no_best_run_writes_nothing_and_exits_1(tmp_path, capsys, monkeypatch):
     (["--backend", "wandb", "--seed", "3"], "--seed is for --backend local"),
     (["--project", "other"], "--project is for --backend wandb"),
     (["--backend", "local", "--entity", "team"], "--entity is for --backend wandb"),
+    (["--protocol", "thesis", "--top-k", "2"], "--top-k is for --protocol robust"),
+    (["--protocol", "thesis", "--seeds", "4,5"], "--seeds is for --protocol robust"),
 ])
 def test_options_of_another_backend_are_refused_in_one_line(argv, refused, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -87,19 +96,20 @@ def test_options_of_another_backend_are_refused_in_one_line(argv, refused, capsy
     assert "error: " + refused in error
 
 
-@pytest.mark.parametrize("argv", [["--workers", "0"], ["--trials", "0"]])
+@pytest.mark.parametrize("argv", [["--workers", "0"], ["--trials", "0"], ["--top-k", "0"], ["--seeds", "1,x"]])
 def test_counts_must_be_positive(argv, capsys):
     with pytest.raises(SystemExit):
         sweep.parse_args([str(SPEC), *argv])
-    assert "must be at least 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "must be at least 1" in err or "expected comma-separated integers" in err
 
 
 def test_every_backend_option_has_a_default_that_means_not_given():
     # The refusal compares each option with its default, so a backend's options must parse to
     # their defaults when absent.
     args = sweep.parse_args([str(SPEC)])
-    for backend in BACKENDS.values():
-        for option in backend.options:
+    for owner in (*BACKENDS.values(), *PROTOCOLS.values()):
+        for option in owner.options:
             assert getattr(args, option.dest) == option.default, option.flag
 
 
@@ -113,5 +123,7 @@ def test_paths_in_tuned_headers_are_relative_to_the_repository(tmp_path):
 def test_committed_tuned_configs_hold_no_absolute_paths():
     for path in (REPO / "conf" / "tuned").glob("*.yaml"):
         for line in path.read_text().splitlines():
-            if line.startswith("# Run directory:"):
+            if line.startswith(("# Run directory:", "# Re-runs:")):
                 assert not line.split(":", 1)[1].strip().startswith("/"), path.name
+    for path in (REPO / "conf" / "tuned").glob("*.results.json"):
+        assert str(REPO) not in path.read_text() and '"/' not in path.read_text(), path.name

@@ -112,3 +112,20 @@ def test_convergence_score_orders_converged_then_by_loss():
     close, far = score(final_train_loss=1e-3), score(final_train_loss=1e3)
     assert converged == 99 and 101 < close < far < 102
     assert score(status="diverged", final_train_loss=math.inf) == 102
+
+
+def test_anchors_run_first_once_and_again_only_if_their_run_failed(tmp_path):
+    from suite.sweeps.backend import Anchor
+
+    study, _ = local.open_study(job(tmp_path))
+    anchors = [Anchor("defaults", {"optim.x": 0.25, "optim.k": 2}), Anchor("thesis", {"optim.x": 0.75, "optim.k": 1})]
+    assert local.enqueue_anchors(study, anchors) == 2
+    assert local.enqueue_anchors(study, anchors) == 2  # queued already: not twice
+    first = local.run(job(tmp_path), trials=3)
+    params = [(t.params["optim.x"], t.params["optim.k"], t.user_attrs.get("anchor")) for t in first.get_trials()]
+    assert params[:2] == [(0.25, 2, "defaults"), (0.75, 1, "thesis")] and params[2][2] is None
+    assert local.enqueue_anchors(first, anchors) == 0  # they ran: not again
+    failed = first.ask()
+    first._storage.set_trial_user_attr(failed._trial_id, "anchor", "lost")
+    first.tell(failed, state=TrialState.FAIL)
+    assert local.enqueue_anchors(first, [Anchor("lost", {"optim.x": 0.5, "optim.k": 3})]) == 1

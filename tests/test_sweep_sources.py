@@ -56,7 +56,7 @@ def test_a_new_optimiser_needs_only_its_config_and_its_space(tree):
     spec = load(tree / "sweeps" / "xor" / "newopt.yaml")
     assert "optim=newopt" in spec.fixed_overrides and spec.parameters == {
         "optim.lr": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1.0}}
-    assert (spec.metric.name, spec.run_cap, spec.hyperband.min_iter) == ("epochs_to_convergence", 20, 10)
+    assert (spec.metric.name, spec.run_cap, spec.hyperband) == ("epochs_to_convergence", 20, None)
 
 
 def test_a_space_without_its_optimiser_config_is_refused(tree):
@@ -103,11 +103,42 @@ def test_write_removes_specs_no_source_makes_and_check_finds_hand_edits(tree):
      "tasks.mnist1d"),
     ("programs/table5_2.yaml", lambda r: r["tasks"]["mnist1d"].update(epochs="100"),
      "programs/table5_2.yaml", "tasks.mnist1d.epochs"),
-    ("protocol.yaml", lambda r: r["hyperband"].update(eta=1), "protocol.yaml", "early_terminate.eta"),
-    ("protocol.yaml", lambda r: r["hyperband"].pop("min_iter"), "protocol.yaml", "hyperband.min_iter"),
+    ("protocol.yaml", lambda r: r["thesis"]["hyperband"].update(eta=1), "protocol.yaml", "thesis.hyperband.eta"),
+    ("protocol.yaml", lambda r: r["thesis"]["hyperband"].pop("min_iter"), "protocol.yaml",
+     "thesis.hyperband.min_iter"),
+    ("protocol.yaml", lambda r: r["robust"].update(seeds=[1, 1]), "protocol.yaml", "robust.seeds"),
+    ("protocol.yaml", lambda r: r["robust"].update(top_k=0), "protocol.yaml", "robust.top_k"),
+    ("spaces/kryball.yaml", lambda r: r["anchors"][0]["values"].update({"optim.refresh": 11}),
+     "spaces/kryball.yaml", "anchors.0.values.optim.refresh"),
+    ("spaces/kryball.yaml", lambda r: r["anchors"][0]["values"].update({"optim.lr": 0.1}),
+     "spaces/kryball.yaml", "anchors.0.values.optim.lr"),
+    ("spaces/kryball.yaml", lambda r: r["anchors"][0].pop("source"), "spaces/kryball.yaml", "anchors.0.source"),
+    ("spaces/adam.yaml", lambda r: r["beyond_thesis"].update({"optim.lr": r["parameters"]["optim.lr"]}),
+     "spaces/adam.yaml", "beyond_thesis.optim.lr"),
 ])
 def test_bad_sources_are_refused_naming_the_file_and_key(tree, file, change, where, key):
     edit(tree / "sweep_sources" / file, change)
     with pytest.raises(SourceError) as err:
         generate(tree)
     assert where in str(err.value) and f": {key}: " in str(err.value)
+
+
+def test_beyond_thesis_parameters_and_anchors_reach_the_specs(tree):
+    specs = {(s.task, s.optim): s for s in generate(tree)}
+    adam = yaml.safe_load(specs["mnist1d", "adam"].text)
+    assert list(adam["parameters"]) == ["optim.lr", "optim.betas.0", "optim.betas.1", "optim.eps"]
+    assert adam["metric"]["name"] == "val_acc" and "early_terminate" not in adam
+    assert "Beyond the thesis's space" in specs["mnist1d", "adam"].text
+    kryball = specs["xor", "kryball"].text
+    assert "optim.refresh = 1 (thesis §5.3.4:" in " ".join(kryball.replace("# ", "").split())
+    # KryBall+ takes KryBall's space, not its thesis-stated anchors (the thesis states none for it).
+    assert "optim.refresh = 1" not in specs["xor", "kryball_plus"].text
+
+
+def test_space_of_finds_the_source_of_a_generated_spec_only(tmp_path):
+    assert sources.space_of(REPO / "sweeps" / "mnist1d" / "adam.yaml").beyond_thesis == {
+        "optim.eps": {"distribution": "log_uniform_values", "min": 1e-10, "max": 1.0}}
+    assert sources.space_of(tmp_path / "mnist1d" / "adam.yaml") is None  # a hand-written spec elsewhere
+    protocol = sources.load_protocol()
+    assert (protocol.robust.top_k, protocol.robust.seeds) == (3, (1, 2, 3))
+    assert (protocol.thesis.hyperband.eta, protocol.thesis.hyperband.min_iter) == (3, 10)

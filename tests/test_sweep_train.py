@@ -1,6 +1,7 @@
-"""Real local sweeps through train.py (thesis §5.2.5 on XOR, a few epochs): trials are ordinary
-runs, the best config lands as a Hydra file, a re-run continues the same study, and every
-shipped spec composes with the real Hydra config."""
+"""Real local sweeps through train.py (a few epochs): trials are ordinary runs, the best config
+lands as a Hydra file with its per-seed results, the same command continues the same study, the
+protocols run on XOR, MNIST-1D (validation metric) and CIFAR-10 (generated files in the real
+format), and every shipped spec composes with the real Hydra config."""
 import json
 import shutil
 
@@ -31,8 +32,8 @@ def trial_lines(text):
     return [line for line in text.splitlines() if "] trial " in line]
 
 
-def test_local_xor_sweep_writes_tuned_config_and_resumes(tmp_path, capsys):
-    assert local_sweep(tmp_path, "xor/kryball.yaml", 3, "epochs=12") == 0
+def test_thesis_protocol_writes_tuned_config_and_resumes(tmp_path, capsys):
+    assert local_sweep(tmp_path, "xor/kryball.yaml", 3, "--protocol", "thesis", "epochs=12") == 0
     out = capsys.readouterr().out
     assert len(trial_lines(out)) == 3 and "tuned config:" in out
     summaries = [json.loads(p.read_text()) for p in sorted((tmp_path / "runs").glob("trial_*/summary.json"))]
@@ -46,13 +47,14 @@ def test_local_xor_sweep_writes_tuned_config_and_resumes(tmp_path, capsys):
     # Its header names the spec and the best run without this machine's absolute paths.
     header = [line for line in tuned_file.read_text().splitlines() if line.startswith("#")]
     assert "(sweeps/xor/kryball.yaml)" in header[1] and header[2].startswith("# Run directory: runs/trial_")
+    assert "--protocol thesis" in header[3] and "xor_kryball.results.json" in header[4]
     assert not any(str(tmp_path) in line or str(REPO) in line for line in header)
     # The tuned file is a working Hydra config: compose it onto the task and optimiser.
     cfg = compose_config(["experiment=fig5_3_xor", "optim=kryball", "+tuned=xor_kryball"], conf_copy(tmp_path))
     assert cfg.optim.krylov_dim == tuned["optim"]["krylov_dim"] and cfg.epochs == 100
 
     # The same command again continues the study: 2 more trials, the first 3 kept.
-    assert local_sweep(tmp_path, "xor/kryball.yaml", 2, "epochs=12") == 0
+    assert local_sweep(tmp_path, "xor/kryball.yaml", 2, "--protocol", "thesis", "epochs=12") == 0
     out = capsys.readouterr().out
     assert "3 finished trials so far" in out
     assert [line.split("trial ")[1].split(":")[0] for line in trial_lines(out)] == ["3", "4"]
@@ -61,8 +63,61 @@ def test_local_xor_sweep_writes_tuned_config_and_resumes(tmp_path, capsys):
 
 @pytest.mark.heavy
 def test_two_local_workers_on_real_training(tmp_path, capsys):
-    assert local_sweep(tmp_path, "xor/msgd.yaml", 4, "epochs=12", workers=2) == 0
+    assert local_sweep(tmp_path, "xor/msgd.yaml", 4, "--top-k", "1", "--seeds", "1", "epochs=12",
+                       workers=2) == 0
     assert len(list((tmp_path / "runs").glob("trial_*/summary.json"))) == 4
+    assert len(list((tmp_path / "runs").glob("reruns/*/summary.json"))) in (1, 2)  # the best and the defaults
+
+
+def test_robust_protocol_on_xor_anchors_reruns_and_resumes(tmp_path, capsys):
+    argv = ("--top-k", "1", "--seeds", "1,2", "epochs=12")
+    assert local_sweep(tmp_path, "xor/kryball.yaml", 3, *argv) == 0
+    out = capsys.readouterr().out
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "runs").glob("trial_*/summary.json")}
+    # The anchors ran first: the library defaults, then the thesis's r_refresh = 1 (§5.3.4).
+    assert [(summaries[f"trial_000{i}"]["config"]["optim"]["krylov_dim"],
+             summaries[f"trial_000{i}"]["config"]["optim"]["refresh"]) for i in (0, 1)] == [(5, 3), (5, 1)]
+    assert {s["seed"] for s in summaries.values()} == {0}
+    reran = sorted(p.parent.name for p in (tmp_path / "runs").glob("reruns/*/summary.json"))
+    assert len(reran) in (2, 4) and {name[-5:] for name in reran} == {"seed1", "seed2"}
+    assert "trial_0000_seed1" in reran  # the defaults are always compared on the re-run seeds
+    saved = json.loads((tmp_path / "conf" / "tuned" / "xor_kryball.results.json").read_text())
+    assert saved["protocol"] == "robust" and [s["seed"] for s in saved["seeds"]] == [1, 2]
+    assert saved["selection"]["value"] == sum(s["value"] for s in saved["seeds"]) / 2
+    assert "mean epochs_to_convergence over seeds 1, 2" in out and "(new)" in out
+    # The same command again trains nothing: the search is complete and every re-run is reused.
+    assert local_sweep(tmp_path, "xor/kryball.yaml", 3, *argv) == 0
+    out = capsys.readouterr().out
+    assert "the search is complete" in out and "(reused)" in out and "unchanged" in out
+    assert not trial_lines(out)
+
+
+def test_mnist1d_sweeps_select_on_validation_and_the_thesis_protocol_on_test(tmp_path, capsys):
+    tiny = ("task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]", "epochs=3")
+    assert local_sweep(tmp_path, "mnist1d/adam.yaml", 2, "--top-k", "1", "--seeds", "1", *tiny) == 0
+    trial = json.loads((tmp_path / "runs" / "trial_0000" / "summary.json").read_text())
+    assert trial["config"]["task"]["validation_fraction"] == 0.1 and trial["final_val_acc"] is not None
+    assert trial["config"]["optim"]["eps"] == 1e-8  # the defaults anchor, Adam's epsilon included
+    saved = json.loads((tmp_path / "conf" / "tuned" / "mnist1d_adam.results.json").read_text())
+    assert saved["metric"]["name"] == "val_acc"
+    (seed,) = saved["seeds"]
+    assert seed["value"] == seed["final_val_acc"] and seed["final_test_acc"] is not None
+    assert "optim.eps" in saved["params"]
+
+    assert local_sweep(tmp_path / "thesis", "mnist1d/adam.yaml", 2, "--protocol", "thesis", *tiny) == 0
+    trial = json.loads((tmp_path / "thesis" / "runs" / "trial_0000" / "summary.json").read_text())
+    assert trial["config"]["task"]["validation_fraction"] == 0 and trial["final_val_acc"] is None
+    saved = json.loads((tmp_path / "thesis" / "conf" / "tuned" / "mnist1d_adam.results.json").read_text())
+    assert saved["metric"]["name"] == "test_acc" and "optim.eps" not in saved["params"]
+    assert saved["seeds"][0]["value"] == saved["seeds"][0]["final_test_acc"]
+
+
+def test_cifar10_sweep_runs_the_same_protocol_on_files_in_the_real_format(tmp_path, capsys, cifar_dir):
+    tiny = (f"task.data_dir={cifar_dir}", "task.batch_size=16", "model.channels=[4,4,8]", "model.hidden=8",
+            "epochs=1", "threads=1")
+    assert local_sweep(tmp_path, "cifar10_cnn/msgd.yaml", 2, "--top-k", "1", "--seeds", "1", *tiny) == 0
+    saved = json.loads((tmp_path / "conf" / "tuned" / "cifar10_cnn_msgd.results.json").read_text())
+    assert saved["metric"]["name"] == "val_acc" and saved["seeds"][0]["final_val_acc"] is not None
 
 
 def test_parameter_that_is_no_override_is_refused(tmp_path, capsys):

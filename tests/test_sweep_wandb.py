@@ -1,6 +1,7 @@
 """``--backend wandb`` without the W&B server (W&B sweeps cannot run offline, docs/sweeps.md): a clear
-refusal that creates nothing, and — with a stand-in ``wandb`` module — the full flow from
-sweep creation to the tuned config."""
+refusal that creates nothing, and — with a stand-in ``wandb`` module — the full flow of
+``--protocol thesis`` from sweep creation to the tuned config. The default protocol is refused
+on W&B before anything is created."""
 import sys
 import types
 
@@ -57,8 +58,8 @@ def no_login(monkeypatch, tmp_path):
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
 
 
-def cli(tmp_path, *extra):
-    return sweep.main([str(SPEC), "--backend", "wandb", "--trials", "2",
+def cli(tmp_path, *extra, protocol="thesis"):
+    return sweep.main([str(SPEC), "--backend", "wandb", "--protocol", protocol, "--trials", "2",
                        "--tuned-dir", str(tmp_path / "tuned"), *extra])
 
 
@@ -96,8 +97,22 @@ def test_full_flow_with_a_stand_in_server(monkeypatch, tmp_path, capsys, no_logi
     (config,) = fake.created
     assert config["command"][-2:] == ["epochs=50", "${args_no_hyphens}"]
     assert config["parameters"] == yaml.safe_load(SPEC.read_text())["parameters"]
+    assert config["early_terminate"] == {"type": "hyperband", "eta": 3, "min_iter": 10}  # the thesis's
     assert fake.agents == [("abc123", 2)]
     out = capsys.readouterr().out
     assert "wandb agent me/kryball/abc123" in out
     tuned = yaml.safe_load((tmp_path / "tuned" / "xor_kryball.yaml").read_text())
     assert tuned == {"optim": {"krylov_dim": 4, "refresh": 7}}
+    saved = yaml.safe_load((tmp_path / "tuned" / "xor_kryball.results.json").read_text())
+    assert saved["protocol"] == "thesis" and saved["seeds"][0]["epochs_to_convergence"] == 12
+
+
+def test_the_default_protocol_is_refused_on_wandb_before_anything_is_created(monkeypatch, tmp_path, capsys,
+                                                                             no_login):
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert cli(tmp_path, protocol="robust") == 2
+    err = capsys.readouterr().err
+    assert "--backend wandb runs --protocol thesis only" in err and "--backend local" in err
+    assert fake.created == [] and fake.agents == [] and not (tmp_path / "tuned").exists()

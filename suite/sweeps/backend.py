@@ -1,9 +1,12 @@
-"""What every sweep backend gets and gives: a checked :class:`Sweep` in, a :class:`Best` out.
+"""What every sweep backend gets and gives: a checked :class:`Sweep` in; a :class:`Best`, or a
+ranked :class:`Search`, out.
 
-``scripts/sweep.py`` checks the spec once (:func:`prepare`), hands it to the backend the user
-chose (``suite.sweeps.registry``), and writes the :class:`Best` it returns to ``conf/tuned/``.
-A backend declares its own command-line options; the command refuses them for every other
-backend, so an option that would be silently ignored is an error instead.
+``scripts/sweep.py`` checks the spec once (:func:`prepare`) and hands it to the protocol the user
+chose (``suite.sweeps.registry``), which runs it on the chosen backend: ``--protocol thesis`` asks
+:meth:`Backend.run` for the best run, the default protocol asks :meth:`Backend.search` for every
+finished trial, after its :class:`Anchor` trials, to re-run the best of them. A backend declares
+its own command-line options; the command refuses them for every other backend, so an option
+that would be silently ignored is an error instead.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pathlib
 from collections.abc import Callable
 from typing import ClassVar
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from suite.config import CONF_DIR, REPO
 
@@ -56,10 +59,11 @@ class Sweep:
         return [o for o in self.trial_overrides if (conf_dir / o.split("=", 1)[0]).is_dir()]
 
 
-def prepare(spec_path: str | pathlib.Path, extra_overrides=()) -> Sweep:
-    """Check everything before a trial starts: the spec, its space, its metric, and each
-    parameter as a Hydra override of this task/optimiser. Raises :class:`SpecError`."""
-    spec = load(spec_path)
+def prepare(spec: str | pathlib.Path | Spec, extra_overrides=()) -> Sweep:
+    """Check everything before a trial starts: the spec (a path, or a :class:`Spec` a protocol
+    adapted), its space, its metric, and each parameter as a Hydra override of this
+    task/optimiser. Raises :class:`SpecError`."""
+    spec = spec if isinstance(spec, Spec) else load(spec)
     space = search_space(spec)
     if spec.metric.name not in objective.METRICS:
         raise SpecError("metric.name", f"{spec.metric.name!r} is not one of {', '.join(objective.METRICS)}")
@@ -68,6 +72,9 @@ def prepare(spec_path: str | pathlib.Path, extra_overrides=()) -> Sweep:
     trial_overrides = (*(o for o in spec.fixed_overrides if not o.startswith("logger=")),
                        *extra_overrides)
     base = hydra_overrides.check(list(trial_overrides), space.probes())
+    if spec.metric.name in objective.VALIDATION and not OmegaConf.select(base, "task.validation_fraction"):
+        raise SpecError("metric.name", f"{spec.metric.name} needs a validation split, and task "
+                                       f"{base.task.name} has none here (task.validation_fraction)")
     return Sweep(spec, space, tuple(extra_overrides), trial_overrides, base)
 
 
@@ -78,6 +85,36 @@ class Best:
     params: dict[str, object]  # sweep parameter name (a Hydra override key) -> value
     value: object  # the spec's metric for that run
     provenance: tuple[str, ...]  # lines for the tuned config's header: which study/run, which value
+    summary: dict | None = None  # that run's summary.json (RunSummary fields), where the backend has it
+
+
+@dataclasses.dataclass(frozen=True)
+class Anchor:
+    """A trial the search runs before sampling any: a full setting of the searched parameters."""
+
+    name: str  # how the trial is labelled ("defaults", or why the thesis states it)
+    params: dict[str, object]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchTrial:
+    """One finished trial of a search."""
+
+    number: int
+    params: dict[str, object]  # everything it ran with: the spec's constants too
+    value: float  # the spec's metric (objective.trial_value)
+    run_dir: pathlib.Path
+    anchor: str | None = None  # the anchor's name if it was one
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """What a search left: its finished trials, best first, and where they live."""
+
+    study: str
+    out_dir: pathlib.Path  # its run directories (re-runs go beside them)
+    trials: tuple[SearchTrial, ...]
+    provenance: str  # one line for the tuned config's header
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +144,14 @@ class Backend(abc.ABC):
         """Run ``trials`` more runs of ``sweep``; ``args`` holds this backend's options by their
         ``dest``. Raises :class:`NoBestRun` when no run can be called best, and
         :class:`BackendUnavailable` when nothing could be started."""
+
+    def search(self, sweep: Sweep, trials: int, args: argparse.Namespace,
+               anchors: list[Anchor]) -> Search:
+        """Run the ``anchors`` first, then search until the study has ``trials`` finished trials
+        (a study that has them runs nothing), and return its completed trials, best first.
+        A backend that cannot place chosen trials in its search refuses."""
+        raise BackendUnavailable(f"--backend {self.name} cannot run the default protocol's anchor "
+                                 "trials and re-runs; use --backend local, or --protocol thesis")
 
 
 def positive_int(text: str) -> int:

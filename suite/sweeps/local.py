@@ -28,9 +28,12 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from suite.config import REPO
+from suite.record import read_summary
 
 from . import space as space_mod
-from .backend import Backend, Best, NoBestRun, Option, Sweep, positive_int, repo_relative
+from .backend import (
+    Anchor, Backend, Best, NoBestRun, Option, Search, SearchTrial, Sweep, positive_int, repo_relative,
+)
 from .hydra_overrides import format_override
 from .objective import TrainRun, finite_or_worst
 from .spec import Spec
@@ -206,31 +209,77 @@ class LocalBackend(Backend):
     options = (
         Option("--storage", "journal file path (default outputs/sweeps/<study>/journal.log) or "
                             "postgresql:// / mysql:// URL shared by machines"),
-        Option("--study-name", "default <task>-<optim>"),
+        Option("--study-name", "default <task>-<optim>-robust (--protocol thesis: <task>-<optim>)"),
         Option("--workers", "worker processes on this machine", type=positive_int, default=1),
         Option("--seed", "sampler seed (leave unset with several workers)", type=int),
         Option("--out", "trial run directories (default outputs/sweeps/<study>)", type=pathlib.Path),
     )
     instead = "the local engine uses no W&B project or entity: its study lives in --storage"
 
-    def run(self, sweep: Sweep, trials: int, args: argparse.Namespace) -> Best:
+    def job(self, sweep: Sweep, args: argparse.Namespace) -> Job:
         spec = sweep.spec
         study_name = args.study_name or spec.study_name
         out = args.out or REPO / "outputs" / "sweeps" / study_name
-        job = Job(spec=spec, space=sweep.space, overrides=sweep.trial_overrides,
-                  evaluate=TrainRun(spec.metric.name, spec.metric.goal), max_resource=sweep.epochs,
-                  storage=args.storage or str(out / "journal.log"), study_name=study_name,
-                  out_dir=out, seed=args.seed)
+        return Job(spec=spec, space=sweep.space, overrides=sweep.trial_overrides,
+                   evaluate=TrainRun(spec.metric.name, spec.metric.goal), max_resource=sweep.epochs,
+                   storage=args.storage or str(out / "journal.log"), study_name=study_name,
+                   out_dir=out, seed=args.seed)
+
+    def run(self, sweep: Sweep, trials: int, args: argparse.Namespace) -> Best:
+        spec, job = sweep.spec, self.job(sweep, args)
         study = run(job, trials, args.workers)
-        print(f"[{study_name}] {describe(study)}")
+        print(f"[{job.study_name}] {describe(study)}")
         best = best_trial(study)
         if best is None:
             raise NoBestRun("no trial completed: nothing to write")
+        summary = read_summary(pathlib.Path(best.user_attrs["run_dir"]))
         return Best(
             # What the trial ran: the spec's constants too, not only what the sampler chose.
             params={**sweep.space.constants, **best.params},
             value=best.value,
-            provenance=(f"Best of study {study_name!r} ({repo_relative(spec.path)}): trial "
+            provenance=(f"Best of study {job.study_name!r} ({repo_relative(spec.path)}): trial "
                         f"{best.number} of {len(study.trials)}, {spec.metric.name} = {best.value:.6g}",
                         f"Run directory: {repo_relative(best.user_attrs['run_dir'])}"),
+            summary=summary.to_json() if summary is not None else None,
         )
+
+    def search(self, sweep: Sweep, trials: int, args: argparse.Namespace, anchors: list[Anchor]) -> Search:
+        """The default protocol's search: the anchors (Optuna's ``enqueue_trial``) before any
+        sampled trial, then sampled trials until ``trials`` have finished; a study that already
+        has them (the same command again, after a kill or to re-select) runs nothing."""
+        spec, job = sweep.spec, self.job(sweep, args)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study, _ = open_study(job)
+        orphans = fail_orphans(study)  # first, so that a killed anchor is queued again
+        if orphans:
+            print(f"[{job.study_name}] {orphans} interrupted trial(s) marked failed", flush=True)
+        waiting = enqueue_anchors(study, anchors)
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        more = max(trials - done, waiting)
+        if more:
+            study = run(job, more, args.workers)
+        else:
+            print(f"[{job.study_name}] {done} finished trials: the search is complete (give --trials "
+                  f"above {done} to extend it)", flush=True)
+        print(f"[{job.study_name}] {describe(study)}")
+        completed = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+                           key=lambda t: (t.value if spec.metric.goal == "minimize" else -t.value, t.number))
+        return Search(
+            study=job.study_name, out_dir=job.out_dir,
+            trials=tuple(SearchTrial(t.number, {**sweep.space.constants, **t.params}, t.value,
+                                     pathlib.Path(t.user_attrs["run_dir"]), t.user_attrs.get("anchor"))
+                         for t in completed),
+            provenance=f"study {job.study_name!r} ({repo_relative(spec.path)}, {len(completed)} completed trials)",
+        )
+
+
+def enqueue_anchors(study: optuna.Study, anchors: list[Anchor]) -> int:
+    """Queue each anchor the study has not run or queued yet (labelled by its name); return how
+    many trials wait. A failed anchor (its worker was killed) is queued again; a running one
+    belongs to a live worker."""
+    kept = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
+    present = {t.user_attrs.get("anchor") for t in study.get_trials(deepcopy=False, states=kept)}
+    for anchor in anchors:
+        if anchor.name not in present:
+            study.enqueue_trial(dict(anchor.params), user_attrs={"anchor": anchor.name})
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

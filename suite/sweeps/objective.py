@@ -4,8 +4,10 @@ to the sweep epoch by epoch.
 Thesis §5.2.5 tunes with Hyperband, which needs a value after every epoch; the spec's
 ``metric.name`` says which:
 
-* ``train_loss``, ``test_acc`` — metrics.csv columns, reported every epoch; the trial's value is
-  the run's final one (summary.json ``final_train_loss`` / ``final_test_acc``).
+* ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss``, ``train_loss`` — metrics.csv columns,
+  reported every epoch; the trial's value is the run's final one (summary.json ``final_val_acc``
+  and so on). Classification sweeps select on ``val_acc``, the validation split's (docs/sweeps.md);
+  ``--protocol thesis`` on ``test_acc``, as the thesis, which had no validation split, could only.
 * ``epochs_to_convergence`` — the task's own convergence test (Table 5.1, Fig. 5.3). It exists
   only at the end, so Hyperband ranks runs by ``train_loss`` meanwhile. A run that never
   converges within the budget scores ``epochs + 1 + q``, after every run that does, where
@@ -25,7 +27,9 @@ from collections.abc import Callable
 from suite.config import compose_config
 from suite.training import run
 
-FINAL = {"train_loss": "final_train_loss", "test_acc": "final_test_acc"}  # column -> summary field
+FINAL = {"train_loss": "final_train_loss", "test_acc": "final_test_acc", "test_loss": "final_test_loss",
+         "val_acc": "final_val_acc", "val_loss": "final_val_loss"}  # column -> summary field
+VALIDATION = ("val_acc", "val_loss")  # metrics of the validation split, which a task may not have
 AT_END = {"epochs_to_convergence": "train_loss"}  # metric -> column Hyperband ranks meanwhile
 METRICS = (*FINAL, *AT_END)
 

@@ -1,11 +1,16 @@
 """The files the sweep specs are generated from (``sweep_sources/``, docs/sweeps.md).
 
-* ``protocol.yaml`` — what every sweep shares (thesis §5.2.5): method, Hyperband, runs, seed.
+* ``protocol.yaml`` — what every sweep shares: the search written into every spec (method, runs,
+  seed) and the settings of both protocols (``robust``: re-runs; ``thesis``: §5.2.5's Hyperband),
+  which ``scripts/sweep.py`` reads when it runs a spec (docs/sweeps.md, "Protocols").
 * ``programs/<program>.yaml`` — a group of tasks swept alike: metric, budget, explanation, and
   per task the Hydra overrides that select it. Each task becomes ``sweeps/<task>/``.
-* ``spaces/<optim>.yaml`` — one optimiser's search space (W&B's ``parameters`` block) and where
-  it comes from. A space is swept on every program unless it names its ``programs``; a program
-  may run a space with another ``conf/optim`` file (``optim_configs``: L-BFGS on XOR).
+* ``spaces/<optim>.yaml`` — one optimiser's search space (W&B's ``parameters`` block: the
+  thesis's, plus ``beyond_thesis`` parameters only the default protocol searches), its
+  ``anchors`` (values the thesis states, run first by the default protocol, beside the library
+  defaults) and where they come from. A space is swept on every program unless it names its
+  ``programs``; a program may run a space with another ``conf/optim`` file (``optim_configs``:
+  L-BFGS on XOR).
 
 Every problem is a :class:`SourceError` naming the file and the key.
 """
@@ -18,9 +23,11 @@ import yaml
 
 from suite.config import CONF_DIR, REPO
 
-from .spec import Hyperband
+from . import space as space_mod
+from .spec import Hyperband, SpecError, hyperband_of
 
 SOURCES_DIR = REPO / "sweep_sources"
+SPECS_DIR = REPO / "sweeps"  # where the specs made from them live
 
 
 class SourceError(ValueError):
@@ -29,13 +36,29 @@ class SourceError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class RobustSettings:
+    """The default protocol's phases after the search (docs/sweeps.md)."""
+
+    top_k: int  # search trials re-run
+    seeds: tuple[int, ...]  # the seeds they re-run on; their mean selects
+
+
+@dataclasses.dataclass(frozen=True)
+class ThesisSettings:
+    """What ``--protocol thesis`` adds to a spec (thesis §5.2.5)."""
+
+    hyperband: Hyperband
+
+
+@dataclasses.dataclass(frozen=True)
 class Protocol:
     about: str
     method: str
-    hyperband: Hyperband
     run_cap: int
     impute: str
     overrides: tuple[str, ...]  # after the task's and the optimiser's
+    robust: RobustSettings
+    thesis: ThesisSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,14 +92,31 @@ class Program:
 
 
 @dataclasses.dataclass(frozen=True)
+class Anchor:
+    """Values run before the search (the library defaults with these changed): where they are
+    stated (the anchor's name in a study) and why."""
+
+    source: str
+    why: str
+    values: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class Space:
     name: str  # sweeps/<task>/<name>.yaml; conf/optim/<name>.yaml unless a program maps it
     about: str
-    parameters: dict  # W&B's parameters block
+    parameters: dict  # W&B's parameters block: the thesis's space
     programs: tuple[str, ...] | None  # None: every program
+    beyond_thesis: dict = dataclasses.field(default_factory=dict)  # searched by the default protocol only
+    anchors: tuple[Anchor, ...] = ()
 
     def swept_on(self, program: Program) -> bool:
         return self.programs is None or program.name in self.programs
+
+    @property
+    def searched(self) -> dict:
+        """Every parameter a spec of this space holds (the default protocol searches them all)."""
+        return {**self.parameters, **self.beyond_thesis}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,13 +155,27 @@ def _fields(raw, where: str, prefix: str, required: dict, optional: dict | None 
     return {key: raw.get(key) for key in (*required, *optional)}
 
 
-def _protocol(root: pathlib.Path) -> Protocol:
+def load_protocol(root: pathlib.Path = SOURCES_DIR) -> Protocol:
+    """``protocol.yaml`` alone: what ``scripts/sweep.py`` needs of the sources to run a protocol."""
+    root = pathlib.Path(root)
     where, raw = _read(root / "protocol.yaml", root)
-    f = _fields(raw, where, "", {"about": str, "method": str, "hyperband": dict,
-                                 "run_cap": int, "impute": str, "overrides": list})
-    hyperband = _fields(f["hyperband"], where, "hyperband.", {"eta": int, "min_iter": int})
-    return Protocol(f["about"], f["method"], Hyperband(hyperband["min_iter"], hyperband["eta"]),
-                    f["run_cap"], f["impute"], tuple(map(str, f["overrides"])))
+    f = _fields(raw, where, "", {"about": str, "method": str, "run_cap": int, "impute": str,
+                                 "overrides": list, "robust": dict, "thesis": dict})
+    robust = _fields(f["robust"], where, "robust.", {"top_k": int, "seeds": list})
+    if robust["top_k"] < 1:
+        raise SourceError(where, "robust.top_k", f"expected at least 1, got {robust['top_k']}")
+    seeds = robust["seeds"]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise SourceError(where, "robust.seeds", f"expected distinct integer seeds, got {seeds!r}")
+    thesis = _fields(f["thesis"], where, "thesis.", {"hyperband": dict})
+    _fields(thesis["hyperband"], where, "thesis.hyperband.", {"eta": int, "min_iter": int})
+    try:  # the sweep command's own check of a W&B early_terminate block
+        hyperband = hyperband_of({"type": "hyperband", **thesis["hyperband"]})
+    except SpecError as err:
+        raise SourceError(where, "thesis.hyperband." + err.key.rpartition(".")[2], err.message) from None
+    return Protocol(f["about"], f["method"], f["run_cap"], f["impute"], tuple(map(str, f["overrides"])),
+                    RobustSettings(robust["top_k"], tuple(seeds)), ThesisSettings(hyperband))
 
 
 def _program(path: pathlib.Path, root: pathlib.Path) -> Program:
@@ -145,25 +199,50 @@ def _spaces(root: pathlib.Path) -> tuple[Space, ...]:
     spaces = []
     for name, (where, raw) in raws.items():
         f = _fields(raw, where, "", {"about": str},
-                    {"parameters": dict, "parameters_from": str, "programs": list})
+                    {"parameters": dict, "parameters_from": str, "programs": list,
+                     "beyond_thesis": dict, "anchors": list})
         if (f["parameters"] is None) == (f["parameters_from"] is None):
             raise SourceError(where, "parameters", "give either parameters or parameters_from")
-        parameters = f["parameters"]
+        parameters, beyond = f["parameters"], f["beyond_thesis"] or {}
         if f["parameters_from"] is not None:  # another optimiser's space, not a copy of it
             _, other = raws.get(f["parameters_from"], (None, {}))
             parameters = other.get("parameters")
             if not isinstance(parameters, dict):
                 raise SourceError(where, "parameters_from",
                                   f"spaces/{f['parameters_from']}.yaml has no parameters of its own")
+            beyond = {**(other.get("beyond_thesis") or {}), **beyond}
+        overlap = sorted(set(parameters) & set(beyond))
+        if overlap:
+            raise SourceError(where, f"beyond_thesis.{overlap[0]}", "already a parameter of the thesis's space")
         programs = tuple(map(str, f["programs"])) if f["programs"] is not None else None
-        spaces.append(Space(name, f["about"], parameters, programs))
+        anchors = _anchors(f["anchors"] or [], where, {**parameters, **beyond})
+        spaces.append(Space(name, f["about"], parameters, programs, beyond, anchors))
     return tuple(spaces)
+
+
+def _anchors(entries: list, where: str, searched: dict) -> tuple[Anchor, ...]:
+    """Each anchor names searched parameters only, with values inside their ranges."""
+    anchors = []
+    for i, entry in enumerate(entries):
+        a = _fields(entry, where, f"anchors.{i}.", {"source": str, "why": str, "values": dict})
+        for name, value in a["values"].items():
+            key = f"anchors.{i}.values.{name}"
+            if name not in searched:
+                raise SourceError(where, key, "not a parameter of this space")
+            try:
+                dist = space_mod.translate(str(name), searched[name])
+            except SpecError:
+                continue  # the parameter's own error is reported where the spec is checked
+            if dist is None or not space_mod.contains(dist, value):
+                raise SourceError(where, key, f"{value!r} is not in the parameter's range")
+        anchors.append(Anchor(a["source"], a["why"], dict(a["values"])))
+    return tuple(anchors)
 
 
 def load(root: pathlib.Path = SOURCES_DIR, conf_dir: pathlib.Path = CONF_DIR) -> Sources:
     """Read every source under ``root`` and check that they fit together and with ``conf/optim``."""
     root = pathlib.Path(root)
-    sources = Sources(_protocol(root),
+    sources = Sources(load_protocol(root),
                       tuple(_program(p, root) for p in sorted((root / "programs").glob("*.yaml"))),
                       _spaces(root))
     _check_links(sources, root.name, pathlib.Path(conf_dir))
@@ -192,3 +271,14 @@ def _check_links(sources: Sources, root: str, conf_dir: pathlib.Path) -> None:
             if space.swept_on(program) and not (conf_dir / "optim" / f"{config}.yaml").is_file():
                 raise SourceError(f"{root}/spaces/{space.name}.yaml", "name",
                                   f"no optimiser config conf/optim/{config}.yaml to sweep on {program.name}")
+
+
+def space_of(spec_path: pathlib.Path, root: pathlib.Path = SOURCES_DIR,
+             specs_dir: pathlib.Path = SPECS_DIR) -> Space | None:
+    """The space a generated spec (``sweeps/<task>/<optim>.yaml``) was made from, for what W&B's
+    format cannot hold (anchors, which parameters are beyond the thesis); None for a spec that
+    lives elsewhere, which the sources did not make."""
+    spec_path = pathlib.Path(spec_path).resolve()
+    if spec_path.parent.parent != pathlib.Path(specs_dir).resolve():
+        return None
+    return next((s for s in load(root).spaces if s.name == spec_path.stem), None)

@@ -137,6 +137,30 @@ def suggest(trial: optuna.Trial, space: dict[str, BaseDistribution]) -> dict[str
     return params
 
 
+def contains(dist: BaseDistribution, value) -> bool:
+    """Whether ``value`` is a value of ``dist`` (an integer parameter takes integers only)."""
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    if not _number(value) or (isinstance(dist, IntDistribution) and not isinstance(value, int)):
+        return False
+    return dist.low <= value <= dist.high
+
+
+def clip(dist: BaseDistribution, value):
+    """``value`` moved into ``dist``'s range (rounded for an integer parameter); None where no
+    number can stand for it (a categorical parameter without that choice, a non-number)."""
+    if isinstance(dist, CategoricalDistribution):
+        return value if value in dist.choices else None
+    if not _number(value):
+        return None
+    value = min(max(value, dist.low), dist.high)
+    if isinstance(dist, IntDistribution):
+        return int(round(value))
+    if dist.step:  # q_uniform: the nearest point of its grid
+        value = min(dist.low + round((value - dist.low) / dist.step) * dist.step, dist.high)
+    return float(value)
+
+
 def make_sampler(spec: Spec, space: dict[str, BaseDistribution], seed: int | None = None):
     """``(sampler, description)`` for the spec's ``method``.
 

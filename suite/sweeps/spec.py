@@ -103,7 +103,7 @@ def parse(raw: dict, path: pathlib.Path) -> Spec:
         path=path,
         method=method,
         metric=_metric(raw.get("metric")),
-        hyperband=_hyperband(raw.get("early_terminate")),
+        hyperband=hyperband_of(raw.get("early_terminate")),
         parameters=raw["parameters"],
         fixed_overrides=_fixed_overrides(raw.get("command")),
         run_cap=run_cap,
@@ -128,7 +128,8 @@ def _metric(metric) -> Metric:
     return Metric(metric["name"], goal, impute)
 
 
-def _hyperband(early) -> Hyperband | None:
+def hyperband_of(early) -> Hyperband | None:
+    """W&B's ``early_terminate`` block, checked (None when there is none)."""
     if early is None:
         return None
     if not isinstance(early, dict) or early.get("type") != "hyperband":

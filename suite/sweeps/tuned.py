@@ -42,14 +42,20 @@ def path(task: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.
     return pathlib.Path(tuned_dir) / f"{task}_{optim}.yaml"
 
 
+def usage(selection: list[str], name: str) -> str:
+    """The command that trains with the tuned file ``name`` (``selection``: the sweep's choices)."""
+    return f"python train.py {' '.join(selection)} +tuned={name}"
+
+
 def write(task: str, optim: str, params: dict[str, object], header: list[str], selection: list[str],
-          base: DictConfig | None = None, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.Path:
+          base: DictConfig | None = None, tuned_dir: pathlib.Path = TUNED_DIR,
+          name: str | None = None) -> pathlib.Path:
     """Write the file and return its path; ``header`` lines become comments (provenance), and
-    ``selection`` (the sweep's config-group choices) goes into the usage line."""
-    file = path(task, optim, tuned_dir)
+    ``selection`` (the sweep's config-group choices) goes into the usage line. ``name`` (the
+    ``+tuned=`` choice) defaults to ``<task>_<optim>``; :mod:`suite.sweeps.publish` decides it."""
+    file = pathlib.Path(tuned_dir) / f"{name}.yaml" if name else path(task, optim, tuned_dir)
     file.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# @package _global_", *(f"# {line}" for line in header),
-             f"# Use: python train.py {' '.join(selection)} +tuned={file.stem}", ""]
+    lines = ["# @package _global_", *(f"# {line}" for line in header), f"# Use: {usage(selection, file.stem)}", ""]
     body = yaml.safe_dump(nest(params, base), default_flow_style=False, sort_keys=True)
     file.write_text("\n".join(lines) + body)
     return file

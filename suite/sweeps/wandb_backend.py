@@ -12,7 +12,9 @@ import os
 from suite.config import REPO
 from suite.loggers import wandb_api_key_configured
 
-from .backend import Backend, BackendUnavailable, Best, NoBestRun, Option, Sweep, repo_relative
+from .backend import (
+    Anchor, Backend, BackendUnavailable, Best, NoBestRun, Option, Search, Sweep, repo_relative,
+)
 from .spec import ARGS_MACRO, Spec
 
 
@@ -99,4 +101,12 @@ class WandbBackend(Backend):
             value=value,
             provenance=(f"Best run of W&B sweep ({repo_relative(spec.path)}): "
                         f"{'/'.join(best.path)}, {spec.metric.name} = {value}",),
+            summary=dict(best.summary),  # train.py's W&B logger puts the RunSummary fields there
         )
+
+    def search(self, sweep: Sweep, trials: int, args: argparse.Namespace, anchors: list[Anchor]) -> Search:
+        raise BackendUnavailable(
+            "--backend wandb runs --protocol thesis only: the default protocol's anchor trials and "
+            "re-runs need the embedded engine (W&B's controller cannot place chosen trials in a "
+            "sweep). Use --backend local (a postgresql:// --storage shares its study across "
+            "machines), or `wandb sweep SPEC` to run the spec's search alone")

@@ -1,0 +1,86 @@
+"""``--protocol thesis``: the sweep of thesis §5.2.5, exactly as the thesis reproduction needs it.
+
+"Bayesian hyperparameter search combined with the Hyperband early stopping algorithm ... a
+halving factor η = 3 ... a minimum iteration threshold of 10 epochs", 20 runs (§5.2.2) on one
+seed, over the thesis's spaces. The spec holds the default protocol's search, so this protocol
+adapts it before it is checked (:func:`thesis_spec`):
+
+* Hyperband from ``sweep_sources/protocol.yaml`` (``thesis.hyperband``) becomes the spec's
+  ``early_terminate``;
+* the parameters the default protocol searches beyond the thesis's space (``beyond_thesis`` in
+  ``sweep_sources/spaces/<optim>.yaml``: Adam's ε) are left at their defaults;
+* a validation metric becomes its test counterpart on the whole training set
+  (``task.validation_fraction=0``): the thesis has no validation split (§5.2.4 gives only the
+  training/test split), so the held-out data its tuning could rank on was the test set.
+
+The trials are then exactly the runs the sweeps made before the validation split existed, and
+``--trials N`` runs N more of the same study (``<task>-<optim>``), as it always did. The best
+trial's value on the search seed is the selection; its summary is the results file's one seed.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import pathlib
+import time
+
+from . import results as results_mod
+from . import sources
+from .backend import Backend, Sweep, prepare, repo_relative
+from .objective import VALIDATION
+from .protocol import Outcome, Protocol
+from .spec import ARGS_MACRO, Spec, load, parse
+
+WHOLE_TRAINING_SET = "task.validation_fraction=0"
+
+
+def thesis_spec(spec: Spec, settings: sources.ThesisSettings, beyond_thesis: dict) -> Spec:
+    """``spec`` as the thesis swept: its Hyperband, its space, its metric (see the module docstring)."""
+    raw = copy.deepcopy(spec.raw)
+    raw["early_terminate"] = {"type": "hyperband", "eta": settings.hyperband.eta,
+                              "min_iter": settings.hyperband.min_iter}
+    raw["parameters"] = {name: p for name, p in raw["parameters"].items() if name not in beyond_thesis}
+    if raw["metric"]["name"] in VALIDATION:
+        raw["metric"]["name"] = "test_" + raw["metric"]["name"].removeprefix("val_")
+        raw["command"] = [*raw["command"][:-1], WHOLE_TRAINING_SET, ARGS_MACRO]
+    return parse(raw, spec.path)
+
+
+class ThesisProtocol(Protocol):
+    name = "thesis"
+    instead = "the thesis protocol selects its single best trial on the search seed"
+
+    def prepare(self, spec_path: pathlib.Path, overrides: list[str]) -> Sweep:
+        spec = load(spec_path)
+        space = sources.space_of(spec.path)
+        beyond = space.beyond_thesis if space is not None else {}
+        return prepare(thesis_spec(spec, sources.load_protocol().thesis, beyond), overrides)
+
+    def run(self, sweep: Sweep, backend: Backend, trials: int | None, args: argparse.Namespace) -> Outcome:
+        spec, started = sweep.spec, time.monotonic()
+        best = backend.run(sweep, trials or sweep.trials_default, args)
+        seed = int(sweep.base.seed)
+        summary = best.summary or {}
+        took = time.monotonic() - started
+        results = {
+            "tuned": None, "use": None, "protocol": self.name, "spec": repo_relative(spec.path),
+            "study": getattr(args, "study_name", None) or spec.study_name, "overrides": list(sweep.extra_overrides),
+            "metric": {"name": spec.metric.name, "goal": spec.metric.goal},
+            "params": best.params,
+            "selection": {"statistic": "single run", "seeds": [seed], "value": results_mod.finite(best.value),
+                          "trial": None},
+            "seeds": [results_mod.seed_entry(seed, best.value, summary)],
+            "candidates": [],
+            "search": {"trials": trials or sweep.trials_default, "seed": seed, "epochs": sweep.epochs,
+                       "anchors": []},
+            "duration_s": {"search": round(took, 1), "reruns": 0.0, "total": round(took, 1)},
+            "training_s": results_mod.finite(summary.get("wall_time_s")),
+        }
+        value = float(best.value) if isinstance(best.value, (int, float)) else float("nan")
+        return Outcome(best.params, value, f"best {spec.metric.name} = {_shown(best.value)}",
+                       (*best.provenance, "Protocol: thesis §5.2.5 (scripts/sweep.py --protocol thesis)"),
+                       results_mod.stamp(results, summary.get("device")))
+
+
+def _shown(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
