@@ -10,6 +10,8 @@ import torch
 
 from kryball import KryBall
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small models on a shared CPU
+
 
 def small_model(seed=0):
     torch.manual_seed(seed)

@@ -11,6 +11,8 @@ import torch
 
 from kryball import KryBall
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small models on a shared CPU
+
 
 def mlp(seed=0, dtype=torch.float64):
     torch.manual_seed(seed)

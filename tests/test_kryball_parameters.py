@@ -9,6 +9,8 @@ import torch
 
 from kryball import KryBall
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: small models on a shared CPU
+
 
 def two_params(dtype=torch.float64):
     generator = torch.Generator().manual_seed(0)
