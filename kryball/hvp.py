@@ -75,7 +75,7 @@ def require_graph(loss: torch.Tensor) -> None:
     """Refuse, in one line, a loss autograd cannot differentiate (instead of "element 0 of tensors does not require
     grad")."""
     if not loss.requires_grad:
-        what = f"an integer tensor ({loss.dtype})" if not loss.is_floating_point() else "a constant or a detached tensor"
+        what = "a constant or a detached tensor" if loss.is_floating_point() else f"an integer tensor ({loss.dtype})"
         raise ValueError(f"the loss is not connected to the parameters by an autograd graph (it is {what}): compute "
                          "it from the parameters with gradient tracking on and return that tensor, not a copy made "
                          "with .detach(), .item(), torch.tensor(...) or an integer cast")

@@ -213,7 +213,8 @@ class KryBall(Optimizer):
             self._warned_non_finite = True  # once: a diverged run would otherwise warn every step
             warnings.warn(f"KryBall step {state['step'] + 1}: the closure gave a {status.value} "
                           f"(loss {loss.item()}), so the step left the parameters unchanged; last_step.status says so "
-                          "for every step (this warning is shown once)", RuntimeWarning, stacklevel=4)  # the caller of step()
+                          "for every step (this warning is shown once)", RuntimeWarning,
+                          stacklevel=4)  # the line that called step()
         return loss.detach()
 
     def _finish(self, state: dict, options: Options, g: torch.Tensor, taken: torch.Tensor | None) -> None:

@@ -91,7 +91,8 @@ def test_a_run_killed_at_random_moments_resumes_to_the_uninterrupted_result(tmp_
                 "gradient_evals", "hvps", "loss_evals"):
         assert resumed[key] == expected[key], key
     assert comparable(resumed["config"]) == comparable(expected["config"])
-    final, reference = (load_checkpoint(d / NAME, torch.device("cpu")) for d in (run_dir, tmp_path / "straight" / "run"))
+    final, reference = (load_checkpoint(d / NAME, torch.device("cpu"))
+                        for d in (run_dir, tmp_path / "straight" / "run"))
     for key in ("model", "optimizer", "rng", "counts", "status", "config"):
         assert_identical(final[key], reference[key], key)
     assert final["convergence"].get("epoch") == reference["convergence"].get("epoch")

@@ -32,7 +32,8 @@ def mse(model, x, y):
 def test_a_closure_may_call_backward_in_any_spelling(backward):
     from torch.autograd import backward as imported_backward
 
-    call = {"tensor_method": lambda loss: loss.backward(), "autograd_function": lambda loss: torch.autograd.backward(loss),
+    call = {"tensor_method": lambda loss: loss.backward(),
+            "autograd_function": lambda loss: torch.autograd.backward(loss),
             "imported_function": lambda loss: imported_backward(loss)}[backward]
     x, y = data()
     plain, standard = small_model(), small_model()

@@ -138,10 +138,11 @@ def test_sparse_gradients_give_the_steps_of_dense_ones():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: torch.randn(3, dtype=torch.complex64), r"real floating-point parameters: parameter 0 of group 0 .*complex64"),
+    (lambda: torch.randn(3, dtype=torch.complex64),
+     r"real floating-point parameters: parameter 0 of group 0 .*complex64"),
     (lambda: torch.randn(3, 3).to_sparse(), r"dense parameters: parameter 0 of group 0 .*sparse_coo"),
     (lambda: torch.randn(3, device="meta"), r"parameter 0 of group 0 .*on the meta device"),
-])
+], ids=["complex", "sparse", "meta"])
 def test_parameters_kryball_cannot_step_are_named_with_the_reason(make, message):
     w = torch.nn.Parameter(make())
     with pytest.raises(ValueError, match=message) as error:

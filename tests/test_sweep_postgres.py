@@ -107,13 +107,14 @@ parameters:
 """
 
 
+@pytest.mark.heavy
 def test_two_worker_processes_share_one_study_in_postgresql(postgres_url, tmp_path):
     spec = tmp_path / "sweeps" / "xor" / "adam.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(SPEC)
 
     def worker(name: str) -> subprocess.Popen:  # as on two machines: each its own run directories
-        return subprocess.Popen([sys.executable, "scripts/sweep.py", str(spec), "--trials", "3",
+        return subprocess.Popen([sys.executable, "scripts/sweep.py", str(spec), "--trials", "2",
                                  "--storage", postgres_url, "--out", str(tmp_path / name),
                                  "--tuned-dir", str(tmp_path / name / "tuned")],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -122,15 +123,15 @@ def test_two_worker_processes_share_one_study_in_postgresql(postgres_url, tmp_pa
     outputs = [w.communicate(timeout=600) for w in workers]
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err
-        assert len([line for line in out.splitlines() if "] trial " in line]) == 3
+        assert len([line for line in out.splitlines() if "] trial " in line]) == 2
 
     trials = optuna.load_study(study_name="xor-adam", storage=local.open_storage(postgres_url)).trials
-    assert sorted(t.number for t in trials) == list(range(6))
+    assert sorted(t.number for t in trials) == list(range(4))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2
     by_machine = {name: sorted(pathlib.Path(t.user_attrs["run_dir"]).name for t in trials
                                if pathlib.Path(t.user_attrs["run_dir"]).parent.name == name) for name in "ab"}
-    assert len(by_machine["a"]) == len(by_machine["b"]) == 3
+    assert len(by_machine["a"]) == len(by_machine["b"]) == 2
     for name in "ab":
         assert (tmp_path / name / "tuned" / "xor_adam.yaml").exists()
 
