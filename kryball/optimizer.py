@@ -56,7 +56,8 @@ class KryBall(Optimizer):
     - KryBall differentiates the loss itself, so the closure need not call backward. One
       that calls ``loss.backward()`` or ``torch.autograd.backward(loss)`` still works: in
       the first evaluation the graph is kept and the gradient lands in ``.grad`` (one
-      extra backward), in trial evaluations the call is skipped.
+      extra backward; it is the gradient at θ before the step), in trial evaluations
+      the call is skipped.
     - ``.grad`` is never read: gradient clipping, accumulation or any other edit of
       ``.grad`` before ``step()`` has no effect. Change the loss the closure returns
       instead (e.g. average micro-batches inside it).
