@@ -1,38 +1,50 @@
-"""Evaluating a user's closure the way KryBall needs it.
+"""Evaluating a user's closure the way KryBall needs it (thesis §5.1.1; docs/design.md §3).
 
 KryBall differentiates the loss itself (twice: gradient, then Hessian-vector
 products), so its closure only has to return the loss. The standard PyTorch
 closure (``zero_grad(); loss = f(); loss.backward(); return loss``) must still
-work: its ``backward()`` would free the graph KryBall is about to differentiate.
-While KryBall calls a closure, ``Tensor.backward`` is therefore swapped for a
-version that keeps the graph (first evaluation: the closure's gradient is still
-computed and lands in ``.grad``, which costs one extra backward) or does nothing
-(gradient-free trial evaluations under ``torch.no_grad``, where there is no graph).
+work, and so must one that calls ``torch.autograd.backward(loss)``: a plain
+backward would free the graph KryBall is about to differentiate. While KryBall
+evaluates a closure, a backward pass *called by that closure* therefore keeps the
+graph (first evaluation: its gradient still lands in ``.grad``, at the cost of one
+extra backward) or is skipped (gradient-free trial evaluations under
+``torch.no_grad``, where there is no graph to differentiate).
+
+How backward is intercepted, and why this way: a ``torch.overrides.TorchFunctionMode``
+entered around the closure call. Both ``Tensor.backward`` and
+``torch.autograd.backward`` dispatch through ``__torch_function__`` when a mode is
+active (the latter since PyTorch added the check to it; a reference imported with
+``from torch.autograd import backward`` is covered too, the check is in the function
+body). Torch-function modes live on a per-thread stack, so only the thread that
+runs the closure sees the mode: another thread training another model, or code
+running after the closure returns, calls the real backward. The alternative, a
+process-wide replacement of ``Tensor.backward`` (what this module did before),
+dropped other threads' backward passes while a closure ran. The mode sees every
+torch call the closure makes and passes it straight on; on the MNIST-1D MLP
+(batch 512, 1 CPU thread) a forward pass took 2.39 ms with and without it.
 """
 
-import contextlib
-from typing import Callable
-
 import torch
+from torch.overrides import TorchFunctionMode
 
-_original_backward = torch.Tensor.backward
-
-
-@contextlib.contextmanager
-def _tensor_backward(replacement):
-    torch.Tensor.backward = replacement
-    try:
-        yield
-    finally:
-        torch.Tensor.backward = _original_backward
+_BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
 
 
-def _retaining_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    _original_backward(self, gradient, retain_graph=True, create_graph=create_graph, inputs=inputs)
+class _ClosureBackward(TorchFunctionMode):
+    """A backward pass inside the closure keeps the graph (``keep=True``) or is skipped; everything else is
+    passed on unchanged. Active on the entering thread only."""
 
+    def __init__(self, keep: bool):
+        super().__init__()
+        self.keep = keep
 
-def _skipped_backward(self, *args, **kwargs):
-    pass
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in _BACKWARDS:
+            if not self.keep:
+                return None
+            kwargs["retain_graph"] = True
+        return func(*args, **kwargs)
 
 
 def _checked(loss) -> torch.Tensor:
@@ -42,13 +54,13 @@ def _checked(loss) -> torch.Tensor:
     return loss.reshape(())
 
 
-def loss_with_graph(closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """Evaluate the closure with gradient tracking; a ``backward()`` inside keeps the graph."""
-    with torch.enable_grad(), _tensor_backward(_retaining_backward):
+def loss_with_graph(closure) -> torch.Tensor:
+    """Evaluate the closure with gradient tracking; a backward pass inside keeps the graph."""
+    with torch.enable_grad(), _ClosureBackward(keep=True):
         return _checked(closure())
 
 
-def loss_without_graph(closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """Evaluate the closure under ``torch.no_grad``; a ``backward()`` inside is skipped."""
-    with torch.no_grad(), _tensor_backward(_skipped_backward):
+def loss_without_graph(closure) -> torch.Tensor:
+    """Evaluate the closure under ``torch.no_grad``; a backward pass inside is skipped."""
+    with torch.no_grad(), _ClosureBackward(keep=False):
         return _checked(closure()).detach()

@@ -4,8 +4,10 @@ import torch
 
 
 def flatten(tensors) -> torch.Tensor:
-    """Concatenate tensors into one flat vector (a copy)."""
-    return torch.cat([t.reshape(-1) for t in tensors])
+    """Concatenate tensors into one flat vector (a copy). Sparse ones (the gradient of
+    ``nn.Embedding(sparse=True)``, and its products with the Hessian) are made dense first:
+    θ is dense, and ``to_dense`` is differentiable, so Hessian-vector products go through it."""
+    return torch.cat([(t.to_dense() if t.layout != torch.strided else t).reshape(-1) for t in tensors])
 
 
 @torch.no_grad()

@@ -30,6 +30,7 @@ class HessianVectorProducts:
     """
 
     def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True):
+        require_graph(loss)
         grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
@@ -70,6 +71,17 @@ class HessianVectorProducts:
         return flatten(products)
 
 
+def require_graph(loss: torch.Tensor) -> None:
+    """Refuse, in one line, a loss autograd cannot differentiate (instead of "element 0 of tensors does not require
+    grad")."""
+    if not loss.requires_grad:
+        what = "a constant or a detached tensor" if loss.is_floating_point() else f"an integer tensor ({loss.dtype})"
+        raise ValueError(f"the loss is not connected to the parameters by an autograd graph (it is {what}): compute "
+                         "it from the parameters with gradient tracking on and return that tensor, not a copy made "
+                         "with .detach(), .item(), torch.tensor(...) or an integer cast")
+
+
 def gradient(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
     """The flat gradient alone (a first-order step): no graph is kept for Hessian-vector products."""
+    require_graph(loss)
     return flatten(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))

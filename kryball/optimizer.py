@@ -5,13 +5,16 @@ implemented (docs/design.md): the loss and gradient; on refresh steps the Krylov
 basis and saddle-free direction; the search subspace and the curvature along it; the
 exact trust-region subproblem; one trial evaluation, ρ, accept or reject, the radius;
 the momentum. Each option beyond the thesis is a piece called from ``step``. All
-trainable tensors of all parameter groups form one flat vector θ. The state lives with
-the first trainable parameter (as in ``torch.optim.LBFGS``), so ``state_dict()`` and
-``load_state_dict()`` resume a run exactly.
+trainable tensors of all parameter groups form one flat vector θ (``kryball.parameters``
+says which tensors can be part of it). The state lives with the first trainable parameter
+(as in ``torch.optim.LBFGS``) and records the trainable set it belongs to, so
+``state_dict()`` and ``load_state_dict()`` resume a run exactly and a changed set is
+refused by name rather than silently restarted.
 """
 
 import dataclasses
 import inspect
+import warnings
 
 import torch
 from torch.optim import Optimizer
@@ -21,7 +24,9 @@ from .closure import loss_with_graph
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts, gradient
 from .momentum import update_momentum
+from .no_learning_rate import ParamGroup
 from .options import HYPERPARAMETERS, Options
+from .parameters import all_params, check_steppable, refuse_changed_set, refuse_duplicates, trainable_positions
 from .search_subspace import keep_krylov_basis, search_subspace
 from .step_info import Status, StepInfo
 from .trust_region_loop import TrialPoints, trust_region_step
@@ -31,19 +36,42 @@ class KryBall(Optimizer):
     """Krylov saddle-free Newton in a trust region; no learning rate (thesis Algorithm 4).
 
     Args:
-        params: parameters or parameter groups, as for any ``torch.optim`` optimiser.
-            All groups form one flat vector and share one set of hyperparameters
-            (read from the first group); frozen tensors (``requires_grad=False``) are
-            skipped. All trainable tensors must share one floating dtype and device.
+        params: parameters or parameter groups, as for any ``torch.optim`` optimiser
+            (``named_parameters()`` too: messages then use the names). All groups form
+            one flat vector and share one set of hyperparameters (read from the first
+            group); frozen tensors (``requires_grad=False``) are skipped. The trainable
+            tensors must be dense, real floating-point, of one dtype and device, each
+            given once.
         **options: the hyperparameters, by name — the fields of
             :class:`kryball.options.Options`, which gives each one's meaning, default
             and valid values (``HYPERPARAMETERS`` lists the defaults). Those beyond the
             thesis are off by default, so that the step is thesis Algorithm 4.
 
-    ``step(closure)`` needs a closure that returns the loss of the current batch; it
-    is called several times per step and must see the same batch each time.
-    KryBall differentiates it itself, so it need not call ``backward()`` (one that
-    does still works, at the cost of one extra backward per step).
+    The closure contract (docs/design.md §3):
+
+    - ``step(closure)`` needs a closure that returns the loss of the current batch as a
+      scalar tensor connected to the parameters by autograd. It is called several times
+      per step (the first evaluation with gradient tracking, trial points under
+      ``torch.no_grad``) and must see the same batch each time.
+    - KryBall differentiates the loss itself, so the closure need not call backward. One
+      that calls ``loss.backward()`` or ``torch.autograd.backward(loss)`` still works: in
+      the first evaluation the graph is kept and the gradient lands in ``.grad`` (one
+      extra backward; it is the gradient at θ before the step), in trial evaluations
+      the call is skipped.
+    - ``.grad`` is never read: gradient clipping, accumulation or any other edit of
+      ``.grad`` before ``step()`` has no effect. Change the loss the closure returns
+      instead (e.g. average micro-batches inside it).
+    - Threads: the interception of backward is confined to the thread running the
+      closure; other threads' autograd is untouched.
+    - There is no learning rate: the trust-region radius, adapted by ρ every step, is
+      the step length. A learning-rate scheduler is refused with that message
+      (``NoLearningRateError``, a ``KeyError``); there is nothing to schedule.
+    - The trainable set is fixed once the state exists: freezing or unfreezing a
+      parameter (or adding a group) after the first step raises ``ValueError`` naming
+      the tensors; restore ``requires_grad`` or build a new KryBall. Moving the model to
+      another dtype or device moves the state with it.
+    - A non-finite loss or gradient leaves the parameters unchanged (see ``last_step``)
+      and warns once per optimiser.
 
     Attributes:
         last_step: a :class:`StepInfo` for the last step (``None`` before the first).
@@ -58,31 +86,42 @@ class KryBall(Optimizer):
         self.last_step: StepInfo | None = None
         self._vectors: dict[str, torch.Tensor | None] = dict(gradient=None, momentum=None, sfn_direction=None, step=None)
         self._batched_hvps: bool | None = None  # resolved at the first step, once the device is known
+        self._warned_non_finite = False
 
     def __getstate__(self):
         # torch.optim.Optimizer pickles only defaults, state and param_groups; keep ours too.
         return {**super().__getstate__(), "last_step": self.last_step, "_vectors": self._vectors,
-                "_batched_hvps": self._batched_hvps}
+                "_batched_hvps": self._batched_hvps, "_warned_non_finite": self._warned_non_finite}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("_warned_non_finite", False)  # pickled by a version without the warning
 
     def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
+        params = param_group.get("params") if isinstance(param_group, dict) else None
+        if params is not None and not isinstance(params, (torch.Tensor, set)):  # torch refuses sets, wraps a tensor
+            params = list(params)
+            refuse_duplicates([p[1] if isinstance(p, tuple) else p for p in params], len(self.param_groups))
+            param_group = {**param_group, "params": params}
+        super().add_param_group(ParamGroup(param_group) if isinstance(param_group, dict) else param_group)
         group, first = self.param_groups[-1], self.param_groups[0]
         group.update(Options.of(group).as_dict())
         for name in HYPERPARAMETERS:
             if group[name] != first[name]:
+                self.param_groups.pop()
                 raise ValueError(f"KryBall treats all parameters as one vector: {name} must be the same in every group")
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
-        for group in self.param_groups:  # a saved tuple may come back as a list
-            group.update(Options.of(group).as_dict())
+        # torch builds new plain dicts for the groups: make them KryBall's again (no learning rate to schedule);
+        # a saved tuple may come back as a list.
+        self.param_groups = [ParamGroup(group, **Options.of(group).as_dict()) for group in self.param_groups]
 
     @property
     def totals(self) -> dict[str, int]:
         """Cumulative counts since construction (restored by ``load_state_dict``)."""
-        params = self._trainable_params()
-        state = self.state[params[0]] if params else {}
-        return dict(state.get("totals") or _zero_totals())
+        holder = self._state_holder()
+        return dict(self.state[holder]["totals"] if holder is not None else _zero_totals())
 
     @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
@@ -171,6 +210,12 @@ class KryBall(Optimizer):
     def _unchanged(self, status: Status, loss: torch.Tensor, state: dict, **details) -> torch.Tensor:
         """End a step that changed nothing but the counts (a non-finite loss, gradient or curvature)."""
         self.last_step = StepInfo(status, loss.item(), radius=state["radius"], **details)
+        if status in (Status.NON_FINITE_LOSS, Status.NON_FINITE_GRADIENT) and not self._warned_non_finite:
+            self._warned_non_finite = True  # once: a diverged run would otherwise warn every step
+            warnings.warn(f"KryBall step {state['step'] + 1}: the closure gave a {status.value} "
+                          f"(loss {loss.item()}), so the step left the parameters unchanged; last_step.status says so "
+                          "for every step (this warning is shown once)", RuntimeWarning,
+                          stacklevel=4)  # the line that called step()
         return loss.detach()
 
     def _finish(self, state: dict, options: Options, g: torch.Tensor, taken: torch.Tensor | None) -> None:
@@ -181,26 +226,39 @@ class KryBall(Optimizer):
         self._vectors.update(gradient=g, momentum=z)
 
     def _trainable_params(self) -> list[torch.Tensor]:
-        return [p for group in self.param_groups for p in group["params"] if p.requires_grad]
+        return [p for p in all_params(self.param_groups) if p.requires_grad]
+
+    def _state_holder(self) -> torch.Tensor | None:
+        """The parameter the state lives on: the first trainable one when the state was created (None before)."""
+        return next((p for p in all_params(self.param_groups) if self.state.get(p)), None)
 
     def _flat_state(self, params: list[torch.Tensor], options: Options) -> dict:
-        """The state of the flat vector θ, created on the first step (lines 1–2: Δ ← Δ₀, z ← 0)."""
-        for p in params:
-            if not p.is_floating_point() or p.is_sparse or p.dtype != params[0].dtype or p.device != params[0].device:
-                raise ValueError("KryBall needs dense floating-point parameters of one dtype and device; "
-                                 f"got {p.dtype} on {p.device} beside {params[0].dtype} on {params[0].device}")
+        """The state of the flat vector θ, created on the first step (lines 1–2: Δ ← Δ₀, z ← 0), for the
+        trainable set it was created for."""
+        positions = trainable_positions(self.param_groups)
+        check_steppable(self.param_groups, positions)
         n = sum(p.numel() for p in params)
-        state = self.state[params[0]]
+        holder = self._state_holder()
+        state = self.state[params[0] if holder is None else holder]
         if not state:
             state.update(step=0, radius=float(options.initial_radius), momentum=params[0].new_zeros(n),
-                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals())
+                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals(),
+                         trainable=positions)
+        if "trainable" not in state:  # saved before the set was recorded, on the then first trainable parameter
+            if holder is not params[0] or state["momentum"].numel() != n:
+                raise ValueError("KryBall's loaded state is for another set of trainable parameters than the "
+                                 "current one; restore the requires_grad flags it was saved with")
+            state["trainable"] = positions
+        refuse_changed_set(self.param_groups, state["trainable"], positions)
+        if state["momentum"].dtype != params[0].dtype or state["momentum"].device != params[0].device:
+            _move_state(state, params[0])  # the model was moved to another dtype or device since the last step
         # The options' state (an initialise also upgrades a state saved before its keys existed).
         refresh.initialise(state, options)
         hybrid.initialise(state)
         extra_directions.initialise(state, options, like=state["momentum"])
-        if state["momentum"].numel() != n:
-            raise ValueError(f"KryBall's state is for {state['momentum'].numel()} parameters but {n} are trainable now: "
-                             "the set of trainable parameters changed")
+        if state["momentum"].numel() != n:  # the same tensors, resized in place
+            raise ValueError(f"KryBall's state is for {state['momentum'].numel()} numbers but the trainable parameters "
+                             f"now hold {n}: a parameter changed its shape")
         return state
 
 
@@ -209,6 +267,19 @@ KryBall.__init__.__signature__ = inspect.signature(KryBall.__init__).replace(par
     *list(inspect.signature(KryBall.__init__).parameters.values())[:2],
     *(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
       for f in dataclasses.fields(Options))])
+
+
+def _move_state(state: dict, like: torch.Tensor) -> None:
+    """Floating-point state to ``like``'s dtype and device, the rest to its device (torch.optim's policy)."""
+    def moved(value):
+        if isinstance(value, torch.Tensor):
+            return value.to(device=like.device, dtype=like.dtype if value.is_floating_point() else value.dtype)
+        if isinstance(value, (list, tuple)):
+            return type(value)(moved(v) for v in value)
+        return value
+
+    for key, value in state.items():
+        state[key] = moved(value)
 
 
 def _zero_totals() -> dict[str, int]:

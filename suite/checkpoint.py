@@ -3,7 +3,15 @@
 A checkpoint holds everything the rest of the run depends on — model and optimiser state, the
 metrics history, cost counters, training wall-clock, convergence bookkeeping and the torch RNG
 states — so a resumed run produces the rows the uninterrupted run would have produced (batches and
-noise come from (seed, epoch), :func:`tasks.base.epoch_generator`). Written atomically.
+noise come from (seed, epoch), :func:`tasks.base.epoch_generator`). It also holds the comparable
+config of the run that wrote it (``config``), so that it says itself which run it belongs to:
+a process killed after its first checkpoint but before its first ``summary.json``, or a directory
+that another config's run has since written a summary into, cannot confuse it.
+
+Written so that a process killed at any moment leaves either the previous checkpoint or the new
+one, whole: the new one goes to a temporary file, is flushed to disk, and replaces the old one with
+an atomic rename. A file that cannot be read (written by something else, or cut short by a crash of
+the machine) is skipped with a warning, never loaded.
 
 ``resume=true`` continues the checkpoint in the run directory itself if there is one of the same
 resolved config (``resume``, ``threads`` and ``device`` aside: a fixed ``hydra.run.dir``, or the
@@ -14,6 +22,7 @@ resumed.
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -23,8 +32,12 @@ NAME = "checkpoint.pt"
 
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
+    """Replace the run's checkpoint by ``state`` atomically (see the module docstring)."""
     tmp = run_dir / f".{NAME}.tmp"
-    torch.save(state, tmp)
+    with tmp.open("wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())  # the data is on disk before the rename makes it the checkpoint
     os.replace(tmp, run_dir / NAME)
 
 
@@ -42,16 +55,33 @@ def comparable(config: DictConfig | dict) -> dict:
     return {key: value for key, value in data.items() if key not in ("resume", "threads", "device")}
 
 
+def checkpoint_config(path: Path) -> dict | None:
+    """The comparable config of the run that wrote the checkpoint at ``path``; None if it cannot be read or says
+    nothing (a checkpoint from before checkpoints held their config, beside no summary)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)  # tensors stay on disk
+    except Exception as error:  # truncated, not a torch file, unreadable: whatever it is, it is not resumed
+        warnings.warn(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it is not resumed",
+                      stacklevel=2)
+        return None
+    if "config" in saved:
+        return saved["config"]
+    summary = path.parent / "summary.json"  # older checkpoints: the summary beside them names their config
+    try:
+        return comparable(json.loads(summary.read_text()).get("config", {}))
+    except (OSError, ValueError):
+        return None
+
+
 def find_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     wanted = comparable(cfg)
 
     def of_this_config(path: Path) -> bool:
-        summary = path.parent / "summary.json"
-        return summary.exists() and comparable(json.loads(summary.read_text()).get("config", {})) == wanted
+        return checkpoint_config(path) == wanted
 
     here = run_dir / NAME
     if here.exists() and of_this_config(here):
         return here
     root = next((p for p in run_dir.resolve().parents if p.name == "outputs"), run_dir.resolve().parent)
     newest_first = sorted(root.glob(f"**/{NAME}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return next((path for path in newest_first if of_this_config(path)), None)
+    return next((path for path in newest_first if path != here.resolve() and of_this_config(path)), None)

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint
 from .closure import Counts, make_closure
 from .config import check_config, pick_device
 from .experiment import build, build_experiment
@@ -99,7 +99,8 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
                 save_checkpoint(run_dir, {
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(), "counts": counts.as_dict(), "rows": record.rows,
-                    "wall_time_s": wall_time, "convergence": convergence, "status": status.value})
+                    "wall_time_s": wall_time, "convergence": convergence, "status": status.value,
+                    "config": comparable(cfg)})
             if status != Status.RUNNING:
                 break
             record.running(convergence, extra)

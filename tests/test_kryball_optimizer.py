@@ -203,11 +203,13 @@ def test_non_finite_trial_loss_is_a_rejection_that_leaves_parameters_exactly():
 def test_non_finite_loss_or_gradient_at_the_current_point_changes_nothing():
     p = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
     opt = KryBall([p])
-    opt.step(lambda: (p * math.inf).sum())
+    with pytest.warns(RuntimeWarning, match="non-finite loss"):
+        opt.step(lambda: (p * math.inf).sum())
     assert opt.last_step.status == "non-finite loss" and torch.equal(p.detach(), torch.tensor([1.0, 2.0]))
     q = torch.nn.Parameter(torch.zeros(2))
     opt = KryBall([q])
-    opt.step(lambda: q.abs().sqrt().sum())  # finite loss, NaN gradient at 0
+    with pytest.warns(RuntimeWarning, match="non-finite gradient"):
+        opt.step(lambda: q.abs().sqrt().sum())  # finite loss, NaN gradient at 0
     assert opt.last_step.status == "non-finite gradient" and torch.equal(q.detach(), torch.zeros(2))
     r = torch.nn.Parameter(torch.tensor([0.0, 1.0], dtype=torch.float64))
     opt = KryBall([r])

@@ -5,22 +5,35 @@ Storage decides who can share a study:
 * a file path (default ``outputs/sweeps/<task>-<optim>/journal.log``): Optuna's
   ``JournalStorage`` + ``JournalFileBackend``, an append-only log that several processes on one
   machine write safely (SQLite does not like many writers, optuna#4002);
-* a ``postgresql://`` or ``mysql://`` URL: ``RDBStorage``, for workers on many machines; its
-  heartbeat fails the trials of a worker that died, so they are not waited on forever.
+* a ``postgresql://`` or ``mysql://`` URL: ``RDBStorage``, for workers on many machines.
 
-Re-running the same command loads the same study and runs ``trials`` more; a trial killed
-mid-run is marked failed on the next start (its process is gone), so nothing else is lost.
-Each process builds its storage, sampler and pruner once (:func:`open_study`); with one worker
+A worker killed mid-trial (SIGKILL, a crash, a machine that dies) loses nothing but that trial's
+work: the trial is marked failed and its configuration is run again, once, as a new trial
+(Optuna's ``RetryHeartbeatStaleTrialCallback``, which enqueues it); no trial stays "running" for
+ever and none counts twice. Who notices the death:
+
+* on this machine, the next start of a sweep (:func:`fail_orphans`): every trial carries its
+  worker's tag — host, pid and the process's start time, so that a pid reused by a new process is
+  not mistaken for the worker — and a trial whose worker process is gone is failed at once;
+* across machines, the database's heartbeat (``RDBStorage`` only: Optuna has none for the
+  journal, whose file lives on one machine): a trial without a heartbeat for ``GRACE_PERIOD_S`` is
+  failed by the next worker that starts a trial.
+
+Re-running the same command loads the same study and runs ``trials`` more (the retried trial is
+one of them). Each process builds its storage, sampler and pruner once (:func:`open_study`); with one worker
 that process is this one.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import multiprocessing
 import os
 import pathlib
 import socket
+import time
+import warnings
 from collections.abc import Callable
 
 import optuna
@@ -57,12 +70,50 @@ class Job:
     seed: int | None = None
 
 
+HEARTBEAT_INTERVAL_S = 60  # RDB: a running trial writes its heartbeat this often ...
+GRACE_PERIOD_S = 180  # ... and is failed (and retried) when none came for this long: three missed beats
+MAX_RETRIES = 1  # a configuration whose worker died is run once more; one that kills it twice is given up
+UNTAGGED_GRACE_S = 60  # a worker tags its trial within milliseconds of creating it (see fail_orphans)
+
+
+def retry_as_new_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Enqueue a failed trial's configuration again, up to ``MAX_RETRIES`` times, with Optuna's callback for
+    that (``RetryHeartbeatStaleTrialCallback``, ``RetryFailedTrialCallback`` before Optuna 4.9). The dead
+    worker's tag is not copied: the worker that takes the retry tags it anew."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        callback = (retry or optuna.storages.RetryFailedTrialCallback)(max_retry=MAX_RETRIES)
+    trial = copy.deepcopy(trial)
+    trial.user_attrs = {key: value for key, value in trial.user_attrs.items() if key != "worker"}
+    callback(study, trial)
+
+
 def open_storage(storage: str):
     if "://" in storage:
-        return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+        return _database(storage)
     path = pathlib.Path(storage)
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _database(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """``RDBStorage`` with the heartbeat. Workers started together on a fresh database race to create its
+    tables, and all but one fail ("relation already exists", "duplicate key value violates unique constraint";
+    optuna#1092): the losers try again once the winner has created them."""
+    import sqlalchemy.exc  # only for databases; Optuna's RDBStorage needs it anyway
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                                                  grace_period=GRACE_PERIOD_S,
+                                                  heartbeat_stale_trial_callback=retry_as_new_trial)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def open_study(job: Job) -> tuple[optuna.Study, str]:
@@ -77,18 +128,51 @@ def open_study(job: Job) -> tuple[optuna.Study, str]:
     return study, described
 
 
-def _worker_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _worker_tag(pid: int | None = None) -> str:
+    """``host:pid:start`` of a worker process (start: its start time in clock ticks since boot, where
+    ``/proc`` tells it; empty elsewhere)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rpartition(")")[2].split()[19]  # field 22, counted from the state (field 3) after "(comm)"
+
+
+def _worker_is_gone(tag: str) -> bool:
+    """The tagged worker ran on this machine and its process no longer exists (a pid now held by a process
+    that started later is another process). A worker on another machine is the heartbeat's business."""
+    host, _, rest = tag.partition(":")
+    pid, _, start = rest.partition(":")  # tags written before the start time was recorded are host:pid
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if not _alive(int(pid)):
+        return True
+    return bool(start) and _start_time(int(pid)) not in ("", start)
 
 
 def fail_orphans(study: optuna.Study) -> int:
-    """Mark failed the running trials whose worker process on this machine no longer exists
-    (a killed sweep); they would otherwise count as pending for ever."""
-    host, failed = socket.gethostname(), 0
+    """Mark failed, and enqueue again (:func:`retry_as_new_trial`), the running trials whose worker process on this
+    machine no longer exists (a killed sweep); they would otherwise count as running for ever.
+
+    A worker tags its trial first thing (:func:`make_objective`), milliseconds after Optuna created it;
+    a running trial still untagged after ``UNTAGGED_GRACE_S`` lost its worker in between."""
+    failed = 0
+    now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        tag_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
-        if tag_host == host and pid.isdigit() and not _alive(int(pid)):
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        tag = trial.user_attrs.get("worker")
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        if (_worker_is_gone(str(tag)) if tag is not None else now - started > UNTAGGED_GRACE_S):
+            try:
+                if not study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
+                continue
+            retry_as_new_trial(study, study._storage.get_trial(trial._trial_id))
             failed += 1
     return failed
 
@@ -141,6 +225,9 @@ def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         what = f"value {trial.value:.6g}"
     else:
         what = trial.state.name.lower()
+    retried = trial.system_attrs.get("failed_trial")  # set by the retry callback
+    if retried is not None:
+        what += f" (a retry of trial {retried}, whose worker died)"
     try:
         best = f"best {study.best_value:.6g} (trial {study.best_trial.number})"
     except ValueError:  # no completed trial yet
@@ -168,7 +255,7 @@ def run(job: Job, trials: int, workers: int = 1) -> optuna.Study:
     orphans = fail_orphans(study)
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     print(f"[{job.study_name}] {done} finished trials so far"
-          + (f", {orphans} interrupted trial(s) marked failed" if orphans else "")
+          + (f", {orphans} interrupted trial(s) marked failed and queued again" if orphans else "")
           + f"; running {trials} more on {workers} worker(s); sampler: {described}; "
           f"pruner: {type(study.pruner).__name__}; storage: {job.storage}", flush=True)
     if workers == 1:
