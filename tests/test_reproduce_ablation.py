@@ -15,19 +15,19 @@ OF = {a.base: a for a in ABLATIONS}  # each task's ablation
 
 def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     tuned = tmp_path / "tuned"
-    tuned.mkdir()
+    (tuned / "thesis").mkdir(parents=True)  # the thesis protocol's tuned configs, which the ablation's cells use
     for name in ("mnist1d_kryball", "xor_kryball_plus"):
-        (tuned / f"{name}.yaml").write_text("# @package _global_\n")
+        (tuned / "thesis" / f"{name}.yaml").write_text("# @package _global_\n")
     specs = protocol.plan(["ablation"], tmp_path, quick=True, tuned_dir=tuned).specs
     options = [s for s in specs if s.setting.name == "ablation_mnist1d"]
     assert [s.variant for s in options if s.seed == 0] == [name for name, _ in ABLATION_OPTIONS]
     fallback = next(s for s in options if s.variant == "fallback")
-    assert {"optim=kryball", "++optim.fallback=true", "++optim.first_order=adam", "+tuned=mnist1d_kryball"} <= set(
+    assert {"optim=kryball", "++optim.fallback=true", "++optim.first_order=adam", "+tuned=thesis/mnist1d_kryball"} <= set(
         fallback.overrides)
     assert fallback.run_dir == tmp_path / "runs" / "quick" / "ablation_mnist1d" / "kryball" / "fallback" / "seed0"
     plus = {s.setting.name: s for s in specs if s.optim == "kryball_plus"}
     # Tuned KryBall+ is the task's own kryball_plus row (it has a sweep spec), shared with Table 5.1/5.2 and XOR.
-    assert plus["xor"].tuned == "xor_kryball_plus"  # the task's own sweep
+    assert plus["xor"].tuned == "thesis/xor_kryball_plus"  # the task's own sweep
     assert plus["mnist1d"].tuned is None
     assert plus["kryball_plus_defaults_xor"].tuned is None  # the command as it ships, whatever a sweep found
     assert plus["kryball_plus_defaults_xor"].overrides[:1] == chapter5.XOR.overrides

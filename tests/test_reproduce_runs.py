@@ -14,13 +14,13 @@ from suite.reproduction import chapter5, protocol, runner
 
 
 def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
-    (tmp_path / "tuned").mkdir()
-    (tmp_path / "tuned" / "xor_lbfgs.yaml").write_text("# @package _global_\n")
+    (tmp_path / "tuned" / "thesis").mkdir(parents=True)  # the thesis protocol's tuned configs
+    (tmp_path / "tuned" / "thesis" / "xor_lbfgs.yaml").write_text("# @package _global_\n")
     no_sweeps = tmp_path / "sweeps"  # the settings' optimisers are then the thesis's rows alone
     quick = protocol.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned", sweeps_dir=no_sweeps)
     assert len(quick.specs) == 4 * 3  # four optimisers × the quick protocol's 3 seeds
     lbfgs = next(s for s in quick.specs if s.optim == "lbfgs_single")
-    assert lbfgs.tuned == "xor_lbfgs" and "+tuned=xor_lbfgs" in lbfgs.overrides  # tuned by sweeps/xor/lbfgs.yaml
+    assert lbfgs.tuned == "thesis/xor_lbfgs" and "+tuned=thesis/xor_lbfgs" in lbfgs.overrides  # tuned by sweeps/xor/lbfgs.yaml
     assert next(s for s in quick.specs if s.optim == "kryball").tuned is None
     assert lbfgs.run_dir == tmp_path / "runs" / "quick" / "xor" / "lbfgs_single" / "seed0"
 

@@ -37,8 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--trials", type=positive_int,
                    help="robust: search trials in all, anchors included; thesis: trials to add "
                         "(default: the spec's run_cap, 20)")
-    p.add_argument("--tuned-dir", type=pathlib.Path, default=tuned.TUNED_DIR,
-                   help="where the tuned config is written (default conf/tuned)")
+    p.add_argument("--tuned-dir", type=pathlib.Path,
+                   help="where the tuned config is written (default conf/tuned; --protocol thesis: conf/tuned/thesis)")
     p.add_argument("--replace", action="store_true",
                    help="write conf/tuned/<task>_<optim>.yaml even over a result this study did not beat")
     for kind, owners in (("--protocol", PROTOCOLS), ("--backend", BACKENDS)):
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
         sweep = protocol.prepare(args.spec, args.overrides)
         outcome = protocol.run(sweep, backend, args.trials, args)
         study = outcome.results["study"]
-        published = publish(outcome, sweep, study, protocol.name, args.tuned_dir, args.replace)
+        tuned_dir = args.tuned_dir or tuned.TUNED_DIR / protocol.tuned_subdir
+        published = publish(outcome, sweep, study, protocol.name, tuned_dir, args.replace)
     except (SpecError, SourceError) as err:
         print(f"error: {args.spec}: {err}", file=sys.stderr)
         return 2

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from suite.reproduction.setting import Budget, Setting
 
-# The folder under conf/tuned/ the thesis protocol's cells read their tuned configs from ("": conf/tuned/
-# itself; ``protocol.tuned_name`` is the rule). Should a later tuning protocol replace the files there, the
-# thesis protocol's winners moved to a folder of their own and named here keep its numbers reproducible.
-TUNED_FROM = ""
+# The folder under conf/tuned/ the thesis protocol's cells read their tuned configs from
+# (``protocol.tuned_name`` is the rule): the thesis-protocol sweeps' winners (``scripts/sweep.py
+# --protocol thesis`` writes there), kept apart from the default protocol's in conf/tuned/ itself.
+TUNED_FROM = "thesis"
 FUNCTION_OPTIMS = ("msgd", "adam", "lbfgs", "kryball")  # Table 5.1's rows
 IMAGE_OPTIMS = ("adam", "msgd", "kryball")  # Table 5.2's rows (§5.3.3: no LBFGS, "too expensive")
 

@@ -42,6 +42,9 @@ class Protocol(abc.ABC):
     name: ClassVar[str]  # the value of --protocol
     options: ClassVar[tuple[Option, ...]] = ()  # refused when the other protocol is chosen
     instead: ClassVar[str] = ""  # said when another protocol's option is given with this one
+    # Where its tuned configs live under conf/tuned (``+tuned=<tuned_subdir>/<task>_<optim>``): the
+    # protocols never replace each other's results.
+    tuned_subdir: ClassVar[str] = ""
 
     def prepare(self, spec_path: pathlib.Path, overrides: list[str]) -> Sweep:
         """The spec as this protocol runs it, checked (raises ``SpecError``)."""

@@ -86,12 +86,13 @@ def publish(outcome: Outcome, sweep: Sweep, study: str, protocol: str, tuned_dir
                                    f"this study's result")
         else:
             name = own_name(spec.task, spec.optim, study, protocol)
-            why = f"this study's own name: +tuned={name}"
+            why = f"this study's own name: +tuned={tuned.choice(tuned_dir / name)}"
             kept = (f"\nkept {repo_relative(committed)}: {reason}; --replace makes this study's result the "
                     "committed one")
     selection = sweep.selection()
     file = tuned.write(spec.task, spec.optim, outcome.params,
                        [*outcome.header, f"Per-seed results: {name}{results_mod.SUFFIX} beside this file"],
                        selection, sweep.base, tuned_dir, name=name)
-    results_mod.write(results_mod.path_for(file), {**new, "tuned": name, "use": tuned.usage(selection, name)})
+    results_mod.write(results_mod.path_for(file), {**new, "tuned": tuned.choice(file),
+                                                   "use": tuned.usage(selection, tuned.choice(file))})
     return Published(file, f"tuned config: {repo_relative(file)} ({why}){kept}")

@@ -48,6 +48,7 @@ def thesis_spec(spec: Spec, settings: sources.ThesisSettings, beyond_thesis: dic
 
 class ThesisProtocol(Protocol):
     name = "thesis"
+    tuned_subdir = "thesis"
     instead = "the thesis protocol selects its single best trial on the search seed"
 
     def prepare(self, spec_path: pathlib.Path, overrides: list[str]) -> Sweep:

@@ -42,6 +42,16 @@ def path(task: str, optim: str, tuned_dir: pathlib.Path = TUNED_DIR) -> pathlib.
     return pathlib.Path(tuned_dir) / f"{task}_{optim}.yaml"
 
 
+def choice(file: pathlib.Path, tuned_dir: pathlib.Path = TUNED_DIR) -> str:
+    """The ``+tuned=`` choice of a tuned file: its path under ``conf/tuned`` without ``.yaml``
+    (``thesis/xor_kryball`` for the thesis protocol's), its name alone for a file elsewhere."""
+    file = pathlib.Path(file)
+    try:
+        return file.resolve().relative_to(pathlib.Path(tuned_dir).resolve()).with_suffix("").as_posix()
+    except ValueError:
+        return file.stem
+
+
 def usage(selection: list[str], name: str) -> str:
     """The command that trains with the tuned file ``name`` (``selection``: the sweep's choices)."""
     return f"python train.py {' '.join(selection)} +tuned={name}"
@@ -55,7 +65,7 @@ def write(task: str, optim: str, params: dict[str, object], header: list[str], s
     ``+tuned=`` choice) defaults to ``<task>_<optim>``; :mod:`suite.sweeps.publish` decides it."""
     file = pathlib.Path(tuned_dir) / f"{name}.yaml" if name else path(task, optim, tuned_dir)
     file.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# @package _global_", *(f"# {line}" for line in header), f"# Use: {usage(selection, file.stem)}", ""]
+    lines = ["# @package _global_", *(f"# {line}" for line in header), f"# Use: {usage(selection, choice(file))}", ""]
     body = yaml.safe_dump(nest(params, base), default_flow_style=False, sort_keys=True)
     file.write_text("\n".join(lines) + body)
     return file
