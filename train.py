@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from suite.config import ConfigError
 from suite.record import RunSummary
+from suite.standing import standing_lines
 from suite.training import run
 
 
@@ -30,6 +31,8 @@ def print_summary(summary: RunSummary) -> None:
     print(f"  final train loss {fmt(summary.final_train_loss)} | test acc final {fmt(summary.final_test_acc)}"
           f" peak {fmt(summary.peak_test_acc)} | epochs to convergence {fmt(summary.epochs_to_convergence)}")
     print(f"  gradient evals {summary.gradient_evals} | HVPs {summary.hvps} | loss evals {summary.loss_evals}")
+    for line in standing_lines(summary):
+        print(line)
     print(f"  record: {summary.run_dir}")
 
 

@@ -30,6 +30,9 @@ to the repository. Its fields:
     ``mean``, ``values`` per seed); empty for the thesis protocol.
 ``search``
     ``{"trials", "seed", "epochs", "anchors"}``: the search's size, seed, budget and anchors.
+``setting``
+    ``{"task", "epochs"}``: the resolved ``task`` config and the epochs every run of the study had —
+    what a later run must share to be placed against these results (:mod:`suite.standing`).
 ``duration_s``
     wall-clock of this command's phases (``search``, ``reruns``, ``total``); a resumed study
     counts only the last command. ``training_s`` sums the runs' own training time.
@@ -74,6 +77,14 @@ def seed_entry(seed: int, value: float, summary: dict | None) -> dict:
     entry = {"seed": seed, "value": finite(value), **{key: finite(summary.get(key)) for key in PER_SEED}}
     entry["run_dir"] = repo_relative(summary["run_dir"]) if summary.get("run_dir") else None
     return entry
+
+
+def setting(base) -> dict:
+    """What the study's runs trained on: the resolved task config and the budget (``base``: the
+    composed config of a trial)."""
+    from omegaconf import OmegaConf
+
+    return {"task": OmegaConf.to_container(base.task, resolve=True), "epochs": int(base.epochs)}
 
 
 def machine(device: str | None) -> dict:

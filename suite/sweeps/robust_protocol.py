@@ -218,6 +218,7 @@ class RobustProtocol(Protocol):
                             "values": [finite(v) for v in c.values]} for c in scored],
             "search": {"trials": len(search.trials), "seed": search_seed, "epochs": sweep.epochs,
                        "anchors": [{"name": a.name, "params": a.params} for a in planted]},
+            "setting": results_mod.setting(sweep.base),
             "duration_s": durations,
             "training_s": round(training, 1),
         }

@@ -74,6 +74,7 @@ class ThesisProtocol(Protocol):
             "candidates": [],
             "search": {"trials": trials or sweep.trials_default, "seed": seed, "epochs": sweep.epochs,
                        "anchors": []},
+            "setting": results_mod.setting(sweep.base),
             "duration_s": {"search": round(took, 1), "reruns": 0.0, "total": round(took, 1)},
             "training_s": results_mod.finite(summary.get("wall_time_s")),
         }
