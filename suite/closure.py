@@ -5,6 +5,10 @@
 - torch optimisers (SGD, Adam, LBFGS) need the closure to zero the gradients and call
   ``backward()``; KryBall computes gradients itself (``KryBall.computes_gradients = True``,
   docs/design.md §3), so its closure only evaluates the loss.
+- KryBall with curvature on a sub-batch (``curvature_batch``, kryball/sub_batch.py) wants
+  per-example losses and ``closure(indices)``, the losses of some examples of the batch; the
+  closure gives them when the optimiser asks (``samples_curvature``) and the task's loss can
+  (``loss(model, batch, indices=..., reduction="none")``), and the mean loss otherwise.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
@@ -18,6 +22,7 @@ HVPs and gradients it takes of the closure's output — so its totals replace th
 """
 
 import contextlib
+import inspect
 from dataclasses import asdict, dataclass
 
 import torch
@@ -57,13 +62,16 @@ def frozen_batchnorm_statistics(model: nn.Module):
 def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts):
     """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
+    per_example = getattr(optimizer, "samples_curvature", False) and _selects_examples(loss_fn)
     calls = 0
 
-    def closure() -> torch.Tensor:
+    def closure(indices: torch.Tensor | None = None) -> torch.Tensor:
         nonlocal calls
         calls += 1
         with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
-            if computes_gradients:
+            if per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
+                loss = loss_fn(model, indices=indices, reduction="none")
+            elif computes_gradients:
                 loss = loss_fn(model)
             else:
                 optimizer.zero_grad()
@@ -75,3 +83,12 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
         return loss
 
     return closure
+
+
+def _selects_examples(loss_fn) -> bool:
+    """Whether ``loss_fn`` takes ``indices`` and ``reduction`` (the data tasks' losses do; a function's does not)."""
+    try:
+        parameters = inspect.signature(loss_fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "indices" in parameters and "reduction" in parameters

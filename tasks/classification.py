@@ -10,7 +10,7 @@ the whole test set in eval mode.
 import torch
 import torch.nn.functional as F
 
-from tasks.base import Task, epoch_generator
+from tasks.base import Task, epoch_generator, select
 
 
 class ClassificationTask(Task):
@@ -32,9 +32,9 @@ class ClassificationTask(Task):
             index = order[start:start + self.batch_size]
             yield self.prepare(self.x_train[index]), self.y_train[index]
 
-    def loss(self, model, batch) -> torch.Tensor:
-        x, y = batch
-        return F.cross_entropy(model(x), y)
+    def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
+        x, y = select(batch, indices)
+        return F.cross_entropy(model(x), y, reduction=reduction)
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:
