@@ -6,7 +6,8 @@ its hyperparameters. Its parts are usable alone: ``kryball.krylov.lanczos``,
 ``kryball.hvp.HessianVectorProducts``. The options beyond the thesis are pieces of their
 own: ``kryball.extra_directions``, ``kryball.momentum``, ``kryball.preconditioning`` (the
 Krylov space of D⁻¹H), ``kryball.first_order`` (Adam's moment estimates, first-order
-steps), ``kryball.hybrid`` (hybrid phases, fallback) and ``kryball.refresh``.
+steps), ``kryball.hybrid`` (hybrid phases, fallback), ``kryball.refresh`` and ``kryball.sub_batch``
+(curvature on a sub-batch).
 """
 
 from .krylov import lanczos

@@ -21,6 +21,9 @@ class HessianVectorProducts:
         loss: a scalar connected to ``params`` by an autograd graph.
         params: the tensors differentiated; a parameter the loss does not depend on
             has zero gradient and zero curvature.
+        gradient: the flat gradient to report instead of ∇loss — curvature on a
+            sub-batch (:mod:`kryball.sub_batch`): ``loss`` is then the sub-batch's, whose
+            Hessian the products take, and ``gradient`` the whole batch's.
 
     ``gradient`` is the flat gradient (detached); ``matvec(v)`` and ``matmat(V)``
     return ``Hv`` and ``HV`` (V is n×k); ``count`` is the number of products taken.
@@ -29,12 +32,13 @@ class HessianVectorProducts:
     the failure is paid once.
     """
 
-    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True):
+    def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True,
+                 gradient: torch.Tensor | None = None):
         require_graph(loss)
         grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
-        self.gradient = self._gradient.detach()
+        self.gradient = self._gradient.detach() if gradient is None else gradient
         self.count = 0
         self.batched = batched
 
@@ -43,20 +47,24 @@ class HessianVectorProducts:
         return self.matmat(v[:, None])[:, 0]
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """``HV`` for the columns of ``V`` (n×k), batched where the model allows it."""
+        """``HV`` for the columns of ``V`` (n×k), batched where the model allows it; column-major, like the bases
+        (:mod:`kryball.subspace`)."""
         k = V.shape[1]
         self.count += k
         if k == 0 or not self._gradient.requires_grad:  # gradient constant in θ: H = 0
-            return torch.zeros_like(V)
-        rows = V.T.contiguous()  # a strided grad_output made each backward ~1.6× slower on CPU
+            return torch.zeros_like(V.T).T
+        rows = V.T.contiguous()  # a strided grad_output made each backward ~1.6× slower on CPU; free when column-major
         if k > 1 and self.batched:
             try:
                 return self._backward(rows, batched=True).T
             except RuntimeError:
                 self.batched = False  # e.g. a backward formula without a batching rule
-        return torch.stack([self._backward(row, batched=False) for row in rows], dim=1)
+        products = torch.empty_like(rows)
+        for row, product in zip(rows, products):
+            self._backward(row, batched=False, out=product)
+        return products.T
 
-    def _backward(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:
+    def _backward(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         products = torch.autograd.grad(
             self._gradient,
             self._params,
@@ -68,7 +76,7 @@ class HessianVectorProducts:
         )
         if batched:
             return torch.cat([p.reshape(vectors.shape[0], -1) for p in products], dim=1)
-        return flatten(products)
+        return torch.cat([p.reshape(-1) for p in products], out=out)  # flattened into its row of the result
 
 
 def require_graph(loss: torch.Tensor) -> None:

@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch.optim import Optimizer
 
-from . import extra_directions, first_order, hybrid, refresh
+from . import extra_directions, first_order, hybrid, refresh, sub_batch
 from .closure import loss_with_graph
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts, gradient
@@ -50,9 +50,12 @@ class KryBall(Optimizer):
     The closure contract (docs/design.md §3):
 
     - ``step(closure)`` needs a closure that returns the loss of the current batch as a
-      scalar tensor connected to the parameters by autograd. It is called several times
-      per step (the first evaluation with gradient tracking, trial points under
-      ``torch.no_grad``) and must see the same batch each time.
+      scalar tensor connected to the parameters by autograd, or one loss per example (a
+      1-D tensor; KryBall minimises their mean). It is called several times per step (the
+      first evaluation with gradient tracking, trial points under ``torch.no_grad``) and
+      must see the same batch each time. With ``curvature_batch``, a closure that also
+      takes ``indices`` and returns those examples' losses gets its Hessian-vector
+      products on a sub-batch (:mod:`kryball.sub_batch`).
     - KryBall differentiates the loss itself, so the closure need not call backward. One
       that calls ``loss.backward()`` or ``torch.autograd.backward(loss)`` still works: in
       the first evaluation the graph is kept and the gradient lands in ``.grad`` (one
@@ -124,6 +127,12 @@ class KryBall(Optimizer):
         return dict(self.state[holder]["totals"] if holder is not None else _zero_totals())
 
     @property
+    def samples_curvature(self) -> bool:
+        """Whether the curvature is taken on sub-batches (``curvature_batch``): ``step`` then wants a closure
+        that returns per-example losses and takes ``indices`` (:mod:`kryball.sub_batch`)."""
+        return self.defaults["curvature_batch"] is not None
+
+    @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
         """Flat views of the last step's gradient, momentum, saddle-free direction and step."""
         return dict(self._vectors)
@@ -141,8 +150,10 @@ class KryBall(Optimizer):
         state = self._flat_state(params, options)
         totals = state["totals"]
         totals["steps"] += 1
+        evaluations_before = totals["loss_evals"]
 
         # Line 4: the loss and the gradient g_t.
+        closure = sub_batch.ExampleClosure(closure)  # per-example losses → their mean; sub-batches for curvature
         loss = loss_with_graph(closure)
         totals["loss_evals"] += 1
         if not torch.isfinite(loss):
@@ -150,7 +161,7 @@ class KryBall(Optimizer):
         if hybrid.in_first_order_phase(state, options):  # hybrid phases, beyond the thesis (§6.2.1)
             totals["gradient_evals"] += 1
             return self._first_order_step(params, loss, gradient(loss, params), state, options)
-        hvp = self._hessian_vector_products(loss, params, options)
+        hvp = self._hessian_vector_products(loss, params, options, closure, state)
         totals["gradient_evals"] += 1
         g = hvp.gradient
         if not torch.isfinite(g).all():
@@ -185,14 +196,22 @@ class KryBall(Optimizer):
         self._finish(state, options, g, outcome.taken)
         self.last_step = dataclasses.replace(
             outcome.info, refreshed=refreshed, subspace_dim=subspace.coordinates.shape[1], hvps=hvp.count,
+            loss_evals=totals["loss_evals"] - evaluations_before,  # with a sub-batch's evaluation, if any
             ritz_values=None if subspace.ritz_values is None else tuple(subspace.ritz_values.tolist()))
         return loss.detach()
 
-    def _hessian_vector_products(self, loss, params, options) -> HessianVectorProducts:
-        """The gradient at θ_t and products with the Hessian there (batching resolved once, on the first step)."""
+    def _hessian_vector_products(self, loss, params, options, closure, state) -> HessianVectorProducts:
+        """The gradient at θ_t and products with the Hessian there — of the batch, or of this step's sub-batch
+        (``curvature_batch``) — batching resolved once, on the first step."""
         if self._batched_hvps is None:
             self._batched_hvps = params[0].is_cuda if options.batched_hvps is None else options.batched_hvps
-        return HessianVectorProducts(loss, params, batched=self._batched_hvps)
+        indices = sub_batch.curvature_indices(closure, state, options)
+        if indices is None:
+            return HessianVectorProducts(loss, params, batched=self._batched_hvps)
+        g = gradient(loss, params)  # the whole batch's gradient needs no graph; freeing it first saves memory
+        curvature_loss = loss_with_graph(lambda: closure.on(indices))
+        state["totals"]["loss_evals"] += 1
+        return HessianVectorProducts(curvature_loss, params, batched=self._batched_hvps, gradient=g)
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:

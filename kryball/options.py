@@ -122,6 +122,15 @@ class Options:
     batches on CUDA only, where it paid off (docs/performance.md). An implementation choice like ``foreach`` in
     ``torch.optim``: the products are the same up to round-off."""
 
+    curvature_batch: int | float | None = _option(
+        None, lambda v, _: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0.0 < v <= 1.0),
+        "None, an integer ≥ 1 (examples) or a float in (0, 1] (a fraction of the batch)", beyond_thesis=True)
+    """Take every Hessian-vector product of a step on a random subset of the batch, drawn afresh each step, while
+    the loss, the gradient and the trial point use the whole batch (Martens 2010; Byrd et al. 2011;
+    :mod:`kryball.sub_batch`, which gives the closure contract: per-example losses and ``closure(indices)``). An
+    integer is a number of examples, a float a fraction of the batch (as ``max_samples`` in scikit-learn).
+    ``None``: the thesis's curvature of the whole batch."""
+
     directions: tuple[str, ...] = _option(
         (), lambda v, _: isinstance(v, tuple) and set(v) <= set(EXTRA_DIRECTIONS) and len(set(v)) == len(v),
         f"distinct names from {tuple(EXTRA_DIRECTIONS)}", beyond_thesis=True)

@@ -31,18 +31,22 @@ def orthonormal_complement(Q: torch.Tensor, vectors: list[torch.Tensor]) -> torc
     numerically inside the span already, e.g. the gradient on a refresh step).
     """
     tol = dependence_tolerance(Q.dtype)
-    basis = Q
+    rows = torch.empty(Q.shape[1] + len(vectors), Q.shape[0], dtype=Q.dtype, device=Q.device)
+    rows[:Q.shape[1]] = Q.T
+    m = Q.shape[1]
     for v in vectors:
         norm = v.norm()
         if norm == 0:
             continue
         r = v
+        basis = rows[:m]
         for _ in range(2):
-            r = r - basis @ (basis.T @ r)
+            r = r - (basis @ r) @ basis
         r_norm = r.norm()
         if r_norm > tol * norm:
-            basis = torch.cat([basis, (r / r_norm)[:, None]], dim=1)
-    return basis[:, Q.shape[1]:]
+            torch.div(r, r_norm, out=rows[m])
+            m += 1
+    return rows[Q.shape[1]:m].T
 
 
 def orthonormal_coordinates(C: torch.Tensor, tol: float) -> torch.Tensor:
@@ -86,7 +90,7 @@ def extend_basis(
     ``[Q | R]`` is multiplied, in one batched call.
     """
     R = orthonormal_complement(Q, vectors)
-    E = torch.cat([Q, R], dim=1)
+    E = torch.cat([Q.T, R.T]).T  # column-major, as Lanczos builds Q
     # Products in the working dtype (as accurate as the vectors themselves), small results in float64.
     if QHQ is None:
         K = (E.T @ hvp.matmat(E)).double()

@@ -2,8 +2,9 @@
 
 ``primitive_costs`` measures one forward pass, one gradient (plain, and with the graph that
 Hessian-vector products need) and one HVP on a batch; ``bench_optimizer`` times an optimiser's
-steps through the suite's own closure, so the counts are those a training run records. The
-benchmark script (``scripts/bench_step.py``) and the ablation's gradient-equivalent weights use them.
+steps through the suite's own closure, so the counts are those a training run records;
+``hvp_variant_costs`` times one HVP taken several ways on sub-batches. The benchmark script
+(``scripts/bench_step.py``) and the ablation's gradient-equivalent weights use them.
 """
 
 from __future__ import annotations
@@ -38,23 +39,24 @@ def timed_ms(fn, device: torch.device, repeats: int, warmup: int) -> list[float]
     return times
 
 
-def primitive_costs(model, loss_fn, device, repeats, warmup) -> dict[str, float]:
-    """Median cost of a forward, a gradient (plain and with graph) and one HVP on this batch."""
+def primitive_costs(model, loss_fn, device, repeats, warmup, curvature_loss_fn=None) -> dict[str, float]:
+    """Median cost of a forward, a gradient (plain and with graph) and one HVP on this batch; with
+    ``curvature_loss_fn`` (the loss of a sub-batch, kryball/sub_batch.py) also the gradient with graph
+    and one HVP on that sub-batch (``*_sub_ms``)."""
     params = [p for p in model.parameters() if p.requires_grad]
 
     def forward():
         with torch.no_grad():
             loss_fn()
 
-    hvp = HessianVectorProducts(loss_fn(), params, batched=False)
-    v = torch.randn_like(hvp.gradient)
     median = lambda fn: statistics.median(timed_ms(fn, device, repeats, warmup))  # noqa: E731
-    return dict(
-        forward_ms=median(forward),
-        gradient_ms=median(lambda: torch.autograd.grad(loss_fn(), params)),
-        gradient_graph_ms=median(lambda: torch.autograd.grad(loss_fn(), params, create_graph=True)),
-        hvp_ms=median(lambda: hvp.matvec(v)),
-    )
+    costs = dict(forward_ms=median(forward), gradient_ms=median(lambda: torch.autograd.grad(loss_fn(), params)))
+    for suffix, loss in [("", loss_fn), *([("_sub", curvature_loss_fn)] if curvature_loss_fn else [])]:
+        hvp = HessianVectorProducts(loss(), params, batched=False)
+        v = torch.randn_like(hvp.gradient)
+        costs[f"gradient_graph{suffix}_ms"] = median(lambda: torch.autograd.grad(loss(), params, create_graph=True))
+        costs[f"hvp{suffix}_ms"] = median(lambda: hvp.matvec(v))  # noqa: B023 (used at once)
+    return costs
 
 
 def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle) -> dict:
@@ -83,3 +85,72 @@ def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle) -> 
         loss_evals_per_step=(counts.loss_evals - before["loss_evals"]) / len(step_ms),
         peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else math.nan,
     )
+
+
+
+def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=False) -> list[dict]:
+    """One HVP's cost, taken several ways, on the first ``sizes`` examples of the batch (docs/performance.md).
+
+    ``double_backward_ms``: through a gradient graph, KryBall's way (Pearlmutter 1994);
+    ``forward_over_reverse_ms``: ``torch.func.jvp`` of ``torch.func.grad``; ``batched_per_product_ms``:
+    5 products in one vectorised backward (``is_grads_batched``), per product; with ``compiled``,
+    forward-over-reverse under ``torch.compile`` (``compile_s`` apart). Beside them the sub-batch's
+    plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
+    from the whole batch's graph* with the same on a forward pass of those examples alone: why
+    ``curvature_batch`` needs ``closure(indices)`` (kryball/sub_batch.py).
+
+    ``loss_fn(model, indices=None, reduction="mean")`` is the data tasks' loss (tasks/base.py).
+    """
+    from torch.func import grad, jvp
+
+    names = [name for name, p in model.named_parameters() if p.requires_grad]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    theta = {name: p.detach() for name, p in zip(names, trainable)}
+    tangent = {name: torch.randn_like(p) for name, p in theta.items()}
+    v = torch.cat([t.reshape(-1) for t in tangent.values()])
+    median = lambda fn: statistics.median(timed_ms(fn, device, repeats, warmup))  # noqa: E731
+
+    rows = []
+    for size in sizes:
+        indices = torch.arange(size, device=device)
+
+        def forward_over_reverse(point, direction, net=model, indices=indices):
+            return jvp(grad(lambda p: loss_fn(_ModelAt(net, p), indices)), (point,), (direction,))[1]
+
+        hvp = HessianVectorProducts(loss_fn(model, indices), trainable, batched=True)
+        V = v[:, None].expand(-1, 5).T.contiguous().T  # column-major, as KryBall's bases
+        row = dict(examples=size,
+                   gradient_ms=median(lambda: torch.autograd.grad(loss_fn(model, indices), trainable)),  # noqa: B023
+                   double_backward_ms=median(lambda: hvp.matvec(v)),  # noqa: B023
+                   forward_over_reverse_ms=median(lambda: forward_over_reverse(theta, tangent)),  # noqa: B023
+                   batched_per_product_ms=median(lambda: hvp.matmat(V)) / 5)  # noqa: B023
+        if compiled:
+            start = time.perf_counter()
+            fast = torch.compile(forward_over_reverse)
+            fast(theta, tangent)
+            row["compile_s"] = time.perf_counter() - start
+            row["compiled_forward_over_reverse_ms"] = median(lambda: fast(theta, tangent))  # noqa: B023
+        rows.append(row)
+
+    batch = loss_fn(model, reduction="none").shape[0]
+    subset = torch.randperm(batch, generator=torch.Generator().manual_seed(0))[:max(1, batch // 8)].to(device)
+    directions = [t.view_as(p) for t, p in zip(tangent.values(), trainable)]
+
+    def product_of(loss):
+        g = torch.autograd.grad(loss, trainable, create_graph=True)
+        return torch.autograd.grad(g, trainable, directions)
+
+    whole_graph = lambda: product_of(loss_fn(model, reduction="none")[subset].mean())  # noqa: E731
+    rows.append(dict(examples=len(subset), selected_from_whole_graph_ms=median(whole_graph),
+                     separate_forward_ms=median(lambda: product_of(loss_fn(model, subset)))))
+    return rows
+
+
+class _ModelAt:
+    """``model`` with its parameters replaced by ``point`` (for ``torch.func``): what ``loss_fn`` calls as model(x)."""
+
+    def __init__(self, model, point):
+        self.model, self.point = model, point
+
+    def __call__(self, x):
+        return torch.func.functional_call(self.model, self.point, (x,))

@@ -10,6 +10,10 @@
   ``p.grad`` — needs ``backward(create_graph=True)``. It says so with ``create_graph = True``:
   the suite's builder sets that attribute from its config's ``suite.create_graph``
   (``suite/optimisers/build.py``), so no optimiser is a special case here or in ``train.py``.
+- KryBall with curvature on a sub-batch (``curvature_batch``, kryball/sub_batch.py) wants
+  per-example losses and ``closure(indices)``, the losses of some examples of the batch; the
+  closure gives them when the optimiser asks (``samples_curvature``) and the task's loss can
+  (``loss(model, batch, indices=..., reduction="none")``), and the mean loss otherwise.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
@@ -26,6 +30,7 @@ the gradients and HVPs it takes of the closure's output — so its totals replac
 """
 
 import contextlib
+import inspect
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -96,13 +101,16 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
     """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
     create_graph = getattr(optimizer, "create_graph", False)
+    per_example = getattr(optimizer, "samples_curvature", False) and _selects_examples(loss_fn)
     calls = 0
 
-    def closure() -> torch.Tensor:
+    def closure(indices: torch.Tensor | None = None) -> torch.Tensor:
         nonlocal calls
         calls += 1
         with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
-            if computes_gradients:
+            if per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
+                loss = loss_fn(model, indices=indices, reduction="none")
+            elif computes_gradients:
                 loss = loss_fn(model)
             else:
                 optimizer.zero_grad()
@@ -117,3 +125,12 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
         return loss
 
     return closure
+
+
+def _selects_examples(loss_fn) -> bool:
+    """Whether ``loss_fn`` takes ``indices`` and ``reduction`` (the data tasks' losses do; a function's does not)."""
+    try:
+        parameters = inspect.signature(loss_fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "indices" in parameters and "reduction" in parameters

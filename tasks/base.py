@@ -6,7 +6,9 @@ order and noise), where its tensors live and their floating-point type — and p
 - ``batches(epoch)`` — the batches of one epoch. A batch is whatever ``loss`` needs: a pair of
   tensors for data tasks, the noise sample ε for the stochastic Rosenbrock function. Every closure
   call of one optimiser step sees the same batch (docs/design.md §3).
-- ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises.
+- ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises. A data task's loss
+  also takes ``indices`` (a subset of the batch's examples, :func:`select`) and
+  ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/sub_batch.py).
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
@@ -35,3 +37,10 @@ class Task:
 
     def converged(self, row: dict) -> bool:
         return False
+
+
+def select(batch: tuple[torch.Tensor, ...], indices: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """The examples ``indices`` of a batch of tensors that share their first dimension (all of it for ``None``)."""
+    if indices is None:
+        return batch
+    return tuple(t[indices.to(t.device)] for t in batch)

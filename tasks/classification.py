@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from suite.config import ConfigError
-from tasks.base import Task, epoch_generator
+from tasks.base import Task, epoch_generator, select
 
 
 def split_validation(x: torch.Tensor, y: torch.Tensor, fraction: float, split_seed: int):
@@ -60,9 +60,9 @@ class ClassificationTask(Task):
             index = order[start:start + self.batch_size]
             yield self.prepare(self.x_train[index]), self.y_train[index]
 
-    def loss(self, model, batch) -> torch.Tensor:
-        x, y = batch
-        return F.cross_entropy(model(x), y)
+    def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
+        x, y = select(batch, indices)
+        return F.cross_entropy(model(x), y, reduction=reduction)
 
     @torch.no_grad()
     def measure(self, model, x_all: torch.Tensor, y_all: torch.Tensor) -> tuple[float, float]:

@@ -15,7 +15,7 @@ orthogonal singular vectors; x ~ N(0, I). Readings of the thesis, which leaves t
 
 import torch
 
-from tasks.base import Task
+from tasks.base import Task, select
 
 
 def ill_conditioned_map(dim: int, condition_number: float, generator: torch.Generator) -> torch.Tensor:
@@ -37,9 +37,10 @@ class RahimiRecht(Task):
     def batches(self, epoch: int):
         yield self.x, self.y
 
-    def loss(self, model, batch) -> torch.Tensor:
-        x, y = batch
-        return (model(x) - y).pow(2).sum(dim=1).mean()
+    def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
+        x, y = select(batch, indices)
+        errors = (model(x) - y).pow(2).sum(dim=1)
+        return errors.mean() if reduction == "mean" else errors
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

@@ -11,11 +11,12 @@ COLUMNS = ["optimizer", "krylov_dim", "refresh", "median_step_ms", "ratio_to_ada
 def test_tiny_benchmark_writes_the_table(tmp_path):
     out = tmp_path / "bench.csv"
     bench_step.main(["--steps", "2", "--warmup", "1", "--krylov-dims", "2", "--refreshes", "1", "2",
-                     "--batch-size", "16", "--out", str(out)])
+                     "--batch-size", "16", "--curvature-batches", "4", "--out", str(out)])
     table = pd.read_csv(out)
     assert set(COLUMNS) <= set(table.columns)
     assert list(table.optimizer) == ["adam", "msgd", "lbfgs (1 eval)", "kryball", "kryball",
-                                     "kryball (reuse_curvature)", "kryball (batched_hvps)"]
+                                     "kryball (reuse_curvature)", "kryball (batched_hvps)",
+                                     "kryball (curvature_batch=4)", "kryball_plus (issue 7)", "kryball_plus"]
     assert table.loc[table.optimizer == "adam", "ratio_to_adam"].item() == 1.0
     kryball = table[table.optimizer == "kryball"].set_index("refresh")
     # Every step refreshes: M = 2 Lanczos products + 1 for the momentum where it leaves span(Q).
@@ -30,3 +31,18 @@ def test_tiny_benchmark_writes_the_table(tmp_path):
     assert variants.loc["kryball (reuse_curvature)", "hvps_per_step"] <= (3 + 2) / 2
     # Batching changes how the products are taken, not how many.
     assert variants.loc["kryball (batched_hvps)", "hvps_per_step"] == kryball.loc[2, "hvps_per_step"]
+    # A sub-batch changes what the products see (and adds its own evaluation), not how many they are.
+    sub = variants.loc["kryball (curvature_batch=4)"]
+    assert sub.curvature_examples == 4 and sub.loss_evals_per_step == 3
+    assert sub.hvps_per_step == kryball.loc[2, "hvps_per_step"] and sub.hvp_sub_ms > 0
+    assert variants.loc["kryball_plus", "curvature_examples"] == 16  # 128 examples: all of this tiny batch
+
+
+def test_hvp_variants_are_timed_on_sub_batches(tmp_path):
+    out = tmp_path / "hvps.csv"
+    bench_step.main(["--hvp-variants", "16", "8", "--steps", "2", "--warmup", "0", "--batch-size", "16",
+                     "--out", str(out)])
+    table = pd.read_csv(out)
+    assert list(table.examples) == [16, 8, 2]
+    assert (table.double_backward_ms.iloc[:2] > 0).all() and (table.forward_over_reverse_ms.iloc[:2] > 0).all()
+    assert table.selected_from_whole_graph_ms.iloc[2] > 0 and table.separate_forward_ms.iloc[2] > 0

@@ -180,7 +180,7 @@ def test_step_without_a_closure_is_a_clear_error():
     with pytest.raises(RuntimeError, match="closure"):
         opt.step()
     with pytest.raises(TypeError, match="scalar"):
-        opt.step(lambda: torch.zeros(3, requires_grad=True))
+        opt.step(lambda: torch.zeros(3, 2, requires_grad=True))  # a 1-D tensor is one loss per example
 
 
 def test_non_finite_trial_loss_is_a_rejection_that_leaves_parameters_exactly():

@@ -287,7 +287,8 @@ TURNED_ON = dict(reuse_curvature=dict(reuse_curvature=True), directions=dict(dir
                  momentum_from=dict(momentum_from="steps"), preconditioner=dict(preconditioner="adam"),
                  first_order=FIRST_ORDER_SGD, fallback=dict(fallback=True, **FIRST_ORDER_SGD),
                  switch_grad_ratio=dict(switch_grad_ratio=0.5, **FIRST_ORDER_SGD),
-                 interleave=dict(interleave=2, **FIRST_ORDER_SGD), adaptive_refresh=dict(adaptive_refresh=True))
+                 interleave=dict(interleave=2, **FIRST_ORDER_SGD), adaptive_refresh=dict(adaptive_refresh=True),
+                 curvature_batch=dict(curvature_batch=4))
 
 
 def test_the_reference_refuses_exactly_the_options_beyond_the_thesis():
@@ -313,4 +314,4 @@ def test_every_key_of_the_hydra_configs_constructs_kryball():
             expected = tuple(value) if OmegaConf.is_list(value) else value
             assert opt.defaults[key] == expected and type(opt.defaults[key]) is type(expected), key
     assert set(options) == set(HYPERPARAMETERS)  # kryball_plus names every option
-    assert opt.defaults["directions"] == ("adam",)
+    assert opt.defaults["directions"] == ("adam", "previous_step") and opt.defaults["curvature_batch"] == 128

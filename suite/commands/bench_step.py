@@ -2,6 +2,7 @@
 
     python scripts/bench_step.py                                   # MNIST-1D MLP on the CPU
     python scripts/bench_step.py --task cifar10_resnet --device cuda --out resnet.csv
+    python scripts/bench_step.py --hvp-variants 512 128 64 --threads 1 [--compile]   # one HVP, several ways
 
 One fixed synthetic batch of the task's input shape and batch size (no dataset needed),
 the model built from the suite's own config. In the same run it measures one
@@ -9,7 +10,12 @@ gradient (plain, and with the graph that Hessian-vector products need), one HVP 
 one forward pass; an optimiser's floor is its gradient + HVPs/step × HVP + extra
 forwards/step × forward, and ``overhead_vs_floor`` is its step time over that floor.
 A KryBall step's cost depends on where it is in its refresh cycle, so its step time
-is the median over whole cycles of the mean step time in a cycle.
+is the median over whole cycles of the mean step time in a cycle. Rows with curvature
+on a sub-batch (``curvature_batch``, kryball/sub_batch.py) also measure the gradient
+with graph and the HVP on a sub-batch of that size, and their floor is a plain
+gradient + that gradient + HVPs/step × that HVP. ``kryball_plus`` is the shipped
+``optim=kryball_plus``; ``kryball_plus (issue 7)`` the one it replaced, the thesis step
+with Adam's direction added.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import sys
 import pandas as pd
 import torch
 
-from suite.bench import bench_optimizer, primitive_costs
+from kryball.sub_batch import subset_size
+from suite.bench import bench_optimizer, hvp_variant_costs, primitive_costs
 from suite.config import compose_config
 from suite.experiment import build
 
@@ -32,6 +39,11 @@ INPUT_SHAPES = {"mnist1d": (40,), "cifar10_cnn": (3, 32, 32), "cifar10_resnet": 
 NUM_CLASSES = 10
 BASELINES = {"adam": "adam", "msgd": "msgd", "lbfgs (1 eval)": "lbfgs_single"}
 VARIANTS = ("reuse_curvature", "batched_hvps")  # KryBall options that change the cost, not the thesis step
+# name → overrides: the shipped KryBall+ and the issue-7 one it replaced (the thesis step with Adam's direction)
+KRYBALL_PLUS = {
+    "kryball_plus (issue 7)": ["optim=kryball", "+optim.directions=[adam]"],
+    "kryball_plus": ["optim=kryball_plus"],
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,16 +55,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--krylov-dims", type=int, nargs="+", default=[1, 3, 10, 5],
                    help="the last one also runs with each cost-saving KryBall option")
     p.add_argument("--refreshes", type=int, nargs="+", default=[1, 3], help="the last one likewise")
+    p.add_argument("--curvature-batches", type=int, nargs="*", default=[64, 128],
+                   help="sub-batch sizes of the curvature: one KryBall row each, at the last M and r")
     p.add_argument("--batch-size", type=int, help="default: the task's")
+    p.add_argument("--hvp-variants", type=int, nargs="*", metavar="EXAMPLES",
+                   help="instead of the optimisers: one HVP taken several ways (double backward, forward-over-"
+                        "reverse, batched) on sub-batches of these sizes (default: the batch, 1/2, 1/4, 1/8)")
+    p.add_argument("--compile", action="store_true", help="with --hvp-variants: also a torch.compile'd one")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice)")
     p.add_argument("--out", type=pathlib.Path, help="CSV file for the table")
-    p.add_argument("--profile", action="store_true",
-                   help="also profile KryBall at the first --krylov-dims/--refreshes values (cProfile, by self time)")
+    p.add_argument("--profile", nargs="?", const="kryball", choices=("kryball", "kryball_plus"),
+                   help="also profile KryBall at the first --krylov-dims/--refreshes values, or the shipped "
+                        "kryball_plus (cProfile, by self time)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA device is visible here")
-    if min(args.steps, *args.krylov_dims, *args.refreshes) < 1 or args.warmup < 0:
-        p.error("--steps, --krylov-dims and --refreshes must be ≥ 1, --warmup ≥ 0")
+    if min(args.steps, *args.krylov_dims, *args.refreshes, *args.curvature_batches) < 1 or args.warmup < 0:
+        p.error("--steps, --krylov-dims, --refreshes and --curvature-batches must be ≥ 1, --warmup ≥ 0")
     return args
 
 
@@ -73,31 +92,35 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
     x = torch.randn(batch_size, *INPUT_SHAPES[args.task], device=device)
     y = torch.randint(0, NUM_CLASSES, (batch_size,), device=device)
 
-    loss_fn = lambda model: torch.nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    def loss_fn(model, indices=None, reduction="mean"):  # the data tasks' loss contract (tasks/base.py)
+        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
+        return torch.nn.functional.cross_entropy(model(xb), yb, reduction=reduction)
 
-    def optimizer_for(overrides, model):
-        return build(compose_config([f"task={args.task}", *overrides]).optim)(model.parameters())
+    if args.hvp_variants is not None:
+        return hvp_variants(args, base_model, loss_fn, batch_size, device)
 
-    runs = [(name, None, None, [f"optim={optim}"]) for name, optim in BASELINES.items()]
-    runs += [("kryball", m, r, ["optim=kryball", f"optim.krylov_dim={m}", f"optim.refresh={r}"])
-             for m in args.krylov_dims for r in args.refreshes]
-    m, r = args.krylov_dims[-1], args.refreshes[-1]  # the implementation switches, at one setting
-    runs += [(f"kryball ({variant})", m, r, ["optim=kryball", f"optim.krylov_dim={m}", f"optim.refresh={r}",
-                                             f"optim.{variant}=true"]) for variant in VARIANTS]
+    def optim_config(overrides):
+        return compose_config([f"task={args.task}", *overrides]).optim
+
     rows = []
-    for name, krylov_dim, refresh, overrides in runs:
+    for name, overrides in planned_runs(args):
+        optim_cfg = optim_config(overrides)
+        is_kryball = optim_cfg._target_ == "kryball.KryBall"
+        examples = subset_size(batch_size, optim_cfg.curvature_batch) if is_kryball else batch_size
+        subset = torch.randperm(batch_size, generator=torch.Generator().manual_seed(0))[:examples]
+        sub_batch_loss = (lambda: loss_fn(base_model, subset)) if examples < batch_size else None  # noqa: B023
         # The floor's parts are measured right before each row: CPU speed drifts during a run.
         costs = primitive_costs(base_model, lambda: loss_fn(base_model), device, repeats=3 * args.steps,
-                                warmup=args.warmup + 2)
+                                warmup=args.warmup + 2, curvature_loss_fn=sub_batch_loss)
         model = copy.deepcopy(base_model)
-        result = bench_optimizer(optimizer_for(overrides, model), model, loss_fn, device, args.steps, args.warmup,
-                                 cycle=refresh or 1)
-        gradient = costs["gradient_graph_ms"] if name.startswith("kryball") else costs["gradient_ms"]
-        floor = (gradient + result["hvps_per_step"] * costs["hvp_ms"]
-                 + max(result["loss_evals_per_step"] - 1, 0) * costs["forward_ms"])
-        rows.append(dict(optimizer=name, krylov_dim=krylov_dim, refresh=refresh, **result, floor_ms=floor,
+        result = bench_optimizer(build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
+                                 args.warmup, cycle=optim_cfg.refresh if is_kryball else 1)
+        floor = floor_ms(costs, result, is_kryball, sub_batch=examples < batch_size)
+        krylov_dim, refresh = (optim_cfg.krylov_dim, optim_cfg.refresh) if is_kryball else (None, None)
+        rows.append(dict(optimizer=name, krylov_dim=krylov_dim, refresh=refresh,
+                         curvature_examples=examples if is_kryball else None, **result, floor_ms=floor,
                          overhead_vs_floor=result["median_step_ms"] / floor, **costs))
-        print(f"  {name:15s} M={krylov_dim or '-'} r={refresh or '-'}: {result['median_step_ms']:.2f} ms/step",
+        print(f"  {name:32s} M={krylov_dim or '-'} r={refresh or '-'}: {result['median_step_ms']:.2f} ms/step",
               file=sys.stderr)
 
     table = pd.DataFrame(rows)
@@ -105,22 +128,66 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
     table.insert(4, "ratio_to_adam", table.median_step_ms / adam_ms)
     table["task"], table["device"], table["batch_size"] = args.task, str(device), batch_size
     table["threads"] = torch.get_num_threads()
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
+    write(table, args.out)
     if args.profile:
         model = copy.deepcopy(base_model)
-        krylov_dim, refresh = args.krylov_dims[0], args.refreshes[0]
-        optimizer = optimizer_for(["optim=kryball", f"optim.krylov_dim={krylov_dim}", f"optim.refresh={refresh}"], model)
+        overrides = (["optim=kryball_plus"] if args.profile == "kryball_plus" else
+                     ["optim=kryball", f"optim.krylov_dim={args.krylov_dims[0]}", f"optim.refresh={args.refreshes[0]}"])
+        optim_cfg = optim_config(overrides)
         profiler = cProfile.Profile()
-        profiler.runcall(bench_optimizer, optimizer, model, loss_fn, device, args.steps, args.warmup, refresh)
-        print(f"profile of KryBall M={krylov_dim} r={refresh}, {args.steps} cycles (self time):")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(12)
-    shown = ["optimizer", "krylov_dim", "refresh", "median_step_ms", "ratio_to_adam", "hvps_per_step",
-             "loss_evals_per_step", "floor_ms", "overhead_vs_floor"]
+        profiler.runcall(bench_optimizer, build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
+                         args.warmup, optim_cfg.refresh)
+        print(f"profile of {args.profile} M={optim_cfg.krylov_dim} r={optim_cfg.refresh}, {args.steps} cycles "
+              "(self time):")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
+    shown = ["optimizer", "krylov_dim", "refresh", "curvature_examples", "median_step_ms", "ratio_to_adam",
+             "hvps_per_step", "loss_evals_per_step", "floor_ms", "overhead_vs_floor"]
     median = table[["forward_ms", "gradient_ms", "gradient_graph_ms", "hvp_ms"]].median()
     print(f"{args.task} on {device}, batch {batch_size}, {torch.get_num_threads()} threads; median costs: forward "
           f"{median.forward_ms:.2f} ms, gradient {median.gradient_ms:.2f} ms ({median.gradient_graph_ms:.2f} with "
           f"graph), HVP {median.hvp_ms:.2f} ms")
     print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
     return table
+
+
+def planned_runs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """(row name, Hydra overrides) of every row: baselines, the thesis KryBall over M × r, its cost options and
+    sub-batches at the last M and r, then KryBall+ before and after the cost issue."""
+    runs = [(name, [f"optim={optim}"]) for name, optim in BASELINES.items()]
+    runs += [("kryball", ["optim=kryball", f"optim.krylov_dim={m}", f"optim.refresh={r}"])
+             for m in args.krylov_dims for r in args.refreshes]
+    at_m_r = ["optim=kryball", f"optim.krylov_dim={args.krylov_dims[-1]}", f"optim.refresh={args.refreshes[-1]}"]
+    runs += [(f"kryball ({variant})", [*at_m_r, f"optim.{variant}=true"]) for variant in VARIANTS]
+    runs += [(f"kryball (curvature_batch={size})", [*at_m_r, f"optim.curvature_batch={size}"])
+             for size in args.curvature_batches]
+    return runs + list(KRYBALL_PLUS.items())
+
+
+def floor_ms(costs: dict, result: dict, is_kryball: bool, sub_batch: bool) -> float:
+    """The step's cost floor: its gradient(s), HVPs and extra forward passes at their measured costs."""
+    extra_forwards = max(result["loss_evals_per_step"] - 1, 0)
+    if not is_kryball:
+        return costs["gradient_ms"] + extra_forwards * costs["forward_ms"]
+    if sub_batch:  # a plain gradient of the batch, then the sub-batch's (its evaluation is one of the loss_evals)
+        return (costs["gradient_ms"] + costs["gradient_graph_sub_ms"]
+                + result["hvps_per_step"] * costs["hvp_sub_ms"] + max(extra_forwards - 1, 0) * costs["forward_ms"])
+    return (costs["gradient_graph_ms"] + result["hvps_per_step"] * costs["hvp_ms"]
+            + extra_forwards * costs["forward_ms"])
+
+
+def hvp_variants(args, model, loss_fn, batch_size: int, device: torch.device) -> pd.DataFrame:
+    """``--hvp-variants``: one HVP taken several ways on sub-batches (suite.bench.hvp_variant_costs)."""
+    sizes = args.hvp_variants or [batch_size, batch_size // 2, batch_size // 4, batch_size // 8]
+    table = pd.DataFrame(hvp_variant_costs(model, loss_fn, sizes, device, repeats=3 * args.steps,
+                                           warmup=args.warmup + 2, compiled=args.compile))
+    print(f"{args.task} on {device}, batch {batch_size}, {torch.get_num_threads()} threads: one HVP, ms")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
+    table["task"], table["device"], table["threads"] = args.task, str(device), torch.get_num_threads()
+    write(table, args.out)
+    return table
+
+
+def write(table: pd.DataFrame, out: pathlib.Path | None) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)

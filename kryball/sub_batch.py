@@ -1,0 +1,127 @@
+"""Curvature on a sub-batch: the ``curvature_batch`` option (beyond the thesis; docs/performance.md).
+
+Hessian-free optimisation (Martens 2010) and subsampled Newton methods (Byrd et al. 2011)
+take curvature products on a mini-batch much smaller than the gradient's: a
+Hessian-vector product costs a double backward over the graph it differentiates, so
+its cost scales with the examples that graph holds, while the curvature estimate
+needs far fewer examples than the gradient to be useful. With ``curvature_batch``
+set, KryBall takes the loss, the gradient and the trial point on the whole batch, and
+every Hessian-vector product of the step (Lanczos and the subspace's curvature) on a
+subset of it, drawn afresh each step.
+
+The saving needs a forward pass of its own on the subset: selecting some per-example
+losses after the whole batch's forward pass would leave the whole batch's tensors in
+the graph that every product differentiates, and each product would cost what it
+costs on the whole batch (measured: docs/performance.md). Hence the closure contract:
+
+* ``closure()`` returns the loss of the batch: a scalar, or **per-example losses** — a
+  1-D tensor with one loss per example, whose mean KryBall minimises;
+* ``closure(indices)`` — a closure that accepts an argument — returns the losses of
+  the examples ``indices`` only (a 1-D ``torch.long`` tensor of distinct positions in
+  the batch, on the CPU), per example or their mean, with a graph.
+
+KryBall learns the batch size from the per-example losses. A closure that returns a
+scalar has no examples to draw from (a function, or a batch taken as a whole): its
+curvature is taken on the whole batch, as without the option. One that returns
+per-example losses but takes no argument cannot evaluate a subset: it also gets
+whole-batch curvature, with a warning.
+
+The subset of draw t comes from a ``torch.Generator`` seeded with (seed, t) alone —
+as the suite draws each epoch's batch order (``tasks.base.epoch_generator``) — and
+the seed and the number of draws live in the optimiser's state as plain integers
+(``load_state_dict`` would cast a generator's byte state to the parameters' dtype),
+so ``state_dict()`` resumes the draws exactly. The seed is taken from PyTorch's
+global generator at the first draw (as ``torch.utils.data.DataLoader`` seeds its
+workers), so ``torch.manual_seed`` makes a run repeatable.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from typing import TYPE_CHECKING, Callable
+
+import torch
+
+if TYPE_CHECKING:
+    from .options import Options
+
+
+class ExampleClosure:
+    """The user's closure as KryBall calls it: ``()`` gives the batch's mean loss, ``on(indices)`` a subset's.
+
+    Remembers the batch size when the closure returns per-example losses (``None``
+    when it returns a scalar).
+    """
+
+    def __init__(self, closure: Callable[..., torch.Tensor]):
+        self._closure = closure
+        self.batch_size: int | None = None
+        self.takes_indices = _takes_an_argument(closure)
+
+    def __call__(self) -> torch.Tensor:
+        losses = _checked(self._closure())
+        if losses.ndim == 1:
+            self.batch_size = losses.shape[0]
+            return losses.mean()
+        return losses
+
+    def on(self, indices: torch.Tensor) -> torch.Tensor:
+        """The mean loss of the examples ``indices`` of the batch."""
+        losses = _checked(self._closure(indices))
+        return losses.mean() if losses.ndim == 1 else losses
+
+
+def subset_size(batch_size: int, curvature_batch: int | float | None) -> int:
+    """How many examples the curvature sees: an ``int`` is a count, a ``float`` a fraction (at least one
+    example), ``None`` the whole batch; never more than the batch."""
+    if curvature_batch is None:
+        return batch_size
+    if isinstance(curvature_batch, float):
+        return min(batch_size, max(1, math.ceil(curvature_batch * batch_size)))
+    return min(batch_size, curvature_batch)
+
+
+def curvature_indices(closure: ExampleClosure, state: dict, options: Options) -> torch.Tensor | None:
+    """This step's curvature examples, a fresh draw without replacement; ``None``: use the whole batch."""
+    if options.curvature_batch is None or closure.batch_size is None:
+        return None
+    size = subset_size(closure.batch_size, options.curvature_batch)
+    if size >= closure.batch_size:
+        return None
+    if not closure.takes_indices:
+        warnings.warn("KryBall: curvature_batch is set and the closure returns per-example losses, but it takes "
+                      "no argument, so it cannot evaluate a sub-batch: the curvature uses the whole batch. "
+                      "Give it an optional argument, closure(indices=None), that selects those examples "
+                      "(kryball/sub_batch.py).", stacklevel=4)
+        return None
+    if "curvature_seed" not in state:
+        state.update(curvature_seed=int(torch.randint(2**31, ()).item()), curvature_draws=0)
+    indices = torch.randperm(closure.batch_size, generator=draw_generator(state))[:size]
+    state["curvature_draws"] += 1
+    return indices
+
+
+def draw_generator(state: dict) -> torch.Generator:
+    """The generator of the next draw: it depends on the sampler's seed and the number of draws so far alone."""
+    return torch.Generator().manual_seed(state["curvature_seed"] * 1_000_003 + state["curvature_draws"])
+
+
+def _checked(losses):
+    """The closure's value if it is a loss: a tensor with one element, or a 1-D tensor of per-example losses."""
+    if not isinstance(losses, torch.Tensor) or (losses.ndim > 1 and losses.numel() != 1):
+        raise TypeError("the closure must return the loss as a scalar tensor, or one loss per example as a 1-D "
+                        f"tensor; got {type(losses).__name__}"
+                        + (f" of shape {tuple(losses.shape)}" if isinstance(losses, torch.Tensor) else ""))
+    return losses
+
+
+def _takes_an_argument(closure) -> bool:
+    """Whether ``closure(indices)`` is a valid call (a positional parameter, or ``*args``)."""
+    try:
+        parameters = inspect.signature(closure).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
