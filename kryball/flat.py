@@ -3,11 +3,16 @@
 import torch
 
 
+def flat_parts(tensors) -> list[torch.Tensor]:
+    """Each tensor as a flat dense vector. Sparse ones (the gradient of ``nn.Embedding(sparse=True)``,
+    and its products with the Hessian) are made dense: θ is dense, and ``to_dense`` is
+    differentiable, so Hessian-vector products go through it."""
+    return [(t.to_dense() if t.layout != torch.strided else t).reshape(-1) for t in tensors]
+
+
 def flatten(tensors) -> torch.Tensor:
-    """Concatenate tensors into one flat vector (a copy). Sparse ones (the gradient of
-    ``nn.Embedding(sparse=True)``, and its products with the Hessian) are made dense first:
-    θ is dense, and ``to_dense`` is differentiable, so Hessian-vector products go through it."""
-    return torch.cat([(t.to_dense() if t.layout != torch.strided else t).reshape(-1) for t in tensors])
+    """Concatenate tensors into one flat vector (a copy), sparse ones made dense (:func:`flat_parts`)."""
+    return torch.cat(flat_parts(tensors))
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ batch fall back to the loop, once, and remember it.
 
 import torch
 
-from .flat import flatten
+from .flat import flat_parts, flatten
 
 
 class HessianVectorProducts:
@@ -76,7 +76,7 @@ class HessianVectorProducts:
         )
         if batched:
             return torch.cat([p.reshape(vectors.shape[0], -1) for p in products], dim=1)
-        return torch.cat([p.reshape(-1) for p in products], out=out)  # flattened into its row of the result
+        return torch.cat(flat_parts(products), out=out)  # flattened into its row of the result
 
 
 def require_graph(loss: torch.Tensor) -> None:
