@@ -20,17 +20,29 @@ XOR_KRYBALL = REPO / "sweeps" / "xor" / "kryball.yaml"
 MNIST1D_ADAM = REPO / "sweeps" / "mnist1d" / "adam.yaml"
 
 
-def test_anchors_are_the_library_defaults_then_what_the_thesis_states():
-    adam = robust_protocol.anchors(prepare(MNIST1D_ADAM))
+def test_anchors_are_the_library_defaults_then_what_the_thesis_states(tmp_path):
+    none_earlier = tmp_path / "no_earlier_tuning"
+    adam = robust_protocol.anchors(prepare(MNIST1D_ADAM), none_earlier)
     assert [(a.name, a.params) for a in adam] == [("defaults", {
         "optim.lr": 1e-3, "optim.betas.0": 0.9, "optim.betas.1": 0.999, "optim.eps": 1e-8})]
-    kryball = robust_protocol.anchors(prepare(XOR_KRYBALL))
+    kryball = robust_protocol.anchors(prepare(XOR_KRYBALL), none_earlier)
     assert [(a.name, a.params) for a in kryball] == [
         ("defaults", {"optim.krylov_dim": 5, "optim.refresh": 3}),
         ("thesis §5.3.4", {"optim.krylov_dim": 5, "optim.refresh": 1})]
     # A default outside the space is moved into it, so the anchor is a legal trial.
-    msgd = robust_protocol.anchors(prepare(REPO / "sweeps" / "xor" / "msgd.yaml", ["optim.lr=5.0"]))
+    msgd = robust_protocol.anchors(prepare(REPO / "sweeps" / "xor" / "msgd.yaml", ["optim.lr=5.0"]), none_earlier)
     assert msgd[0].params == {"optim.lr": 1.0, "optim.momentum": 0.9}
+
+
+def test_the_thesis_protocols_winner_anchors_the_search(tmp_path):
+    """An earlier tuning of the same spec (conf/tuned/thesis/) runs first too: tuning never ends below it."""
+    (tmp_path / "mnist1d_adam.yaml").write_text("# @package _global_\noptim:\n  betas: [0.95, 0.995]\n  lr: 0.02\n")
+    adam = robust_protocol.anchors(prepare(MNIST1D_ADAM), tmp_path)
+    assert adam[-1].name.startswith("the thesis protocol's winner")
+    # Its values, and the library defaults for what it did not tune (ε is searched beyond the thesis).
+    assert adam[-1].params == {"optim.lr": 0.02, "optim.betas.0": 0.95, "optim.betas.1": 0.995, "optim.eps": 1e-8}
+    committed = robust_protocol.anchors(prepare(MNIST1D_ADAM))  # the repository's own thesis-protocol winners
+    assert any(a.name.startswith("the thesis protocol's winner") for a in committed)
 
 
 def trial(number, value, anchor=None, **params):
@@ -95,7 +107,8 @@ def test_the_best_mean_over_the_rerun_seeds_wins_not_the_search_winner(tmp_path,
     monkeypatch.setitem(BACKENDS, backend.name, backend)
     assert sweep_command.main([str(XOR_KRYBALL), "--backend", backend.name, "--top-k", "2", "--seeds", "1,2",
                                "--tuned-dir", str(tmp_path / "tuned")]) == 0
-    assert [a.name for a in backend.anchors] == ["defaults", "thesis §5.3.4"]
+    assert [a.name for a in backend.anchors] == [
+        "defaults", "thesis §5.3.4", "the thesis protocol's winner (conf/tuned/thesis/xor_kryball.yaml)"]
     assert backend.trials == 20 and backend.study == "xor-kryball-robust"
     # Trials 1 and 2 (the top 2) and the defaults anchor, each on seeds 1 and 2, on the search seed's config.
     assert [(j.run_dir.name) for j in fake_reruns] == [

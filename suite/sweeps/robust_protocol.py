@@ -8,8 +8,9 @@ AlgoPerf (re-run the best setting on several seeds "to prevent selecting a lucky
 DeepOBS (re-run the selected setting on 10 seeds), Choi et al. 2019 (tune the whole space):
 
 1. **Anchors** run first: the optimiser's library defaults (its ``conf/optim`` values of the
-   searched parameters, moved into the space if outside) and the values the thesis states
-   (``anchors`` in ``sweep_sources/spaces/<optim>.yaml``), so the search always holds them.
+   searched parameters, moved into the space if outside), the values the thesis states
+   (``anchors`` in ``sweep_sources/spaces/<optim>.yaml``) and the thesis protocol's winner for the
+   same spec where one is committed (``conf/tuned/thesis/``), so the search always holds them.
 2. **Search**: the spec's Bayesian search on the search seed, every trial at the full budget —
    no early stopping, so the ranking is the ranking of full runs (and Optuna's Gaussian process,
    which fits only finished trials, learns from every trial).
@@ -37,7 +38,7 @@ from suite.record import read_summary
 
 from . import reruns as reruns_mod
 from . import results as results_mod
-from . import sources
+from . import sources, tuned
 from .backend import (
     Anchor, Backend, NoBestRun, Option, Search, SearchTrial, Sweep, positive_int, prepare, repo_relative,
 )
@@ -48,6 +49,8 @@ from .space import clip
 from .spec import SpecError, load, parse
 
 DEFAULTS = "defaults"  # the library defaults anchor's name
+# An earlier tuning of the same spec that anchors this one: the thesis protocol's winners.
+EARLIER_DIR = tuned.TUNED_DIR / "thesis"
 
 
 def seed_list(text: str) -> tuple[int, ...]:
@@ -61,20 +64,33 @@ def seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def anchors(sweep: Sweep) -> list[Anchor]:
-    """The library defaults, then the thesis-stated values of the spec's space (the defaults with
-    those values changed); settings that coincide run once."""
-    defaults = {}
+def _values(sweep: Sweep, config) -> dict:
+    """The searched parameters' values in ``config``, moved into the space where outside it."""
+    values = {}
     for name, dist in sweep.space.searched.items():
-        value = clip(dist, OmegaConf.select(sweep.base, name))
+        value = clip(dist, OmegaConf.select(config, name))
         if value is not None:  # a categorical parameter without its default among the choices is sampled
-            defaults[name] = value
+            values[name] = value
+    return values
+
+
+def anchors(sweep: Sweep, earlier_dir: pathlib.Path = EARLIER_DIR) -> list[Anchor]:
+    """The library defaults; the thesis-stated values of the spec's space (the defaults with those
+    values changed); and the winner of the thesis protocol's sweep of this spec where one is
+    committed (``conf/tuned/thesis/<task>_<optim>.yaml``), so that this protocol can never end below
+    an earlier tuning. Settings that coincide run once."""
+    defaults = _values(sweep, sweep.base)
     found = [Anchor(DEFAULTS, defaults)]
     space = sources.space_of(sweep.spec.path)
     for anchor in space.anchors if space is not None else ():
         params = {**defaults, **{k: v for k, v in anchor.values.items() if k in sweep.space.searched}}
         if all(params != a.params for a in found):
             found.append(Anchor(anchor.source, params))
+    earlier = tuned.path(sweep.spec.task, sweep.spec.optim, earlier_dir)
+    if earlier.is_file():
+        params = _values(sweep, OmegaConf.merge(sweep.base, OmegaConf.load(earlier)))
+        if all(params != a.params for a in found):
+            found.append(Anchor(f"the thesis protocol's winner ({repo_relative(earlier)})", params))
     return found
 
 
