@@ -6,7 +6,7 @@ compare the optimisers under the comparison protocol.
     python scripts/reproduce.py xor --seeds 10               # Fig. 5.3's epochs to convergence, 10 seeds
     python scripts/reproduce.py sensitivity --quick          # Fig. 5.5 and the §5.4 reconstruction error against M
     python scripts/reproduce.py activations --quick          # Fig. 5.7
-    python scripts/reproduce.py ablation --jobs 2            # issue 7: KryBall's options, alone and combined
+    python scripts/reproduce.py ablation --jobs 2            # KryBall's options beyond the thesis, alone and combined
     python scripts/reproduce.py table_5_2 --device cuda --data-dir /data   # with the CIFAR-10 rows
     python scripts/reproduce.py comparison --jobs 2          # Table 5.1, XOR, MNIST-1D: 10 seeds, 95 % CIs,
                                                              #   time-to-target, performance profiles

@@ -16,7 +16,7 @@ def test_tiny_benchmark_writes_the_table(tmp_path):
     assert set(COLUMNS) <= set(table.columns)
     assert list(table.optimizer) == ["adam", "msgd", "lbfgs (1 eval)", "kryball", "kryball",
                                      "kryball (reuse_curvature)", "kryball (batched_hvps)",
-                                     "kryball (curvature_batch=4)", "kryball_plus (issue 7)", "kryball_plus"]
+                                     "kryball (curvature_batch=4)", "kryball_plus (Adam direction only)", "kryball_plus"]
     assert table.loc[table.optimizer == "adam", "ratio_to_adam"].item() == 1.0
     kryball = table[table.optimizer == "kryball"].set_index("refresh")
     # Every step refreshes: M = 2 Lanczos products + 1 for the momentum where it leaves span(Q).

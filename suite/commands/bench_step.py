@@ -14,7 +14,7 @@ is the median over whole cycles of the mean step time in a cycle. Rows with curv
 on a sub-batch (``curvature_batch``, kryball/sub_batch.py) also measure the gradient
 with graph and the HVP on a sub-batch of that size, and their floor is a plain
 gradient + that gradient + HVPs/step × that HVP. ``kryball_plus`` is the shipped
-``optim=kryball_plus``; ``kryball_plus (issue 7)`` the one it replaced, the thesis step
+``optim=kryball_plus``; ``kryball_plus (Adam direction only)`` the one it replaced, the thesis step
 with Adam's direction added.
 """
 
@@ -41,7 +41,7 @@ BASELINES = {"adam": "adam", "msgd": "msgd", "lbfgs (1 eval)": "lbfgs_single"}
 VARIANTS = ("reuse_curvature", "batched_hvps")  # KryBall options that change the cost, not the thesis step
 # name → overrides: the shipped KryBall+ and the issue-7 one it replaced (the thesis step with Adam's direction)
 KRYBALL_PLUS = {
-    "kryball_plus (issue 7)": ["optim=kryball", "+optim.directions=[adam]"],
+    "kryball_plus (Adam direction only)": ["optim=kryball", "+optim.directions=[adam]"],
     "kryball_plus": ["optim=kryball_plus"],
 }
 

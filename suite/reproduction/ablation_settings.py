@@ -57,7 +57,7 @@ class Ablation:
     def kryball_plus(self) -> tuple[Arm, Arm]:
         """KryBall+ tuned (the task's own kryball_plus row, tuned by its sweep) and at its defaults."""
         return (Arm(self.base, "KryBall+ (optim=kryball_plus, tuned)"),
-                Arm(self.plus_defaults, "KryBall+ (optim=kryball_plus, defaults M = 5, r = 3)"))
+                Arm(self.plus_defaults, "KryBall+ (optim=kryball_plus, its shipped defaults)"))
 
 
 def _ablation(base: Setting, long_adam: bool = False) -> Ablation:
