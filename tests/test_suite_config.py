@@ -18,9 +18,10 @@ GROUPS = {group: sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
           for group in ("task", "model", "optim", "logger", "experiment")}
 
 
-def test_default_is_mnist1d_with_kryball_offline():
+def test_default_is_mnist1d_with_kryball_plus_offline():
     cfg = compose_config([])
-    assert (cfg.task.name, cfg.model.name, cfg.optim.name, cfg.logger.name) == ("mnist1d", "mlp", "kryball", "csv")
+    assert (cfg.task.name, cfg.model.name, cfg.optim.name, cfg.logger.name) == ("mnist1d", "mlp", "kryball_plus", "csv")
+    assert cfg.optim._target_ == "kryball.KryBall" and list(cfg.optim.directions) == ["adam", "previous_step"]
     assert cfg.task.num_samples == 5000 and cfg.task.batch_size == 512 and cfg.epochs == 100
     assert list(cfg.model.hidden_sizes) == [256, 256] and cfg.model.activation == "softplus"
 
