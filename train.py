@@ -4,11 +4,15 @@
     python train.py task=rosenbrock optim=lbfgs              # any task × optimiser
     python train.py experiment=table5_1_rosenbrock_u03 optim=kryball   # one cell of Table 5.1
     python train.py -m seed=0,1,2 task=xor optim=msgd,adam   # Hydra multirun
+    python train.py -m hydra/launcher=submitit_local seed=0,1 task=xor   # each run a submitit job
+    torchrun --nproc_per_node=2 train.py task=mnist1d        # one run, each batch shared by 2 processes
 
-Hydra composes the config from ``conf/``; :func:`suite.training.run` does the job (docs/suite.md).
+Hydra composes the config from ``conf/``; :func:`suite.training.run` does the job (docs/suite.md;
+data parallelism and launchers: docs/scaling.md).
 """
 
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -16,10 +20,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
+from suite import processes
 from suite.config import ConfigError
 from suite.record import RunSummary
 from suite.standing import standing_lines
 from suite.training import run
+
+# conf/hydra/launcher/submitit_*.yaml are named as the plugin's schemas on purpose (hydra/launcher=submitit_local
+# picks ours), so Hydra validates them against those schemas, and says that this matching is deprecated. Ours set
+# every key themselves and load the same without it.
+warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -53,8 +63,13 @@ def main(cfg: DictConfig) -> None:
         fail(f"error: config: {error.__cause__ or error} (does the model fit the task?)")
     except KeyboardInterrupt:
         fail(f"interrupted: the record so far is in {run_dir}", code=130)
-    print_summary(summary)
+    if processes.from_environment().is_main:  # one summary for a data-parallel run
+        print_summary(summary)
 
 
 if __name__ == "__main__":
+    try:
+        sys.argv += processes.hydra_overrides(sys.argv)  # under torchrun, process 0 alone writes Hydra's files
+    except ValueError as error:
+        fail(f"error: {error}")
     main()

@@ -11,6 +11,8 @@ compare the optimisers under the comparison protocol.
     python scripts/reproduce.py comparison --jobs 2          # Table 5.1, XOR, MNIST-1D: 10 seeds, 95 % CIs,
                                                              #   time-to-target, performance profiles
     python scripts/reproduce.py comparison --quick           # the same, CPU-sized (3 seeds; MNIST-1D 20 epochs)
+    python scripts/reproduce.py comparison --executor submitit_slurm --jobs 64 --executor-option partition=gpu
+                                                             # every run a SLURM job (docs/scaling.md)
 
 The thesis targets (table_5_1, xor, table_5_2, the figures) keep the thesis protocol — 5 seeds,
 mean ± std — so the reproduction's numbers stay reproducible; ``comparison`` re-runs Table 5.1's

@@ -21,6 +21,19 @@ from .record import RunSummary, Status
 log = logging.getLogger("train")
 
 
+class NoLogger:
+    """Reports nothing: the other processes of a data-parallel run, whose process 0 reports (docs/scaling.md)."""
+
+    def start(self, cfg: DictConfig, run_dir: Path, history: list[dict]) -> None:
+        pass
+
+    def log(self, row: dict) -> None:
+        pass
+
+    def finish(self, summary: RunSummary) -> None:
+        pass
+
+
 class LocalLogger:
     def start(self, cfg: DictConfig, run_dir: Path, history: list[dict]) -> None:
         log.info("recording to %s", run_dir)

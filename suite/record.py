@@ -87,6 +87,7 @@ class RunSummary:
     hvps: int = 0
     loss_evals: int = 0
     device: str | None = None
+    processes: int = 1  # data-parallel processes that shared each batch (docs/scaling.md)
     run_dir: str | None = None
     error: str | None = None
     config: dict = dataclasses.field(default_factory=dict)
@@ -162,16 +163,18 @@ def code_version() -> str:
 class RunRecord:
     """``metrics.csv`` and ``summary.json`` of one run directory."""
 
-    def __init__(self, run_dir: Path, cfg: DictConfig, rows: list[dict] | None = None):
-        self.run_dir, self.cfg = run_dir, cfg
+    def __init__(self, run_dir: Path, cfg: DictConfig, rows: list[dict] | None = None, write: bool = True):
+        """``write=False``: keep the rows and build the summary, write nothing (the other processes of a
+        data-parallel run, whose process 0 writes; docs/scaling.md)."""
+        self.run_dir, self.cfg, self.write = run_dir, cfg, write
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.rows = list(rows or [])
         self.last_written = -float("inf")
         self.metrics_path = run_dir / METRICS
         self.summary_path = run_dir / SUMMARY
-        if self.rows:  # resumed: the file is exactly the checkpoint's history
+        if write and self.rows:  # resumed: the file is exactly the checkpoint's history
             write_atomic(self.metrics_path, "".join(self._lines(self.rows, header=True)))
-        elif self.metrics_path.exists():
+        elif write and self.metrics_path.exists():
             self.metrics_path.unlink()
 
     def _columns(self) -> list[str]:
@@ -187,6 +190,8 @@ class RunRecord:
 
     def append(self, row: dict) -> None:
         self.rows.append(row)
+        if not self.write:
+            return
         with self.metrics_path.open("a", newline="") as f:
             f.writelines(self._lines([row], header=len(self.rows) == 1))
 
@@ -217,6 +222,7 @@ class RunRecord:
             config=self.config,
             code_version=code_version(),
         )
-        write_atomic(self.summary_path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
+        if self.write:
+            write_atomic(self.summary_path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
         self.last_written = time.monotonic()
         return summary

@@ -3,9 +3,12 @@
 Reads top to bottom: check and seed → build task, model, optimiser → (resume) → train →
 evaluate → record. :func:`run` is the whole job for a composed config; ``train.py``, the sweep
 engine and the reproduction all call it, so every number in the project comes from this loop.
+
+Under ``torchrun`` (or any launch of several processes, :mod:`suite.processes`) every process runs this
+loop on its shard of each batch (:mod:`suite.data_parallel`); process 0 alone evaluates and writes the
+record, the checkpoints and W&B, into its run directory, which the others learn from it (docs/scaling.md).
 """
 
-import functools
 import logging
 import math
 import time
@@ -16,10 +19,13 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from . import processes as processes_mod
 from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint
-from .closure import Counts, make_closure
+from .closure import Counts
 from .config import check_config, pick_device
+from .data_parallel import DataParallel
 from .experiment import build, build_experiment
+from .loggers import NoLogger
 from .record import RunRecord, RunSummary, Status
 
 log = logging.getLogger("train")
@@ -36,22 +42,32 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
     ``on_epoch(epoch, row)`` is called after every epoch; returning True stops the run cleanly
     with status ``pruned`` (the sweep engine's early stopping). Returns the summary.
     """
-    # Check and seed.
+    # Check and seed; join the run's other processes, if it has any.
     check_config(cfg)
+    processes = processes_mod.from_environment()
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device(cfg.device)
+    if processes.is_main:  # the others record nothing: their run directory is process 0's
+        run_dir.mkdir(parents=True, exist_ok=True)
+    device = processes_mod.device_of(processes, pick_device(cfg.device))
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    with processes_mod.process_group(processes, device):
+        return _run(cfg, run_dir, on_epoch, processes, device)
 
+
+def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Processes,
+         device: torch.device) -> RunSummary:
     # Build the task (data or objective), the model, the optimiser and the logger.
     experiment = build_experiment(cfg, device)
-    task, model, optimizer = experiment.task, experiment.model, experiment.optimizer
-    logger = build(cfg.logger)
+    task, model = experiment.task, experiment.model
+    parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name)
+    optimizer = parallel.optimizer
+    run_dir = parallel.from_main(lambda: run_dir)  # the run directory is process 0's
+    logger = build(cfg.logger) if parallel.is_main else NoLogger()
 
-    # Resume from the last checkpoint, or start afresh.
+    # Resume from the last checkpoint (the one process 0 finds, loaded by every process), or start afresh.
     counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, Status.RUNNING
-    checkpoint = find_checkpoint(cfg, run_dir) if cfg.resume else None
+    checkpoint = parallel.from_main(lambda: find_checkpoint(cfg, run_dir) if cfg.resume else None)
     if checkpoint is not None:
         run_dir, saved = checkpoint.parent, load_checkpoint(checkpoint, device)
         model.load_state_dict(saved["model"])
@@ -60,21 +76,20 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
         counts, rows, wall_time = Counts(**saved["counts"]), saved["rows"], saved["wall_time_s"]
         convergence, status = saved["convergence"], Status(saved["status"])
         log.info("resuming %s after epoch %d", run_dir, len(rows))
-    record = RunRecord(run_dir, cfg, rows)
+    record = RunRecord(run_dir, cfg, rows, write=parallel.is_main)
     logger.start(cfg, run_dir, rows)
 
     # Train: one optimiser step per batch, then evaluate and record once per epoch.
     first = cfg.epochs + 1 if status.has_ended else len(rows) + 1  # a resumed run that had already ended
     epochs = tqdm(range(first, cfg.epochs + 1), initial=first - 1, total=cfg.epochs, unit="epoch",
-                  desc=f"{cfg.task.name}/{cfg.optim.name}", disable=None, leave=False)
-    extra = {"device": str(device), "run_dir": str(run_dir)}
+                  desc=f"{cfg.task.name}/{cfg.optim.name}", disable=None if parallel.is_main else True, leave=False)
+    extra = {"device": str(device), "run_dir": str(run_dir), "processes": processes.world_size}
     try:
         for epoch in epochs:
             model.train()
             tic, step_losses = time.perf_counter(), []
             for batch in task.batches(epoch):
-                closure = make_closure(model, functools.partial(task.loss, batch=batch), optimizer, counts)
-                step_losses.append(float(optimizer.step(closure).detach()))
+                step_losses.append(parallel.step(task.loss, batch, counts))
                 counts.sync(optimizer)
                 if not math.isfinite(step_losses[-1]):
                     break
@@ -84,7 +99,7 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
 
             model.eval()
             row = {"epoch": epoch, "train_loss": sum(step_losses) / len(step_losses), "test_loss": None,
-                   "test_acc": None, "val_loss": None, "val_acc": None, **task.evaluate(model),
+                   "test_acc": None, "val_loss": None, "val_acc": None, **parallel.end_epoch(task.evaluate),
                    "wall_time_s": wall_time, **counts.as_dict()}
             record.append(row)
             logger.log(row)
@@ -95,7 +110,7 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
                 status = Status.CONVERGED if cfg.stop_on_convergence else status
             epochs.set_postfix(loss=f"{row['train_loss']:.4g}", refresh=False)
 
-            if cfg.checkpoint:
+            if cfg.checkpoint and parallel.is_main:
                 save_checkpoint(run_dir, {
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": torch.get_rng_state(), "counts": counts.as_dict(), "rows": record.rows,

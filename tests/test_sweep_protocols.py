@@ -85,7 +85,7 @@ def fake_reruns(monkeypatch):
     epochs = {"9": 20, "4": 8, "5": 12}
     ran = []
 
-    def run_all(jobs, workers=1, on_done=lambda i, d: None):
+    def run_all(jobs, workers=1, on_done=lambda i, d: None, folder=None):
         done = []
         for i, job in enumerate(jobs):
             ran.append(job)

@@ -17,6 +17,7 @@ import sys
 
 import torch
 
+from suite import dispatch
 from suite.config import REPO
 from suite.records import Records
 from suite.reproduction import ablation, comparison, figures, protocol, reconstruction, runner, tables
@@ -50,7 +51,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=pathlib.Path, default=REPO / "outputs" / "reports")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--jobs", type=int, default=1,
-                   help="runs at once, each in its own process (default 1; with --threads 1, up to the core count)")
+                   help="runs at once, each in its own process or submitit job (default 1; locally, with --threads 1, "
+                        "up to the core count)")
+    p.add_argument("--executor", choices=dispatch.EXECUTORS, default="local",
+                   help="where the runs go: processes of this machine (local), or submitit jobs on it "
+                        "(submitit_local) or on a SLURM cluster (submitit_slurm), with the resources of "
+                        "conf/hydra/launcher/<executor>.yaml (docs/scaling.md)")
+    p.add_argument("--executor-options", type=dispatch.options, metavar="KEY=VALUE[,...]",
+                   help="change keys of that file for these jobs, e.g. partition=gpu,timeout_min=600")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads per run and analysis (default 1: fastest for these small models on a "
                         "shared CPU)")
@@ -60,6 +68,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.seeds is not None and args.seeds < 1 or args.threads < 1 or args.jobs < 1:
         p.error("--seeds, --threads and --jobs must be at least 1")
+    if args.executor_options and args.executor == "local":
+        p.error("--executor-options is for --executor submitit_local or submitit_slurm")
+    if args.executor != "local":
+        try:
+            dispatch.launcher_parameters(args.executor, dict(args.executor_options or ()))  # a wrong key, now
+        except ValueError as error:
+            p.error(str(error))
     for cell in args.only:
         name, _, optim = cell.partition("/")
         if name not in protocol.SETTINGS or optim and optim not in protocol.SETTINGS[name].optimisers():
@@ -162,7 +177,8 @@ def main(argv=None) -> int:
     for name, reason in plan.not_run.items():
         print(f"not run here: {name} ({reason})")
     try:
-        records = runner.run_all(plan.specs, jobs=args.jobs)
+        workers = dispatch.Workers(args.jobs, args.executor, args.executor_options or ())
+        records = runner.run_all(plan.specs, workers=workers, folder=args.out / "submitit")
     except KeyboardInterrupt:
         print("interrupted: the same command resumes, reusing the finished runs", file=sys.stderr)
         return 130

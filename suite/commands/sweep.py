@@ -6,6 +6,7 @@ format), tuned by a protocol (docs/sweeps.md).
     python scripts/sweep.py sweeps/xor/kryball.yaml --protocol thesis        # thesis §5.2.5, exactly
     python scripts/sweep.py sweeps/xor/kryball.yaml --protocol thesis --backend wandb
     python scripts/sweep.py sweeps/xor/kryball.yaml --trials 3 epochs=5      # + Hydra overrides
+    python scripts/sweep.py sweeps/mnist1d/kryball.yaml --workers 4 --executor submitit_slurm   # SLURM jobs
 
 The default protocol runs the optimiser's defaults first, searches, re-runs the best settings on
 further seeds and takes the best mean; ``--protocol thesis`` runs the thesis's Hyperband sweep on

@@ -8,16 +8,16 @@ recorded as ``failed`` with its error and the reproduction goes on; it stays in 
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
-import multiprocessing
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from omegaconf import DictConfig
 
-from suite import checkpoint
-from suite.config import compose_config
+from suite import checkpoint, dispatch
+from suite.config import REPO, compose_config
 from suite.record import RunSummary, Status, read_summary
 from suite.records import Records, summary_row
 from suite.reproduction.protocol import RunSpec
@@ -48,8 +48,9 @@ def previous(spec: RunSpec, cfg: DictConfig) -> RunSummary | None:
     return summary
 
 
-def run_one(spec: RunSpec) -> Outcome:
-    """Run or reuse one spec. Never raises for a failing run, only for Ctrl-C."""
+def settled(spec: RunSpec) -> Outcome | None:
+    """The outcome of a spec that needs no run — finished before with this very config (reused), or a bad override
+    (failed) — and ``None`` for one that must run."""
     try:
         cfg = compose_config(list(spec.overrides))
     except Exception as error:  # noqa: BLE001 — a bad override is one failed cell, not a dead reproduction
@@ -57,6 +58,16 @@ def run_one(spec: RunSpec) -> Outcome:
     summary = previous(spec, cfg)
     if summary is not None and summary.status.is_final:
         return Outcome(summary, reused=True)
+    return None
+
+
+def run_one(spec: RunSpec) -> Outcome:
+    """Run or reuse one spec. Never raises for a failing run, only for Ctrl-C."""
+    outcome = settled(spec)
+    if outcome is not None:
+        return outcome
+    cfg = compose_config(list(spec.overrides))
+    summary = previous(spec, cfg)
     # An interrupted run of this config that saved checkpoints (the CIFAR-10 tasks do) continues
     # from its last epoch; a checkpoint of another config is never resumed.
     cfg.resume = summary is not None and (spec.run_dir / checkpoint.NAME).is_file()
@@ -81,19 +92,22 @@ def progress_line(i: int, n: int, spec: RunSpec, outcome: Outcome) -> str:
             f"{' (reused)' if outcome.reused else ''}  {spec.run_dir}")
 
 
-def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: int = 1) -> Records:
+def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: int = 1,
+            workers: dispatch.Workers | None = None, folder: Path | None = None) -> Records:
     """Run or reuse every spec, one progress line each; one record row per spec, in order.
 
-    ``jobs`` > 1 runs that many at once in separate processes (each run is independent and writes
-    only its own directory); the progress lines still come in plan order, each once its run and
-    the runs before it have ended.
+    ``jobs`` > 1 runs that many at once, each in its own process (each run is independent and writes only its
+    own directory); ``workers`` says the same with where: processes of this machine, or submitit jobs, their
+    files under ``folder`` (:mod:`suite.dispatch`). Finished runs are found first and never dispatched. The
+    progress lines come in plan order, each once its run and the runs before it have ended.
     """
+    workers = workers or dispatch.Workers(jobs)
     rows = []
     with contextlib.ExitStack() as stack:
         results = map(run_one, specs)  # lazy: each run reports as it ends
-        if jobs > 1:  # spawn: a forked child would inherit the parent's torch thread pools
-            pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
-            results = pool.map(run_one, specs)
+        if not workers.in_this_process:
+            pool = stack.enter_context(workers.pool(folder or REPO / "outputs" / "submitit", "kryball-reproduce"))
+            results = dispatched(specs, pool)
         for i, (spec, outcome) in enumerate(zip(specs, results), 1):
             report(progress_line(i, len(specs), spec, outcome))
             labels = dict(setting=spec.setting.name, variant=spec.variant, tuned=spec.tuned,
@@ -103,3 +117,17 @@ def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: i
                        error=outcome.error or row.get("error"))
             rows.append(row)
     return Records.from_rows(rows, labels=PLAN_COLUMNS)
+
+
+def dispatched(specs: list[RunSpec], pool: concurrent.futures.Executor) -> Iterator[Outcome]:
+    """The specs' outcomes in plan order: the settled ones at once, the others run by ``pool``; a run whose
+    process or job died (a crash, a timeout) is ``failed`` with that error and the record it left."""
+    pending = [settled(spec) or pool.submit(run_one, spec) for spec in specs]
+    for spec, item in zip(specs, pending):
+        if isinstance(item, Outcome):
+            yield item
+            continue
+        try:
+            yield item.result()
+        except Exception as error:  # noqa: BLE001 — one lost run, not a dead reproduction
+            yield Outcome(read_summary(spec.run_dir), f"{type(error).__name__}: {error}")

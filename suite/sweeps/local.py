@@ -40,6 +40,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
+from suite import dispatch
 from suite.config import REPO
 from suite.record import read_summary
 
@@ -239,38 +240,46 @@ def optimize(study: optuna.Study, job: Job, n_trials: int) -> None:
     study.optimize(make_objective(job), n_trials=n_trials, callbacks=[progress])
 
 
-def run_worker(job: Job, n_trials: int, threads: int) -> None:
-    """A worker process: open the shared study and run ``n_trials`` trials of it."""
-    import torch
-    torch.set_num_threads(threads)  # W workers on C cores: C // W threads each, not C each
+def run_worker(job: Job, n_trials: int, threads: int | None) -> None:
+    """A worker process (or submitit job): open the shared study and run ``n_trials`` trials of it."""
+    dispatch.set_threads(threads)  # W workers on C cores: C // W threads each, not C each
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, _ = open_study(job)
     optimize(study, job, n_trials)
 
 
-def run(job: Job, trials: int, workers: int = 1) -> optuna.Study:
-    """Run ``trials`` more trials split over ``workers`` processes; return the study."""
+def run(job: Job, trials: int, workers: int | dispatch.Workers = 1) -> optuna.Study:
+    """Run ``trials`` more trials split over ``workers`` processes (or submitit jobs); return the study."""
+    workers = workers if isinstance(workers, dispatch.Workers) else dispatch.Workers(workers)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, described = open_study(job)
     orphans = fail_orphans(study)
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     print(f"[{job.study_name}] {done} finished trials so far"
           + (f", {orphans} interrupted trial(s) marked failed and queued again" if orphans else "")
-          + f"; running {trials} more on {workers} worker(s); sampler: {described}; "
+          + f"; running {trials} more on {workers}; sampler: {described}; "
           f"pruner: {type(study.pruner).__name__}; storage: {job.storage}", flush=True)
-    if workers == 1:
+    if workers.in_this_process:
         optimize(study, job, trials)
         return study
-    shares = [trials // workers + (i < trials % workers) for i in range(workers)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
-    procs = [ctx.Process(target=run_worker, args=(job, n, threads)) for n in shares if n]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join()
-    if any(proc.exitcode for proc in procs):
-        raise RuntimeError(f"worker exit codes {[p.exitcode for p in procs]}")
+    shares = [n for i in range(workers.count) if (n := trials // workers.count + (i < trials % workers.count))]
+    if workers.executor == "local":
+        threads = max(1, (os.cpu_count() or 1) // workers.count)
+        ctx = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
+        procs = [ctx.Process(target=run_worker, args=(job, n, threads)) for n in shares]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+        if any(proc.exitcode for proc in procs):
+            raise RuntimeError(f"worker exit codes {[p.exitcode for p in procs]}")
+        return study
+    threads = max(1, (os.cpu_count() or 1) // workers.count) if workers.executor == "submitit_local" else None
+    with workers.pool(job.out_dir / "submitit", f"sweep-{job.study_name}") as pool:
+        futures = [pool.submit(run_worker, job, n, threads) for n in shares]
+    errors = [f"{type(e).__name__}: {e}" for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(futures)} worker jobs failed: {'; '.join(errors)}")
     return study
 
 
@@ -300,6 +309,12 @@ class LocalBackend(Backend):
         Option("--workers", "worker processes on this machine", type=positive_int, default=1),
         Option("--seed", "sampler seed (leave unset with several workers)", type=int),
         Option("--out", "trial run directories (default outputs/sweeps/<study>)", type=pathlib.Path),
+        Option("--executor", f"where the workers and re-runs go: {', '.join(dispatch.EXECUTORS)} (default local: "
+                             "processes of this machine; submitit_*: submitit jobs with the resources of "
+                             "conf/hydra/launcher/<executor>.yaml, docs/scaling.md)",
+               type=dispatch.executor_name, default="local"),
+        Option("--executor-options", "KEY=VALUE[,...]: change keys of that file, e.g. partition=gpu",
+               type=dispatch.options),
     )
     instead = "the local engine uses no W&B project or entity: its study lives in --storage"
 
@@ -314,7 +329,7 @@ class LocalBackend(Backend):
 
     def run(self, sweep: Sweep, trials: int, args: argparse.Namespace) -> Best:
         spec, job = sweep.spec, self.job(sweep, args)
-        study = run(job, trials, args.workers)
+        study = run(job, trials, dispatch.Workers.of(args))
         print(f"[{job.study_name}] {describe(study)}")
         best = best_trial(study)
         if best is None:
@@ -344,7 +359,7 @@ class LocalBackend(Backend):
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         more = max(trials - done, waiting)
         if more:
-            study = run(job, more, args.workers)
+            study = run(job, more, dispatch.Workers.of(args))
         else:
             print(f"[{job.study_name}] {done} finished trials: the search is complete (give --trials "
                   f"above {done} to extend it)", flush=True)

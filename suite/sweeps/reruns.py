@@ -5,19 +5,18 @@ A re-run whose run directory already holds a finished run of the very same confi
 ``summary.json`` has a final status, and ``suite.checkpoint.comparable`` configs agree) is reused,
 not run again — as the reproduction does — so the same sweep command continues after a kill and
 re-selects without training when everything is there. Several re-runs go at once on ``workers``
-processes, each with its share of the CPU threads, as the search's workers do.
+processes, each with its share of the CPU threads, as the search's workers do, or as submitit jobs
+(``--executor``, :mod:`suite.dispatch`).
 """
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import multiprocessing
-import os
 import pathlib
 from collections.abc import Callable
 
-from suite import checkpoint
-from suite.config import compose_config
+from suite import checkpoint, dispatch
+from suite.config import REPO, compose_config
 from suite.record import read_summary
 from suite.training import run  # the one training loop (docs/design.md §1)
 
@@ -42,40 +41,52 @@ class Done:
 def run_one(rerun: Rerun) -> Done:
     """Train ``rerun``, or reuse its finished run. Never raises for a failing run (it scores the
     worst value), only for Ctrl-C."""
-    cfg = compose_config(list(rerun.overrides))
-    previous = read_summary(rerun.run_dir)
-    if previous is not None and previous.status.is_final \
-            and checkpoint.comparable(previous.config) == checkpoint.comparable(cfg):
-        return Done(previous.to_json(), reused=True)
+    done = reused(rerun)
+    if done is not None:
+        return done
     try:
-        return Done(run(cfg, rerun.run_dir).to_json())
+        return Done(run(compose_config(list(rerun.overrides)), rerun.run_dir).to_json())
     except Exception as error:  # noqa: BLE001 — suite.training.run has recorded `failed` where it got that far
         summary = read_summary(rerun.run_dir)
         return Done(summary.to_json() if summary else None, error=f"{type(error).__name__}: {error}")
 
 
-def _set_threads(threads: int) -> None:
-    import torch
+def reused(rerun: Rerun) -> Done | None:
+    """The finished run of this very config in the re-run's directory, if there is one."""
+    previous = read_summary(rerun.run_dir)
+    if previous is not None and previous.status.is_final \
+            and checkpoint.comparable(previous.config) == checkpoint.comparable(compose_config(list(rerun.overrides))):
+        return Done(previous.to_json(), reused=True)
+    return None
 
-    torch.set_num_threads(threads)  # W processes on C cores: C // W threads each, not C each
 
-
-def run_all(reruns: list[Rerun], workers: int = 1,
-            on_done: Callable[[int, Done], None] = lambda i, done: None) -> list[Done]:
-    """Run or reuse every re-run (``workers`` at a time); ``on_done(index, done)`` as each ends."""
+def run_all(reruns: list[Rerun], workers: int | dispatch.Workers = 1,
+            on_done: Callable[[int, Done], None] = lambda i, done: None,
+            folder: pathlib.Path | None = None) -> list[Done]:
+    """Run or reuse every re-run, ``workers`` at a time: processes of this machine or submitit jobs, whose files
+    go under ``folder`` (:mod:`suite.dispatch`); finished ones are found first and never dispatched.
+    ``on_done(index, done)`` as each ends."""
+    workers = workers if isinstance(workers, dispatch.Workers) else dispatch.Workers(workers)
     results: list[Done | None] = [None] * len(reruns)
-    if workers == 1 or len(reruns) <= 1:
+    if workers.in_this_process or len(reruns) <= 1 and workers.executor == "local":
         for i, rerun in enumerate(reruns):
             results[i] = run_one(rerun)
             on_done(i, results[i])
         return results
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),  # fork + torch threads can deadlock
-            initializer=_set_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(run_one, rerun): i for i, rerun in enumerate(reruns)}
+    futures = {}
+    with workers.pool(folder or REPO / "outputs" / "submitit", "sweep-reruns") as pool:
+        for i, rerun in enumerate(reruns):
+            results[i] = reused(rerun)
+            if results[i] is not None:
+                on_done(i, results[i])
+            else:
+                futures[pool.submit(run_one, rerun)] = i
         for future in concurrent.futures.as_completed(futures):
             i = futures[future]
-            results[i] = future.result()
+            try:
+                results[i] = future.result()
+            except Exception as error:  # noqa: BLE001 — the process or job died: the run scores the worst
+                summary = read_summary(reruns[i].run_dir)
+                results[i] = Done(summary.to_json() if summary else None, error=f"{type(error).__name__}: {error}")
             on_done(i, results[i])
     return results

@@ -34,6 +34,7 @@ import time
 
 from omegaconf import OmegaConf
 
+from suite import dispatch
 from suite.record import read_summary
 
 from . import reruns as reruns_mod
@@ -177,7 +178,7 @@ class RobustProtocol(Protocol):
         searched = time.monotonic()
         if not search.trials:
             raise NoBestRun("no search trial completed: nothing to re-run or write")
-        scored = self.rerun(sweep, search, candidates(search, top_k), seeds, getattr(args, "workers", 1))
+        scored = self.rerun(sweep, search, candidates(search, top_k), seeds, dispatch.Workers.of(args))
         sign = 1 if spec.metric.goal == "minimize" else -1
         winner = min(scored, key=lambda c: sign * c.mean)  # a tie goes to the higher search rank
         finished = time.monotonic()
@@ -187,14 +188,14 @@ class RobustProtocol(Protocol):
         return self.outcome(sweep, search, planted, scored, winner, seeds, durations)
 
     def rerun(self, sweep: Sweep, search: Search, chosen: list[SearchTrial],
-              seeds: tuple[int, ...], workers: int) -> list[Candidate]:
+              seeds: tuple[int, ...], workers: dispatch.Workers) -> list[Candidate]:
         """Re-run (or reuse) every chosen setting on every seed; score each run."""
         metric, goal, study = sweep.spec.metric.name, sweep.spec.metric.goal, search.study
         jobs = [reruns_mod.Rerun(rerun_overrides(sweep, t.params, seed),
                                  search.out_dir / "reruns" / f"trial_{t.number:04d}_seed{seed}")
                 for t in chosen for seed in seeds]
         print(f"[{study}] re-running {describe(chosen)} on seeds {', '.join(map(str, seeds))} at "
-              f"{sweep.epochs} epochs: {len(jobs)} runs on {workers} worker(s)", flush=True)
+              f"{sweep.epochs} epochs: {len(jobs)} runs on {workers}", flush=True)
 
         def score(done: reruns_mod.Done) -> float:
             if done.error or done.summary is None:
@@ -208,7 +209,7 @@ class RobustProtocol(Protocol):
             print(f"[{study}] re-run of trial {trial.number} on seed {seed}: {metric} {score(done):.6g} ({how})",
                   flush=True)
 
-        dones = reruns_mod.run_all(jobs, workers, say)
+        dones = reruns_mod.run_all(jobs, workers, say, folder=search.out_dir / "submitit")
         n = len(seeds)
         return [Candidate(t, tuple(dones[i * n:(i + 1) * n]), tuple(map(score, dones[i * n:(i + 1) * n])))
                 for i, t in enumerate(chosen)]

@@ -1,0 +1,130 @@
+"""Data-parallel KryBall (kryball/distributed.py, docs/scaling.md): two processes (gloo, CPU), each stepping on its
+shard of the batch, take the steps one process takes on the whole batch — up to floating-point reduction order —
+and hold bit-identical parameters after every step."""
+
+import pytest
+import torch
+
+from kryball import KryBall
+from kryball.distributed import DistributedKryBall
+from suite.local_group import run_in_processes
+
+# The options of the reference tests (tests/test_reference.py), and options that reach the other code paths: an
+# extra direction, a hybrid's first-order steps (their own gradient), a fallback after rejections.
+OPTIONS = [
+    dict(krylov_dim=3, refresh=2),
+    dict(krylov_dim=2, refresh=3, max_retries=2, momentum=0.5),
+    dict(krylov_dim=8, refresh=1, eig_clip=0.0),
+    dict(krylov_dim=1, refresh=4, initial_radius=0.1, accept_ratio=0.1),
+    dict(krylov_dim=3, refresh=2, directions=("adam",), interleave=3, first_order="adam", first_order_lr=0.01),
+    dict(krylov_dim=2, refresh=2, accept_ratio=0.2, fallback=True, first_order="sgd", first_order_lr=0.05),
+]
+STEPS = 6
+SHARDS = {"equal": (8, 8), "unequal": (11, 5)}  # examples per process; the batch is their concatenation
+
+
+def batch():
+    generator = torch.Generator().manual_seed(0)
+    return (torch.randn(16, 3, dtype=torch.float64, generator=generator),
+            torch.randint(0, 2, (16,), generator=generator))
+
+
+def network(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Softplus(), torch.nn.Linear(6, 2)).double()
+
+
+def loss_of(model, x, y, reduction="mean"):
+    return lambda: torch.nn.functional.cross_entropy(model(x), y, reduction=reduction)
+
+
+def train(optimizer, model, x, y, per_example=False, **step):
+    losses, collectives = [], []
+    for _ in range(STEPS):
+        if isinstance(optimizer, DistributedKryBall):
+            optimizer.communication.reset()
+        closure = loss_of(model, x, y, "none" if per_example else "mean")
+        losses.append(optimizer.step(closure, **step).item())
+        collectives.append(getattr(optimizer, "communication", None) and optimizer.communication.calls)
+    return dict(params=[p.detach().clone() for p in model.parameters()], losses=losses, collectives=collectives,
+                totals=optimizer.totals, last_step=optimizer.last_step, state=optimizer.state_dict())
+
+
+def one_shard_each(rank):
+    """Every option set and shard layout, in this process: its shard of the batch."""
+    x, y = batch()
+    results = {}
+    for layout, sizes in SHARDS.items():
+        start = sum(sizes[:rank])
+        shard = slice(start, start + sizes[rank])
+        for i, options in enumerate(OPTIONS):
+            # Each process starts from a different initialisation: the optimiser sets process 0's on construction.
+            model = network(seed=rank)
+            optimizer = DistributedKryBall(model.parameters(), **options)
+            shard_size = {} if layout == "equal" else {"shard_size": sizes[rank]}
+            results[layout, i] = train(optimizer, model, x[shard], y[shard], **shard_size)
+    model = network()
+    optimizer = DistributedKryBall(model.parameters(), **OPTIONS[0])
+    half = slice(8 * rank, 8 * rank + 8)
+    results["per example"] = train(optimizer, model, x[half], y[half], per_example=True)
+    return results
+
+
+@pytest.fixture(scope="module")
+def two_processes():
+    return run_in_processes(one_shard_each, 2)
+
+
+@pytest.mark.parametrize("layout", SHARDS)
+@pytest.mark.parametrize("index", range(len(OPTIONS)), ids=[str(o) for o in OPTIONS])
+def test_two_processes_take_the_steps_of_one_on_the_whole_batch(two_processes, layout, index):
+    first, second = (results[layout, index] for results in two_processes)
+    model = network()
+    alone = train(KryBall(model.parameters(), **OPTIONS[index]), model, *batch())
+    for a, b in zip(first["params"], second["params"]):
+        assert torch.equal(a, b)  # the processes never diverge
+    for a, b in zip(first["params"], alone["params"]):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    assert first["losses"] == pytest.approx(alone["losses"], rel=1e-12)
+    assert first["totals"] == second["totals"] == alone["totals"]
+    assert first["last_step"].status == alone["last_step"].status
+    assert first["state"]["param_groups"] == alone["state"]["param_groups"]  # no process group among them
+    torch.testing.assert_close(first["state"]["state"][0]["momentum"], alone["state"]["state"][0]["momentum"],
+                               atol=1e-10, rtol=1e-10)
+
+
+def test_a_closure_may_give_one_loss_per_example(two_processes):
+    """Their mean is the shard's loss."""
+    first, second = (results["per example"] for results in two_processes)
+    model = network()
+    alone = train(KryBall(model.parameters(), **OPTIONS[0]), model, *batch())
+    for a, b, c in zip(first["params"], second["params"], alone["params"]):
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+
+
+def test_collectives_per_step_are_batched(two_processes):
+    """Loss and gradient, then M products one by one on a refresh step and the momentum's product, or all M + 2
+    products in one collective between refreshes, then the trial loss (docs/scaling.md)."""
+    collectives = two_processes[0]["equal", 0]["collectives"]  # M = 3, r = 2
+    # The first step: momentum 0, so no product beyond Lanczos's.
+    assert collectives == [2 + 3 + 1, 2 + 1 + 1, 2 + 3 + 1 + 1, 2 + 1 + 1, 2 + 3 + 1 + 1, 2 + 1 + 1]
+
+
+def test_state_dict_of_process_0_resumes_a_single_process_run(two_processes):
+    """The state is that of θ alone: it carries on in a plain KryBall on the whole batch."""
+    saved = two_processes[0]["equal", 0]
+    model = network()
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), saved["params"]):
+            p.copy_(value)
+    resumed = KryBall(model.parameters(), **OPTIONS[0])
+    resumed.load_state_dict(saved["state"])
+    assert resumed.totals == saved["totals"]
+    resumed.step(loss_of(model, *batch()))
+    assert resumed.last_step.refreshed  # step 7 of refresh 2: the schedule carried over
+
+
+def test_a_process_group_is_not_a_hyperparameter():
+    with pytest.raises(TypeError):
+        KryBall(network().parameters(), process_group=None)
