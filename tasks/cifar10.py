@@ -51,11 +51,12 @@ def load_split(data_dir: str, train: bool, download: bool) -> tuple[torch.Tensor
 
 class CIFAR10(ClassificationTask):
     def __init__(self, seed: int, device, dtype, batch_size: int = 128, data_dir: str = "data",
-                 download: bool = False, validation_fraction: float = 0.1, split_seed: int = 0):
+                 download: bool = False, validation_fraction: float = 0.1, split_seed: int = 0,
+                 drop_last: bool = True):
         x_train, y_train = load_split(data_dir, train=True, download=download)
         x_test, y_test = load_split(data_dir, train=False, download=download)
         super().__init__(x_train, y_train, x_test, y_test, batch_size, seed, device, validation_fraction,
-                         split_seed)
+                         split_seed, drop_last)
         self.dtype = dtype
         self.mean = torch.tensor(MEAN, device=device, dtype=dtype).view(1, 3, 1, 1)
         self.std = torch.tensor(STD, device=device, dtype=dtype).view(1, 3, 1, 1)

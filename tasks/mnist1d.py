@@ -35,9 +35,9 @@ def generate(num_samples: int) -> dict:
 
 class MNIST1D(ClassificationTask):
     def __init__(self, seed: int, device, dtype, batch_size: int = 512, num_samples: int = 5000,
-                 validation_fraction: float = 0.1, split_seed: int = 0):
+                 validation_fraction: float = 0.1, split_seed: int = 0, drop_last: bool = True):
         data = generate(num_samples)
         x_train, x_test = (torch.as_tensor(data[key], dtype=dtype) for key in ("x", "x_test"))
         y_train, y_test = (torch.as_tensor(data[key], dtype=torch.long) for key in ("y", "y_test"))
         super().__init__(x_train, y_train, x_test, y_test, batch_size, seed, device, validation_fraction,
-                         split_seed)
+                         split_seed, drop_last)

@@ -137,7 +137,7 @@ def test_optimisers_ddp_cannot_average_are_refused_in_one_line(two_processes):
 def test_torchrun_writes_one_run_record(tmp_path):
     """The issue's command, run from another directory: one run directory (process 0's), one record."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(REPO / "train.py"),
-               "task=mnist1d", "epochs=2", "threads=1"]
+               "task=mnist1d", "optim=kryball", "epochs=2", "threads=1"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -69,3 +69,15 @@ def test_records_without_validation_fields_still_load():
            "final_test_acc": 0.6, "peak_test_acc": 0.62}
     summary = RunSummary.from_json(old)
     assert summary.final_test_acc == 0.6 and summary.final_val_acc is None and summary.peak_val_acc is None
+
+
+def test_with_the_split_every_step_sees_a_full_batch_and_the_thesis_setup_sees_every_sample():
+    """3600 = 7 × 512 + 16: a 16-example step undid KryBall+'s progress each epoch (tasks/classification.py)."""
+    task = build(compose_config(["task=mnist1d"]).task, seed=0, device=torch.device("cpu"), dtype=torch.float32)
+    sizes = [len(y) for _, y in task.batches(epoch=1)]
+    assert sizes == [512] * 7
+    thesis = build(compose_config(["task=mnist1d", "task.validation_fraction=0", "task.drop_last=false"]).task,
+                   seed=0, device=torch.device("cpu"), dtype=torch.float32)
+    assert sum(len(y) for _, y in thesis.batches(epoch=1)) == 4000
+    tiny = mnist1d(num_samples=250, batch_size=512)  # fewer samples than one batch: still one step an epoch
+    assert [len(y) for _, y in tiny.batches(epoch=1)] == [180]

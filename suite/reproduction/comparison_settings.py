@@ -49,8 +49,10 @@ class Workload:
 
 
 def _workload(base: Setting, full: Budget, quick: Budget, criterion: Criterion) -> Workload:
-    setting = dataclasses.replace(base, name=f"comparison_{base.name}", full=full, quick=quick,
-                                  sweep_task=base.name, tuned_from=TUNED_FROM)
+    # The default protocol's data: the task's validation split (the thesis's data is the thesis protocol's).
+    overrides = tuple(o for o in base.overrides if o not in chapter5.THESIS_DATA)
+    setting = dataclasses.replace(base, name=f"comparison_{base.name}", overrides=overrides, full=full,
+                                  quick=quick, sweep_task=base.name, tuned_from=TUNED_FROM)
     return Workload(setting, criterion)
 
 

@@ -31,7 +31,8 @@ from .objective import VALIDATION
 from .protocol import Outcome, Protocol
 from .spec import ARGS_MACRO, Spec, load, parse
 
-WHOLE_TRAINING_SET = "task.validation_fraction=0"
+# The thesis's data: the whole training set, every batch of it (tasks/classification.py).
+WHOLE_TRAINING_SET = ("task.validation_fraction=0", "task.drop_last=false")
 
 
 def thesis_spec(spec: Spec, settings: sources.ThesisSettings, beyond_thesis: dict) -> Spec:
@@ -42,7 +43,7 @@ def thesis_spec(spec: Spec, settings: sources.ThesisSettings, beyond_thesis: dic
     raw["parameters"] = {name: p for name, p in raw["parameters"].items() if name not in beyond_thesis}
     if raw["metric"]["name"] in VALIDATION:
         raw["metric"]["name"] = "test_" + raw["metric"]["name"].removeprefix("val_")
-        raw["command"] = [*raw["command"][:-1], WHOLE_TRAINING_SET, ARGS_MACRO]
+        raw["command"] = [*raw["command"][:-1], *WHOLE_TRAINING_SET, ARGS_MACRO]
     return parse(raw, spec.path)
 
 
