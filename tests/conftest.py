@@ -54,3 +54,11 @@ def cifar_dir(tmp_path_factory) -> Path:
 def tiny_overrides(task: str, cifar_dir: Path) -> list[str]:
     extra = [f"task.data_dir={cifar_dir}"] if task.startswith("cifar10") else []
     return TINY[task] + extra
+
+
+def xor_adam_spec(*command: str) -> str:
+    """A small sweep spec (W&B format): XOR with Adam, lr searched; ``command`` adds Hydra overrides."""
+    lines = "".join(f"  - {c}\n" for c in ("task=xor", "optim=adam", *command, "threads=1"))
+    return ("method: random\nmetric: {name: train_loss, goal: minimize}\nrun_cap: 20\nprogram: train.py\n"
+            "command:\n  - ${env}\n  - ${interpreter}\n  - ${program}\n" + lines + "  - ${args_no_hyphens}\n"
+            "parameters:\n  optim.lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}\n")

@@ -13,30 +13,14 @@ import time
 
 import optuna
 import pytest
+from conftest import xor_adam_spec
 from optuna.trial import TrialState
 
 from suite.config import REPO
 from suite.sweeps import local
 
 # XOR with Adam, every trial long enough (120 epochs, half a second) to be killed while it trains.
-SPEC = """\
-method: random
-metric: {name: train_loss, goal: minimize}
-run_cap: 20
-program: train.py
-command:
-  - ${env}
-  - ${interpreter}
-  - ${program}
-  - task=xor
-  - optim=adam
-  - epochs=120
-  - stop_on_convergence=false
-  - threads=1
-  - ${args_no_hyphens}
-parameters:
-  optim.lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}
-"""
+SPEC = xor_adam_spec("epochs=120", "stop_on_convergence=false")
 
 
 def sweep_command(tmp_path: pathlib.Path, trials: int) -> list[str]:

@@ -20,6 +20,7 @@ import time
 
 import optuna
 import pytest
+from conftest import xor_adam_spec
 from optuna.trial import TrialState
 
 from suite.config import REPO
@@ -88,23 +89,7 @@ def postgres_url():
         shutil.rmtree(home, ignore_errors=True)
 
 
-SPEC = """\
-method: random
-metric: {name: train_loss, goal: minimize}
-run_cap: 20
-program: train.py
-command:
-  - ${env}
-  - ${interpreter}
-  - ${program}
-  - task=xor
-  - optim=adam
-  - epochs=20
-  - threads=1
-  - ${args_no_hyphens}
-parameters:
-  optim.lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}
-"""
+SPEC = xor_adam_spec("epochs=20")
 
 
 @pytest.mark.heavy

@@ -39,7 +39,7 @@ INPUT_SHAPES = {"mnist1d": (40,), "cifar10_cnn": (3, 32, 32), "cifar10_resnet": 
 NUM_CLASSES = 10
 BASELINES = {"adam": "adam", "msgd": "msgd", "lbfgs (1 eval)": "lbfgs_single"}
 VARIANTS = ("reuse_curvature", "batched_hvps")  # KryBall options that change the cost, not the thesis step
-# name → overrides: the shipped KryBall+ and the issue-7 one it replaced (the thesis step with Adam's direction)
+# name → overrides: the shipped KryBall+ and the first one it replaced (the thesis step with Adam's direction)
 KRYBALL_PLUS = {
     "kryball_plus (Adam direction only)": ["optim=kryball", "+optim.directions=[adam]"],
     "kryball_plus": ["optim=kryball_plus"],

@@ -24,6 +24,7 @@ import pathlib
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from suite.reproduction.plots import plt, save
 from suite.reproduction.registry import label, look
@@ -107,6 +108,10 @@ def figure(times: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
         ax.axvline(R_MAX, color="grey", ls=":", lw=1)
         ax.set(xscale="log", xlim=(1, tau_max), ylim=(-0.02, 1.02), xlabel=f"τ (ratio to the fastest, {name})",
                ylabel="ρ(τ): fraction of workloads within τ", title=f"time to target: {name}")
+        # Plain ratios (1, 2, 5, 10, ...) read better than powers of ten over one or two decades.
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.suptitle(f"Performance profiles over {n_tasks} workloads (Dolan & Moré 2002; B: AlgoPerf's score, "
