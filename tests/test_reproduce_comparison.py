@@ -23,11 +23,13 @@ def test_the_plan_has_ten_seeds_five_where_expensive_and_its_own_run_folders(tmp
     assert seeds[("comparison_rahimi_recht_k1e5", "kryball")] == 10  # cheap on a function problem
     assert {s.setting.name for s in specs} == {w.setting.name for w in WORKLOADS}
     kryball = next(s for s in specs if s.setting.name == "comparison_xor" and s.optim == "kryball")
-    assert kryball.run_dir == tmp_path / "runs" / "full" / "comparison_xor" / "kryball" / "seed0"  # not the thesis's
+    assert kryball.run_dir == tmp_path / "runs" / "full" / "comparison_xor" / "kryball" / "seed100"  # not the thesis's
+    # seeds no sweep selected on (search seed 0, re-run seeds 1–3)
+    assert {s.seed for s in specs if s.setting.name == "comparison_xor" and s.optim == "kryball"} == set(range(100, 110))
     assert kryball.overrides[0] == "experiment=fig5_3_xor"
     assert "5 seeds: expensive (kryball, kryball_plus)" in protocol.describe(MNIST1D.setting, quick=False)
     overridden = protocol.plan(["comparison"], tmp_path, quick=False, seeds=2, only=["comparison_mnist1d"]).specs
-    assert {s.seed for s in overridden} == {0, 1}  # --seeds overrides every cell
+    assert {s.seed for s in overridden} == {100, 101}  # --seeds overrides every cell's count
     assert "expensive" not in protocol.describe(MNIST1D.setting, quick=False, seeds=2)
 
 
@@ -100,7 +102,7 @@ def test_a_tiny_comparison_end_to_end(tmp_path, one_thread, capsys):
             "performance_profile.quick.png", "performance_profile.quick.csv", "fig_time_to_target.quick.png"} <= written
     final = (tmp_path / "comparison.quick.md").read_text()
     assert "quick (CPU-sized; not the comparison protocol)" in final and "(n = 1)" in final
-    assert "95 % CI of the median" in final and "MNIST-1D MLP: 1 seed × 20 epochs" in final
+    assert "95 % CI of the median" in final and "MNIST-1D MLP: 1 seed from seed 100 × 20 epochs" in final
     runs = pd.read_csv(tmp_path / "time_to_target.quick.csv")
     assert sorted(zip(runs["setting"], runs["optimiser"])) == sorted(tuple(c.split("/")) for c in cells)
     xor = runs[runs["setting"] == "comparison_xor"]

@@ -116,7 +116,7 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
         for optim, variant in itertools.product(cells, setting.variants):
             tuned = tuned_name(setting, optim, tuned_dir)
             folder = pathlib.Path(out) / "runs" / mode / name / optim / (variant or "")
-            for seed in range(seeds if seeds is not None else budget.seeds_for(optim)):
+            for seed in budget.seed_range(optim, seeds):
                 overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
                              *setting.variant_overrides(variant),
                              *([f"epochs={budget.epochs}"] if budget.epochs else []),
@@ -135,4 +135,5 @@ def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir
     key = setting.variant_key
     each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
     fewer = budget.describe_expensive(setting.optimisers(sweeps_dir)) if seeds is None else ""
-    return f"{setting.label}: {n} seed{'s' * (n != 1)} × {epochs} epochs{cut}{each}{fewer}"
+    first = f" from seed {budget.first_seed}" if budget.first_seed else ""
+    return f"{setting.label}: {n} seed{'s' * (n != 1)}{first} × {epochs} epochs{cut}{each}{fewer}"

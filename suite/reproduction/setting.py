@@ -33,6 +33,13 @@ class Budget:
     # Seeds of a second-order optimiser's cell where its runs are expensive (KryBall on MNIST-1D:
     # ~65 s a run against Adam's 5 s here); None: ``seeds`` for every cell.
     expensive_seeds: int | None = None
+    # The first seed: the comparison protocol starts beyond every seed its sweeps tune or select on
+    # (search seed 0, re-run seeds 1–3), so that its cells measure settings on seeds they never saw.
+    first_seed: int = 0
+
+    def seed_range(self, optim: str, seeds: int | None = None) -> range:
+        """The cell's seeds: ``seeds`` (``--seeds``) or the budget's count for the optimiser, from ``first_seed``."""
+        return range(self.first_seed, self.first_seed + (seeds if seeds is not None else self.seeds_for(optim)))
 
     def seeds_for(self, optim: str) -> int:
         return self.expensive_seeds if self.expensive_seeds is not None and expensive(optim) else self.seeds
