@@ -87,8 +87,8 @@ def test_extra_closure_calls_leave_batchnorm_statistics_alone(cifar_dir, tmp_pat
     run(cfg, tmp_path)
     model = build(cfg.model)
     model.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"])
-    train_size = len(build(cfg.task, seed=0, device=torch.device("cpu"), dtype=torch.float32).y_train)
-    steps = 2 * math.ceil(train_size / cfg.task.batch_size)
+    task = build(cfg.task, seed=0, device=torch.device("cpu"), dtype=torch.float32)
+    steps = sum(1 for epoch in (1, 2) for _ in task.batches(epoch))  # one BatchNorm update per step
     tracked = {int(m.num_batches_tracked) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
     assert tracked == {steps}
 
