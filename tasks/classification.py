@@ -5,7 +5,7 @@ from (seed, epoch) — see :func:`tasks.base.epoch_generator`. With ``drop_last`
 incomplete batch is skipped (a different remainder each epoch, as the order changes); without it
 the last batch may be smaller. The suite skips it by default: with MNIST-1D's validation split it
 would be 16 of 3600 examples, and a trust-region step fitted to 16 examples undid KryBall's
-progress every epoch (final test accuracy 0.43 instead of 0.66, docs/results.md). The thesis's
+progress every epoch (final test accuracy 0.43 instead of 0.66, docs/sweeps.md). The thesis's
 setup (``validation_fraction = 0``, the whole 4000 training samples) keeps it.
 The reported ``train_loss`` is the mean of the step losses of the epoch (the loss each step
 started from), the usual cheap estimate; evaluation measures ``test_loss`` and ``test_acc`` on

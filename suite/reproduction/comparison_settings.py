@@ -7,10 +7,10 @@ Each workload is a setting of its own (``comparison_<task>``), so its runs never
 thesis-protocol runs of the same task, which stay as they were (the reproduction section); it
 shares the task's overrides, sweep folder and thesis budget.
 
-Seeds: 10 per cell, from seed 100 (``FIRST_SEED``) — DeepOBS re-runs the selected setting on 10 seeds (Schneider et al., 2019) —
-and 5 where a run is expensive: a second-order optimiser on MNIST-1D (~65 s a run here, against
-~5 s for Adam), marked "5 seeds: expensive" in the tables' headers. CIFAR-10 is not a workload
-yet: it has no tuned configs and wants a GPU.
+Seeds: 10 per cell, from seed 100 (``FIRST_SEED``) — DeepOBS re-runs the selected setting on 10
+seeds (Schneider et al., 2019) — and 5 where a run is expensive: a second-order optimiser on
+MNIST-1D (~60–95 s a run here, against ~9 s for Adam), marked "5 seeds: expensive" in the tables'
+headers. CIFAR-10 is not a workload yet: it has no tuned configs and wants a GPU.
 
 The target of a workload (``targets.py``): a function problem or XOR is reached when the task's
 own convergence criterion is met (thesis §5.2: those criteria already are targets); MNIST-1D when
