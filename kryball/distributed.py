@@ -167,6 +167,9 @@ class DistributedKryBall(KryBall):
     process, as DDP does. ``state_dict()`` is the same on every process and is that of :class:`KryBall` on the
     whole batch: it resumes on any number of processes, and in a single-process ``KryBall``.
 
+    ``curvature_batch`` has no effect here: the closure's per-example losses are averaged per shard before KryBall
+    sees them, so every Hessian-vector product is taken on the process's whole shard (docs/scaling.md).
+
     ``totals`` count per process: each gradient and Hessian-vector product is one of the process's shard (the same
     counts on every process). ``communication`` counts (and with ``communication.timed = True`` times) the
     collectives.
