@@ -15,12 +15,17 @@ KryBall differentiates its gradient a second time (double backward, ``create_gra
 support (the copies carry no graph), and it needs the Hessian-vector products and the loss values averaged too,
 which DDP never sees. Here the gradient and the products are taken of the local graph and then summed.
 
-Collectives per step (``DistributedKryBall.communication`` counts them): one of 2 numbers for the loss, one of n
-for the gradient, then on a refresh step one of n per Lanczos vector (M: each vector needs the last one's product)
-and one for the products of the directions outside span(Q) (normally the momentum), on the other steps one of
-(M + 2)·n for all products at once (``matmat``), and one of 2 numbers per trial point. The loss is not folded into
-the gradient's all-reduce because its finiteness decides whether a gradient is taken at all: a process that alone
-saw a non-finite loss must not skip a collective its peers enter.
+Collectives per step (``DistributedKryBall.communication`` counts them): one of 3P numbers for the loss (each of
+the P processes' loss, shard size and number of examples), one of n for the gradient, then on a refresh step one of
+n per Lanczos vector (M: each vector needs the last one's product) and one for the products of the directions
+outside span(Q) (normally the momentum), on the other steps one of (M + 2)·n for all products at once
+(``matmat``), and one of 3P numbers per trial point. The loss is not folded into the gradient's all-reduce
+because its finiteness decides whether a gradient is taken at all: a process that alone saw a non-finite loss
+must not skip a collective its peers enter.
+
+Curvature on a sub-batch (``curvature_batch``): the sub-batch is drawn from the whole batch, the same examples on
+every process (the sampler's seed is broadcast once, from the first process), and each process evaluates the
+drawn examples of its own shard; the products are then those of one process on the whole batch.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import time
 import torch
 import torch.distributed as dist
 
+from . import sub_batch
+from .closure import loss_with_graph
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts
 from .optimizer import KryBall
@@ -47,6 +54,10 @@ class Communication:
     @property
     def world_size(self) -> int:
         return dist.get_world_size(self.group)
+
+    @property
+    def rank(self) -> int:
+        return dist.get_rank(self.group)
 
     def reset(self) -> None:
         self.calls, self.numbers, self.seconds = 0, 0, 0.0
@@ -100,24 +111,57 @@ class _ShareOfBatch(torch.autograd.Function):
 
 
 class _BatchLoss:
-    """A closure of one shard as KryBall calls it: the loss of the whole batch, with this shard's graph."""
+    """A closure of one shard as KryBall calls it: the loss of the whole batch, with this shard's graph.
+
+    Its one collective also tells every process each shard's size and, when the closure returns one loss per
+    example, each shard's number of examples (``examples``: per process, in rank order; ``None`` when some
+    process's closure returns a scalar) — where this shard's examples sit in the batch, for curvature on a
+    sub-batch."""
 
     def __init__(self, closure, shard_size: int, communication: Communication):
         self._closure, self._shard_size, self._communication = closure, shard_size, communication
+        self.examples: list[int] | None = None
 
     def __call__(self) -> torch.Tensor:
         local = self._closure()
+        examples = 0
         if isinstance(local, torch.Tensor) and local.ndim == 1 and local.numel() > 1:
+            examples = local.numel()
             local = local.mean()  # one loss per example: the shard's loss is their mean
         if not isinstance(local, torch.Tensor) or local.numel() != 1:
             return local  # KryBall refuses it, on every process alike
         local = local.reshape(())
-        # Sums in float64: the loss's own precision is kept whatever the number of processes.
-        sums = torch.stack([local.detach().double() * self._shard_size,
-                            torch.tensor(float(self._shard_size), dtype=torch.float64, device=local.device)])
-        self._communication.sum_(sums)
+        # Each process fills its own row, so the sum hands every process every row. In float64: the loss's own
+        # precision is kept whatever the number of processes.
+        rows = torch.zeros(self._communication.world_size, 3, dtype=torch.float64, device=local.device)
+        rows[self._communication.rank] = torch.stack([local.detach().double() * self._shard_size,
+                                                      torch.tensor(float(self._shard_size), dtype=torch.float64,
+                                                                   device=local.device),
+                                                      torch.tensor(float(examples), dtype=torch.float64,
+                                                                   device=local.device)])
+        sums = self._communication.sum_(rows).sum(0)
+        counts = rows[:, 2].tolist()
+        self.examples = [int(c) for c in counts] if all(c > 0 for c in counts) else None
         value, weight = (sums[0] / sums[1]).to(local.dtype), (self._shard_size / sums[1]).to(local.dtype)
         return _ShareOfBatch.apply(local, value, weight)
+
+    def on(self, indices: torch.Tensor) -> torch.Tensor:
+        """The mean loss of this shard's examples ``indices`` (positions in the shard), per the closure contract
+        of :mod:`kryball.sub_batch`."""
+        losses = self._closure(indices)
+        return losses.mean() if isinstance(losses, torch.Tensor) and losses.ndim == 1 else losses
+
+    @property
+    def takes_indices(self) -> bool:
+        return sub_batch.takes_an_argument(self._closure)
+
+
+class _WholeBatch:
+    """What :func:`kryball.sub_batch.curvature_indices` reads of a closure: the batch's size (over all shards) and
+    whether the closure can evaluate a subset."""
+
+    def __init__(self, batch_size: int, takes_indices: bool):
+        self.batch_size, self.takes_indices = batch_size, takes_indices
 
 
 class _SummedProducts:
@@ -167,8 +211,9 @@ class DistributedKryBall(KryBall):
     process, as DDP does. ``state_dict()`` is the same on every process and is that of :class:`KryBall` on the
     whole batch: it resumes on any number of processes, and in a single-process ``KryBall``.
 
-    ``curvature_batch`` has no effect here: the closure's per-example losses are averaged per shard before KryBall
-    sees them, so every Hessian-vector product is taken on the process's whole shard (docs/scaling.md).
+    ``curvature_batch`` draws its sub-batch from the whole batch, the same examples on every process as one
+    process would draw: give the closure per-example losses and an optional argument, ``closure(indices=None)``,
+    with ``indices`` positions in this process's shard (:mod:`kryball.sub_batch`'s contract, shard by shard).
 
     ``totals`` count per process: each gradient and Hessian-vector product is one of the process's shard (the same
     counts on every process). ``communication`` counts (and with ``communication.timed = True`` times) the
@@ -178,6 +223,7 @@ class DistributedKryBall(KryBall):
     def __init__(self, params, *, process_group: dist.ProcessGroup | None = None, **options):
         super().__init__(params, **options)
         self.communication = Communication(process_group)
+        self._batch_loss: _BatchLoss | None = None  # the closure of the step under way
         trainable = self._trainable_params()
         if trainable:  # the group's first process's parameters, in one collective
             with torch.no_grad():
@@ -201,12 +247,41 @@ class DistributedKryBall(KryBall):
         if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
             raise ValueError(f"shard_size must be the number of examples in this process's shard, at least 1; "
                              f"got {shard_size!r}")
-        return super().step(_BatchLoss(closure, shard_size, self.communication))
+        self._batch_loss = _BatchLoss(closure, shard_size, self.communication)
+        try:
+            return super().step(self._batch_loss)
+        finally:
+            self._batch_loss = None
 
     def _hessian_vector_products(self, *args, **kwargs) -> _SummedProducts:
         hvp = _SummedProducts(super()._hessian_vector_products(*args, **kwargs), self.communication)
         self._summed_gradient = hvp.gradient
         return hvp
+
+    def _sub_batch_loss(self, params, options, closure, state):
+        """This shard's part of the step's sub-batch loss (``curvature_batch``), or ``None`` where the curvature is
+        the whole batch's.
+
+        The sub-batch is drawn from the whole batch — the shards' examples in rank order — exactly as one process
+        draws it from that batch (:mod:`kryball.sub_batch`), with the sampler's seed taken from the first
+        process, so every process draws the same examples and the run is single-process KryBall's. Each shard's
+        loss is the mean over its drawn examples weighted by their share of the sub-batch, so the summed products
+        are those of the sub-batch's mean loss; a shard none of whose examples was drawn contributes zero
+        products (and still enters every collective)."""
+        batch = self._batch_loss
+        if options.curvature_batch is None or batch.examples is None:
+            return None
+        if "curvature_seed" not in state:  # every process must draw the same examples
+            seed = torch.tensor([int(torch.randint(2**31, ()).item())], dtype=torch.int64, device=params[0].device)
+            state.update(curvature_seed=int(self.communication.broadcast_(seed).item()), curvature_draws=0)
+        indices = sub_batch.curvature_indices(_WholeBatch(sum(batch.examples), batch.takes_indices), state, options)
+        if indices is None:
+            return None
+        start, size = sum(batch.examples[:self.communication.rank]), batch.examples[self.communication.rank]
+        mine = indices[(indices >= start) & (indices < start + size)] - start
+        if not len(mine):  # a loss with a graph whose Hessian is zero
+            return lambda: loss_with_graph(lambda: sum(p.sum() for p in params) * 0.0)
+        return lambda: loss_with_graph(lambda: batch.on(mine) * (len(mine) / len(indices)))
 
     def _first_order_step(self, params, loss, g, state, options):
         # A hybrid phase's first-order step (§6.2.1) takes a gradient of its own, of this shard alone; at the switch

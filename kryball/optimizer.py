@@ -15,6 +15,7 @@ refused by name rather than silently restarted.
 import dataclasses
 import inspect
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch.optim import Optimizer
@@ -205,13 +206,18 @@ class KryBall(Optimizer):
         (``curvature_batch``) — batching resolved once, on the first step."""
         if self._batched_hvps is None:
             self._batched_hvps = params[0].is_cuda if options.batched_hvps is None else options.batched_hvps
-        indices = sub_batch.curvature_indices(closure, state, options)
-        if indices is None:
+        curvature_loss = self._sub_batch_loss(params, options, closure, state)
+        if curvature_loss is None:
             return HessianVectorProducts(loss, params, batched=self._batched_hvps)
         g = gradient(loss, params)  # the whole batch's gradient needs no graph; freeing it first saves memory
-        curvature_loss = loss_with_graph(lambda: closure.on(indices))
         state["totals"]["loss_evals"] += 1
-        return HessianVectorProducts(curvature_loss, params, batched=self._batched_hvps, gradient=g)
+        return HessianVectorProducts(curvature_loss(), params, batched=self._batched_hvps, gradient=g)
+
+    def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
+        """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
+        products take (:mod:`kryball.sub_batch`); ``None``: the products take the whole batch's."""
+        indices = sub_batch.curvature_indices(closure, state, options)
+        return None if indices is None else lambda: loss_with_graph(lambda: closure.on(indices))
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:

@@ -58,7 +58,7 @@ class ExampleClosure:
     def __init__(self, closure: Callable[..., torch.Tensor]):
         self._closure = closure
         self.batch_size: int | None = None
-        self.takes_indices = _takes_an_argument(closure)
+        self.takes_indices = takes_an_argument(closure)
 
     def __call__(self) -> torch.Tensor:
         losses = _checked(self._closure())
@@ -117,7 +117,7 @@ def _checked(losses):
     return losses
 
 
-def _takes_an_argument(closure) -> bool:
+def takes_an_argument(closure) -> bool:
     """Whether ``closure(indices)`` is a valid call (a positional parameter, or ``*args``)."""
     try:
         parameters = inspect.signature(closure).parameters.values()

@@ -7,6 +7,7 @@ import torch
 
 from kryball import KryBall
 from kryball.distributed import DistributedKryBall
+from kryball.sub_batch import draw_generator
 from suite.local_group import run_in_processes
 
 # The options of the reference tests (tests/test_reference.py), and options that reach the other code paths: an
@@ -67,7 +68,32 @@ def one_shard_each(rank):
     optimizer = DistributedKryBall(model.parameters(), **OPTIONS[0])
     half = slice(8 * rank, 8 * rank + 8)
     results["per example"] = train(optimizer, model, x[half], y[half], per_example=True)
+    for layout, sizes in SHARDS.items():
+        start = sum(sizes[:rank])
+        shard = slice(start, start + sizes[rank])
+        model = network(seed=rank)
+        optimizer = DistributedKryBall(model.parameters(), **SUB_BATCH)
+        torch.manual_seed(SAMPLER_SEED + rank)  # only the first process's seed counts: it is broadcast
+        shard_size = {} if layout == "equal" else {"shard_size": sizes[rank]}
+        results["sub-batch", layout] = train_on_examples(optimizer, model, x[shard], y[shard], **shard_size)
     return results
+
+
+# Curvature on 3 of the batch's 16 examples (kryball/sub_batch.py), with the shipped KryBall+ directions.
+SUB_BATCH = dict(krylov_dim=3, refresh=2, curvature_batch=3, directions=("adam", "previous_step"))
+SAMPLER_SEED = 4
+
+
+def train_on_examples(optimizer, model, x, y, **step):
+    """``train`` with the sub-batch closure contract: per-example losses, and those of ``indices`` when given."""
+    def closure(indices=None):
+        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
+        return torch.nn.functional.cross_entropy(model(xb), yb, reduction="none")
+
+    for _ in range(STEPS):
+        optimizer.step(closure, **step)
+    return dict(params=[p.detach().clone() for p in model.parameters()], totals=optimizer.totals,
+                state=optimizer.state_dict())
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +127,28 @@ def test_a_closure_may_give_one_loss_per_example(two_processes):
     for a, b, c in zip(first["params"], second["params"], alone["params"]):
         assert torch.equal(a, b)
         torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("layout", SHARDS)
+def test_curvature_on_a_sub_batch_is_that_of_one_process_on_the_whole_batch(two_processes, layout):
+    """Every process draws the same examples of the whole batch, as one process would; a shard none of whose
+    examples was drawn contributes zero curvature (the unequal layout has such steps, checked below)."""
+    first, second = (results["sub-batch", layout] for results in two_processes)
+    model = network()
+    alone = KryBall(model.parameters(), **SUB_BATCH)
+    torch.manual_seed(SAMPLER_SEED)
+    alone = train_on_examples(alone, model, *batch())
+    for a, b, c in zip(first["params"], second["params"], alone["params"]):
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+    assert first["totals"] == second["totals"] == alone["totals"]
+    assert first["totals"]["loss_evals"] > 2 * STEPS  # the sub-batch's own evaluations: it was drawn
+    sampler = {key: alone["state"]["state"][0][key] for key in ("curvature_seed", "curvature_draws")}
+    assert {key: first["state"]["state"][0][key] for key in sampler} == sampler
+    if layout == "unequal":  # some step drew nothing from the second shard (positions 11–15)
+        draws = [torch.randperm(16, generator=draw_generator({**sampler, "curvature_draws": t}))[:3]
+                 for t in range(STEPS)]
+        assert any((d < SHARDS[layout][0]).all() for d in draws)
 
 
 def test_collectives_per_step_are_batched(two_processes):

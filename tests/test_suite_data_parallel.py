@@ -25,7 +25,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # MNIST-1D, tiny: 180 training examples in batches of 64 (the last one 52: shards of 26), two epochs.
 MNIST1D = ["task=mnist1d", "task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]",
            "dtype=float64", "epochs=2", "threads=1"]
-OPTIMS = ["kryball", "adam", "lbfgs_single"]
+# Each optimiser's overrides; KryBall+ with its curvature on 16 examples of each batch (kryball/sub_batch.py).
+OPTIMS = {"kryball": ["optim=kryball"], "kryball_plus": ["optim=kryball_plus", "optim.curvature_batch=16"],
+          "adam": ["optim=adam"], "lbfgs_single": ["optim=lbfgs_single"]}
 
 
 class Interrupted(Exception):
@@ -51,8 +53,8 @@ def train(overrides, run_dir, stop_after=None):
 def train_everything(rank, tmp_path):
     """Every run of this module that needs two processes, in one spawn (each costs seconds to start)."""
     # Process 1 names another directory: the run's is process 0's.
-    results = {optim: train([*MNIST1D, f"optim={optim}"], tmp_path / (optim if rank == 0 else f"{optim}_1"))
-               for optim in OPTIMS}
+    results = {optim: train([*MNIST1D, *overrides], tmp_path / (optim if rank == 0 else f"{optim}_1"))
+               for optim, overrides in OPTIMS.items()}
     resumable = [*MNIST1D, "optim=kryball", "epochs=4", "checkpoint=true"]
     train(resumable, tmp_path / "interrupted", stop_after=2)
     if rank == 0:  # the checkpoint the kill left, for a single process to resume too
@@ -92,7 +94,7 @@ def without_wall_time(table):
 @pytest.mark.parametrize("optim", OPTIMS)
 def test_two_processes_record_the_run_of_one(two_processes, optim, tmp_path):
     folder, (first, second) = two_processes
-    alone = run(compose_config([*MNIST1D, f"optim={optim}"]), tmp_path)
+    alone = run(compose_config([*MNIST1D, *OPTIMS[optim]]), tmp_path)
     assert first[optim].status == second[optim].status == alone.status == "completed"
     assert first[optim].processes == 2 and alone.processes == 1
     on_disk = read_summary(folder / optim)
