@@ -340,6 +340,33 @@ def test_cuda_matches_cpu(dtype):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_kryball_plus_options_on_cuda_match_cpu():
+    """The shipped KryBall+ options (conf/optim/kryball_plus.yaml) on CUDA: curvature on a sub-batch drawn by a CPU
+    generator, Adam's direction and the previous step, and the batched products CUDA switches on by default."""
+    x, y = blobs()
+    results = []
+    for device in ("cpu", "cuda"):
+        model = mlp(dtype=torch.float64).to(device)
+        torch.manual_seed(7)  # the sub-batch sampler's seed comes from the global generator
+        opt = KryBall(model.parameters(), krylov_dim=3, refresh=3, curvature_batch=64,
+                      directions=["adam", "previous_step"])
+        xd, yd = x.to(device, torch.float64), y.to(device)
+
+        def closure(indices=None):
+            xb, yb = (xd, yd) if indices is None else (xd[indices], yd[indices])
+            return torch.nn.functional.cross_entropy(model(xb), yb, reduction="none")
+
+        for _ in range(10):
+            opt.step(closure)
+        draws = opt.state[next(model.parameters())]["curvature_draws"]
+        results.append((closure().mean().item(), opt.totals, draws))
+    (cpu_loss, cpu_totals, cpu_draws), (cuda_loss, cuda_totals, cuda_draws) = results
+    assert cuda_totals["hvps"] == cpu_totals["hvps"] and cuda_draws == cpu_draws == 10
+    assert cuda_loss == pytest.approx(cpu_loss, rel=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cpu_state_dict_loads_onto_cuda_parameters():
     xy = torch.nn.Parameter(torch.tensor([-1.5, 2.0]))
     opt = KryBall([xy])
