@@ -17,17 +17,19 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 
-def run_in_processes(fn: Callable, world_size: int, *args, threads: int = 1) -> list:
-    """``[fn(0, *args), …, fn(world_size − 1, *args)]``, each in its own process of one gloo group, with
-    ``threads`` torch threads each."""
+def run_in_processes(fn: Callable, world_size: int, *args, threads: int = 1, backend: str = "gloo") -> list:
+    """``[fn(0, *args), …, fn(world_size − 1, *args)]``, each in its own process of one group, with
+    ``threads`` torch threads each; ``backend="nccl"`` gives process i the GPU cuda:i."""
     with tempfile.TemporaryDirectory() as folder:
-        mp.spawn(_process, args=(fn, world_size, folder, threads, args), nprocs=world_size)
+        mp.spawn(_process, args=(fn, world_size, folder, threads, backend, args), nprocs=world_size)
         return [torch.load(os.path.join(folder, f"{rank}.pt"), weights_only=False) for rank in range(world_size)]
 
 
-def _process(rank: int, fn: Callable, world_size: int, folder: str, threads: int, args: tuple) -> None:
+def _process(rank: int, fn: Callable, world_size: int, folder: str, threads: int, backend: str, args: tuple) -> None:
     torch.set_num_threads(threads)
-    dist.init_process_group("gloo", init_method=f"file://{os.path.join(folder, 'rendezvous')}", rank=rank,
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method=f"file://{os.path.join(folder, 'rendezvous')}", rank=rank,
                             world_size=world_size)
     try:
         result = fn(rank, *args)

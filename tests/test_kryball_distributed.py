@@ -173,6 +173,39 @@ def test_state_dict_of_process_0_resumes_a_single_process_run(two_processes):
     assert resumed.last_step.refreshed  # step 7 of refresh 2: the schedule carried over
 
 
+def kryball_plus_on_cuda(rank):
+    """20 steps of KryBall and of DistributedKryBall with KryBall+'s options, on CUDA, in float64."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 40, generator=generator, dtype=torch.float64).cuda()
+    y = torch.randint(0, 10, (512,), generator=generator).cuda()
+    results = []
+    for optimizer_class in (KryBall, DistributedKryBall):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(40, 64), torch.nn.Softplus(), torch.nn.Linear(64, 10)).double()
+        model = model.cuda()
+        optimizer = optimizer_class(model.parameters(), krylov_dim=3, refresh=3, curvature_batch=128,
+                                    directions=("adam", "previous_step"))
+        torch.manual_seed(1)  # the sampler's seed
+
+        def closure(indices=None):
+            xb, yb = (x, y) if indices is None else (x[indices], y[indices])
+            return torch.nn.functional.cross_entropy(model(xb), yb, reduction="none")
+
+        losses = [optimizer.step(closure).item() for _ in range(20)]
+        results.append((losses, optimizer.totals))
+    return results
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not (torch.cuda.is_available() and torch.distributed.is_nccl_available()),
+                    reason="needs a CUDA device and NCCL")
+def test_an_nccl_group_on_cuda_takes_kryballs_steps():
+    """The collectives' code path on CUDA: one process, so no communication between GPUs is tested."""
+    [(alone, summed)] = run_in_processes(kryball_plus_on_cuda, 1, backend="nccl")
+    assert summed[1] == alone[1] and alone[1]["hvps"] > 0
+    assert summed[0] == pytest.approx(alone[0], rel=1e-9)
+
+
 def test_a_process_group_is_not_a_hyperparameter():
     with pytest.raises(TypeError):
         KryBall(network().parameters(), process_group=None)
