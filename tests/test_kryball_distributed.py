@@ -22,6 +22,9 @@ OPTIONS = [
 ]
 STEPS = 6
 SHARDS = {"equal": (8, 8), "unequal": (11, 5)}  # examples per process; the batch is their concatenation
+# Curvature on 3 of the batch's 16 examples (kryball/sub_batch.py), with the shipped KryBall+ directions.
+SUB_BATCH = dict(krylov_dim=3, refresh=2, curvature_batch=3, directions=("adam", "previous_step"))
+SAMPLER_SEED = 4
 
 
 def batch():
@@ -77,11 +80,6 @@ def one_shard_each(rank):
         shard_size = {} if layout == "equal" else {"shard_size": sizes[rank]}
         results["sub-batch", layout] = train_on_examples(optimizer, model, x[shard], y[shard], **shard_size)
     return results
-
-
-# Curvature on 3 of the batch's 16 examples (kryball/sub_batch.py), with the shipped KryBall+ directions.
-SUB_BATCH = dict(krylov_dim=3, refresh=2, curvature_batch=3, directions=("adam", "previous_step"))
-SAMPLER_SEED = 4
 
 
 def train_on_examples(optimizer, model, x, y, **step):
