@@ -120,6 +120,7 @@ class _BatchLoss:
 
     def __init__(self, closure, shard_size: int, communication: Communication):
         self._closure, self._shard_size, self._communication = closure, shard_size, communication
+        self.shard = sub_batch.ExampleClosure(closure)  # the shard's examples, for curvature on a sub-batch
         self.examples: list[int] | None = None
 
     def __call__(self) -> torch.Tensor:
@@ -144,24 +145,6 @@ class _BatchLoss:
         self.examples = [int(c) for c in counts] if all(c > 0 for c in counts) else None
         value, weight = (sums[0] / sums[1]).to(local.dtype), (self._shard_size / sums[1]).to(local.dtype)
         return _ShareOfBatch.apply(local, value, weight)
-
-    def on(self, indices: torch.Tensor) -> torch.Tensor:
-        """The mean loss of this shard's examples ``indices`` (positions in the shard), per the closure contract
-        of :mod:`kryball.sub_batch`."""
-        losses = self._closure(indices)
-        return losses.mean() if isinstance(losses, torch.Tensor) and losses.ndim == 1 else losses
-
-    @property
-    def takes_indices(self) -> bool:
-        return sub_batch.takes_an_argument(self._closure)
-
-
-class _WholeBatch:
-    """What :func:`kryball.sub_batch.curvature_indices` reads of a closure: the batch's size (over all shards) and
-    whether the closure can evaluate a subset."""
-
-    def __init__(self, batch_size: int, takes_indices: bool):
-        self.batch_size, self.takes_indices = batch_size, takes_indices
 
 
 class _SummedProducts:
@@ -271,17 +254,19 @@ class DistributedKryBall(KryBall):
         batch = self._batch_loss
         if options.curvature_batch is None or batch.examples is None:
             return None
-        if "curvature_seed" not in state:  # every process must draw the same examples
-            seed = torch.tensor([int(torch.randint(2**31, ()).item())], dtype=torch.int64, device=params[0].device)
-            state.update(curvature_seed=int(self.communication.broadcast_(seed).item()), curvature_draws=0)
-        indices = sub_batch.curvature_indices(_WholeBatch(sum(batch.examples), batch.takes_indices), state, options)
+        sub_batch.start_sampler(state, agree=lambda seed: self._from_first_process(seed, params[0].device))
+        indices = sub_batch.curvature_indices(sum(batch.examples), batch.shard.takes_indices, state, options)
         if indices is None:
             return None
         start, size = sum(batch.examples[:self.communication.rank]), batch.examples[self.communication.rank]
         mine = indices[(indices >= start) & (indices < start + size)] - start
         if not len(mine):  # a loss with a graph whose Hessian is zero
             return lambda: loss_with_graph(lambda: sum(p.sum() for p in params) * 0.0)
-        return lambda: loss_with_graph(lambda: batch.on(mine) * (len(mine) / len(indices)))
+        return lambda: loss_with_graph(lambda: batch.shard.on(mine) * (len(mine) / len(indices)))
+
+    def _from_first_process(self, number: int, device: torch.device) -> int:
+        """The group's first process's ``number``, on every process."""
+        return int(self.communication.broadcast_(torch.tensor([number], dtype=torch.int64, device=device)).item())
 
     def _first_order_step(self, params, loss, g, state, options):
         # A hybrid phase's first-order step (§6.2.1) takes a gradient of its own, of this shard alone; at the switch

@@ -216,7 +216,7 @@ class KryBall(Optimizer):
     def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
         products take (:mod:`kryball.sub_batch`); ``None``: the products take the whole batch's."""
-        indices = sub_batch.curvature_indices(closure, state, options)
+        indices = sub_batch.curvature_indices(closure.batch_size, closure.takes_indices, state, options)
         return None if indices is None else lambda: loss_with_graph(lambda: closure.on(indices))
 
     @torch.no_grad()

@@ -58,7 +58,7 @@ class ExampleClosure:
     def __init__(self, closure: Callable[..., torch.Tensor]):
         self._closure = closure
         self.batch_size: int | None = None
-        self.takes_indices = takes_an_argument(closure)
+        self.takes_indices = _takes_an_argument(closure)
 
     def __call__(self) -> torch.Tensor:
         losses = _checked(self._closure())
@@ -83,24 +83,33 @@ def subset_size(batch_size: int, curvature_batch: int | float | None) -> int:
     return min(batch_size, curvature_batch)
 
 
-def curvature_indices(closure: ExampleClosure, state: dict, options: Options) -> torch.Tensor | None:
-    """This step's curvature examples, a fresh draw without replacement; ``None``: use the whole batch."""
-    if options.curvature_batch is None or closure.batch_size is None:
+def curvature_indices(batch_size: int | None, takes_indices: bool, state: dict,
+                      options: Options) -> torch.Tensor | None:
+    """This step's curvature examples among the ``batch_size`` of the batch (``None``: the closure returns a
+    scalar), a fresh draw without replacement; ``None``: use the whole batch. ``takes_indices``: whether the
+    closure can evaluate a subset."""
+    if options.curvature_batch is None or batch_size is None:
         return None
-    size = subset_size(closure.batch_size, options.curvature_batch)
-    if size >= closure.batch_size:
+    size = subset_size(batch_size, options.curvature_batch)
+    if size >= batch_size:
         return None
-    if not closure.takes_indices:
+    if not takes_indices:
         warnings.warn("KryBall: curvature_batch is set and the closure returns per-example losses, but it takes "
                       "no argument, so it cannot evaluate a sub-batch: the curvature uses the whole batch. "
                       "Give it an optional argument, closure(indices=None), that selects those examples "
-                      "(kryball/sub_batch.py).", stacklevel=4)
+                      "(kryball/sub_batch.py).", stacklevel=6)  # the caller of KryBall.step
         return None
-    if "curvature_seed" not in state:
-        state.update(curvature_seed=int(torch.randint(2**31, ()).item()), curvature_draws=0)
-    indices = torch.randperm(closure.batch_size, generator=draw_generator(state))[:size]
+    start_sampler(state)
+    indices = torch.randperm(batch_size, generator=draw_generator(state))[:size]
     state["curvature_draws"] += 1
     return indices
+
+
+def start_sampler(state: dict, agree: Callable[[int], int] = int) -> None:
+    """Seed the sampler at its first draw, from PyTorch's global generator; ``agree`` turns the seed drawn into the
+    one to use (data-parallel KryBall: the first process's, so that every process draws the same examples)."""
+    if "curvature_seed" not in state:
+        state.update(curvature_seed=agree(int(torch.randint(2**31, ()).item())), curvature_draws=0)
 
 
 def draw_generator(state: dict) -> torch.Generator:
@@ -117,7 +126,7 @@ def _checked(losses):
     return losses
 
 
-def takes_an_argument(closure) -> bool:
+def _takes_an_argument(closure) -> bool:
     """Whether ``closure(indices)`` is a valid call (a positional parameter, or ``*args``)."""
     try:
         parameters = inspect.signature(closure).parameters.values()
