@@ -13,8 +13,8 @@ The target of a workload (:func:`target_of`):
   highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
   the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
   validation error; we take the *final* one, which a user of the tuned config gets:
-  :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields (older runs) fall back to test accuracy, and the
-  target says so.
+  :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
+  (older runs) fall back to test accuracy, and the target says so.
 
 A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are
 evaluated once per epoch): that epoch, the training wall-clock until then (``wall_time_s``,
