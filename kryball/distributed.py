@@ -135,11 +135,8 @@ class _BatchLoss:
         # Each process fills its own row, so the sum hands every process every row. In float64: the loss's own
         # precision is kept whatever the number of processes.
         rows = torch.zeros(self._communication.world_size, 3, dtype=torch.float64, device=local.device)
-        rows[self._communication.rank] = torch.stack([local.detach().double() * self._shard_size,
-                                                      torch.tensor(float(self._shard_size), dtype=torch.float64,
-                                                                   device=local.device),
-                                                      torch.tensor(float(examples), dtype=torch.float64,
-                                                                   device=local.device)])
+        mine = rows[self._communication.rank]
+        mine[0], mine[1], mine[2] = local.detach().double() * self._shard_size, self._shard_size, examples
         sums = self._communication.sum_(rows).sum(0)
         counts = rows[:, 2].tolist()
         self.examples = [int(c) for c in counts] if all(c > 0 for c in counts) else None
