@@ -8,6 +8,12 @@ of the Krylov space (thesis §3.2.2), and ``−lr·m̂/(√v̂ + ε)`` as the fi
 the fallback and hybrid options (thesis §5.5.4, §6.2.1), beside SGD's ``−lr·g``. The
 estimates live in KryBall's state (``adam_m``, ``adam_v``, ``adam_t``), so
 ``state_dict`` carries them.
+
+Without a learning rate (``first_order_lr=None``) a first-order step takes its length
+from KryBall's trust region instead: it is as long as the current radius Δ, along the
+method's direction (:func:`first_order_step`). It is taken untested, as a first-order
+step with a learning rate is: docs/performance.md ("Interleaved first-order steps")
+measures why testing it by ρ was dropped.
 """
 
 from __future__ import annotations
@@ -60,6 +66,16 @@ FIRST_ORDER_METHODS = {
 }
 
 
+def first_order_direction(g: torch.Tensor, state: dict, options: Options) -> torch.Tensor:
+    """The configured first-order optimiser's (ascent) direction d from the gradient ``g``: g (SGD) or
+    m̂/(√v̂ + ε) (Adam)."""
+    return FIRST_ORDER_METHODS[options.first_order](g, state, options)
+
+
 def first_order_step(g: torch.Tensor, state: dict, options: Options) -> torch.Tensor:
-    """The configured first-order optimiser's step from the gradient ``g``: −lr·g (SGD) or −lr·m̂/(√v̂ + ε) (Adam)."""
-    return -options.first_order_lr * FIRST_ORDER_METHODS[options.first_order](g, state, options)
+    """The configured first-order optimiser's step from the gradient ``g``: −lr·d, or without a learning rate
+    (``first_order_lr=None``) −Δ·d/‖d‖, a step as long as the trust-region radius Δ."""
+    d = first_order_direction(g, state, options)
+    if options.first_order_lr is None:
+        return d.mul(-state["radius"] / max(d.norm().item(), torch.finfo(d.dtype).tiny))
+    return -options.first_order_lr * d

@@ -156,12 +156,13 @@ class Options:
     """ε of the Adam moment estimates. Adam's default."""
 
     first_order: str | None = _option(None, *_choice(FIRST_ORDER_METHODS, optional=True), beyond_thesis=True)
-    """The first-order optimiser of ``fallback``, ``switch_grad_ratio`` and ``interleave``: ``"sgd"`` (step −lr·g)
-    or ``"adam"`` (step −lr·m̂/(√v̂ + ε)). ``None``: no first-order steps."""
+    """The first-order optimiser of ``fallback``, ``switch_grad_ratio`` and ``interleave``: ``"sgd"`` (direction g)
+    or ``"adam"`` (direction m̂/(√v̂ + ε)). ``None``: no first-order steps."""
 
     first_order_lr: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < math.inf,
                                            "None or positive and finite")
-    """The first-order optimiser's learning rate; set together with ``first_order``."""
+    """The first-order optimiser's learning rate (a step −lr·d); needs ``first_order``. ``None``: no learning rate,
+    a step as long as the trust-region radius Δ along d (Δ as KryBall's last trust-region step left it)."""
 
     fallback: bool = _option(False, *_FLAG, beyond_thesis=True, takes_first_order_steps=True)
     """When the trust-region step is rejected, take a first-order step instead of none (§5.5.4); its safeguard is
@@ -193,9 +194,9 @@ class Options:
             if _rule(f).takes_first_order_steps and getattr(self, f.name) != f.default and self.first_order is None:
                 raise ValueError(f"KryBall: {f.name}={getattr(self, f.name)!r} takes first-order steps: "
                                  f"set first_order ({_choice(FIRST_ORDER_METHODS)[1]})")
-        if (self.first_order is None) != (self.first_order_lr is None):
-            raise ValueError("KryBall: first_order and first_order_lr go together: set both or neither "
-                             f"(got first_order={self.first_order!r}, first_order_lr={self.first_order_lr!r})")
+        if self.first_order_lr is not None and self.first_order is None:
+            raise ValueError(f"KryBall: first_order_lr={self.first_order_lr!r} is the learning rate of first_order: "
+                             f"set first_order ({_choice(FIRST_ORDER_METHODS)[1]})")
 
     @classmethod
     def of(cls, group: Mapping[str, Any]) -> Options:

@@ -185,6 +185,34 @@ def test_interleave_takes_first_order_steps_between_kryball_steps():
     assert opt.totals["hvps"] > 0 and opt.totals["gradient_evals"] == 9
 
 
+def test_first_order_steps_without_a_learning_rate_are_as_long_as_the_radius():
+    x = start()
+    opt = KryBall([x], interleave=3, first_order="sgd")  # first_order_lr=None: the trust region sets the length
+    radius = opt.defaults["initial_radius"]
+    statuses = []
+    for _ in range(9):
+        before = x.detach().clone()
+        g = torch.func.grad(quartic)(before)
+        opt.step(lambda: quartic(x))
+        statuses.append(opt.last_step.status)
+        if opt.last_step.status == "first-order":
+            torch.testing.assert_close(x.detach(), before - radius * g / g.norm())
+            assert opt.last_step.radius == radius  # a first-order step leaves the radius as KryBall's step left it
+        radius = opt.last_step.radius
+    assert [s == "first-order" for s in statuses] == [False, True, True] * 3
+    assert radius != opt.defaults["initial_radius"]  # KryBall's steps moved the radius the first-order steps follow
+
+
+def test_fallback_without_a_learning_rate_steps_to_the_shrunk_radius():
+    x = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
+    x0 = x.detach().clone()
+    g = torch.func.grad(saddle)(x0)
+    opt = KryBall([x], initial_radius=1000.0, fallback=True, first_order="sgd")  # the first step is rejected
+    opt.step(lambda: saddle(x))
+    assert opt.last_step.status == "fallback" and opt.last_step.radius == 250.0
+    torch.testing.assert_close(x.detach(), x0 - 250.0 * g / g.norm())
+
+
 def test_hybrid_switch_fires_once_the_gradient_norm_is_below_the_threshold_and_not_before():
     x = start()
     ratio = 0.02
@@ -231,7 +259,6 @@ def test_adaptive_refresh_rebuilds_the_basis_after_a_poor_model_on_an_old_one():
     (dict(switch_grad_ratio=1.5, first_order="sgd", first_order_lr=0.1), "switch_grad_ratio"),
     (dict(interleave=4), "interleave"),
     (dict(interleave=0, first_order="sgd", first_order_lr=0.1), "interleave"),
-    (dict(first_order="adam"), "first_order_lr"),
     (dict(first_order_lr=0.1), "first_order_lr"),
 ])
 def test_bad_or_contradictory_options_name_the_option(options, name):
