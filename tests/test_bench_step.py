@@ -16,7 +16,8 @@ def test_tiny_benchmark_writes_the_table(tmp_path):
     assert set(COLUMNS) <= set(table.columns)
     assert list(table.optimizer) == ["adam", "msgd", "lbfgs (1 eval)", "kryball", "kryball",
                                      "kryball (reuse_curvature)", "kryball (batched_hvps)",
-                                     "kryball (curvature_batch=4)", "kryball_plus (Adam direction only)", "kryball_plus"]
+                                     "kryball (curvature_batch=4)", "kryball_plus (Adam direction only)", "kryball_plus",
+                                     "kryball_plus, interleaved"]
     assert table.loc[table.optimizer == "adam", "ratio_to_adam"].item() == 1.0
     kryball = table[table.optimizer == "kryball"].set_index("refresh")
     # Every step refreshes: M = 2 Lanczos products + 1 for the momentum where it leaves span(Q).
@@ -36,6 +37,11 @@ def test_tiny_benchmark_writes_the_table(tmp_path):
     assert sub.curvature_examples == 4 and sub.loss_evals_per_step == 3
     assert sub.hvps_per_step == kryball.loc[2, "hvps_per_step"] and sub.hvp_sub_ms > 0
     assert variants.loc["kryball_plus", "curvature_examples"] == 16  # 128 examples: all of this tiny batch
+    # Interleaved: one KryBall+ step in three (its products, a first evaluation and a trial point), then two
+    # first-order steps of one evaluation each and no product; timed over whole cycles of both.
+    interleaved, shipped = variants.loc["kryball_plus, interleaved"], variants.loc["kryball_plus"]
+    assert interleaved.loss_evals_per_step == (2 + 1 + 1) / 3
+    assert shipped.hvps_per_step - 1 <= 3 * interleaved.hvps_per_step <= shipped.hvps_per_step + 1
 
 
 def test_hvp_variants_are_timed_on_sub_batches(tmp_path):
