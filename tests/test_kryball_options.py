@@ -169,38 +169,29 @@ def test_fallback_takes_a_first_order_step_capped_at_the_radius():
     torch.testing.assert_close((x - x0) / (x - x0).norm(), -g / g.norm())
 
 
-def test_interleave_takes_first_order_steps_between_kryball_steps():
+@pytest.mark.parametrize("first_order_lr", [0.01, None])
+def test_interleave_takes_first_order_steps_between_kryball_steps(first_order_lr):
+    """With a learning rate a first-order step is −lr·g; without one, a step as long as the radius that KryBall's
+    last trust-region step left, which the first-order step leaves as it is."""
     x = start()
-    opt = KryBall([x], interleave=3, first_order="sgd", first_order_lr=0.01)
-    statuses = []
+    opt = KryBall([x], interleave=3, first_order="sgd", first_order_lr=first_order_lr)
+    radius, statuses = opt.defaults["initial_radius"], []
+    radii = [radius]
     for _ in range(9):
         before = x.detach().clone()
         g = torch.func.grad(quartic)(before)
         opt.step(lambda: quartic(x))
         statuses.append(opt.last_step.status)
         if opt.last_step.status == "first-order":
-            torch.testing.assert_close(x.detach(), before - 0.01 * g)
-            assert opt.last_step.hvps == 0
+            expected = 0.01 * g if first_order_lr else radius * g / g.norm()
+            torch.testing.assert_close(x.detach(), before - expected)
+            assert opt.last_step.hvps == 0 and opt.last_step.radius == radius
+        radius = opt.last_step.radius
+        radii.append(radius)
     assert [s == "first-order" for s in statuses] == [False, True, True] * 3
     assert opt.totals["hvps"] > 0 and opt.totals["gradient_evals"] == 9
-
-
-def test_first_order_steps_without_a_learning_rate_are_as_long_as_the_radius():
-    x = start()
-    opt = KryBall([x], interleave=3, first_order="sgd")  # first_order_lr=None: the trust region sets the length
-    radius = opt.defaults["initial_radius"]
-    statuses = []
-    for _ in range(9):
-        before = x.detach().clone()
-        g = torch.func.grad(quartic)(before)
-        opt.step(lambda: quartic(x))
-        statuses.append(opt.last_step.status)
-        if opt.last_step.status == "first-order":
-            torch.testing.assert_close(x.detach(), before - radius * g / g.norm())
-            assert opt.last_step.radius == radius  # a first-order step leaves the radius as KryBall's step left it
-        radius = opt.last_step.radius
-    assert [s == "first-order" for s in statuses] == [False, True, True] * 3
-    assert radius != opt.defaults["initial_radius"]  # KryBall's steps moved the radius the first-order steps follow
+    if first_order_lr is None:  # KryBall's steps moved the radius: the lengths checked were not all Δ₀
+        assert len(set(radii)) > 1
 
 
 def test_fallback_without_a_learning_rate_steps_to_the_shrunk_radius():
