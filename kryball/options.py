@@ -27,7 +27,7 @@ class _Rule:
     valid: Callable[[Any, Options], bool]
     requirement: str
     beyond_thesis: bool = False
-    takes_first_order_steps: bool = False  # needs ``first_order`` set
+    needs_first_order: bool = False  # set to anything but its default, needs ``first_order`` set
 
 
 def _option(default, valid, requirement: str, **kind):
@@ -160,21 +160,21 @@ class Options:
     or ``"adam"`` (direction m̂/(√v̂ + ε)). ``None``: no first-order steps."""
 
     first_order_lr: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < math.inf,
-                                           "None or positive and finite")
+                                           "None or positive and finite", needs_first_order=True)
     """The first-order optimiser's learning rate (a step −lr·d); needs ``first_order``. ``None``: no learning rate,
     a step as long as the trust-region radius Δ along d (Δ as KryBall's last trust-region step left it)."""
 
-    fallback: bool = _option(False, *_FLAG, beyond_thesis=True, takes_first_order_steps=True)
+    fallback: bool = _option(False, *_FLAG, beyond_thesis=True, needs_first_order=True)
     """When the trust-region step is rejected, take a first-order step instead of none (§5.5.4); its safeguard is
     the trust region: the step is shortened to the (just shrunk) radius. Off: a rejected step changes nothing."""
 
     switch_grad_ratio: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < 1.0,
-                                              "None or in (0, 1)", beyond_thesis=True, takes_first_order_steps=True)
+                                              "None or in (0, 1)", beyond_thesis=True, needs_first_order=True)
     """Hybrid phases (§6.2.1): once ‖g‖ falls below this fraction of the first step's ‖g‖ (a decay by that factor,
     whatever the loss's scale), every later step is a first-order step. ``None``: KryBall throughout."""
 
     interleave: int | None = _option(None, lambda v, _: v is None or _is_int(v) and v >= 1, "None or an integer ≥ 1",
-                                     beyond_thesis=True, takes_first_order_steps=True)
+                                     beyond_thesis=True, needs_first_order=True)
     """Hybrid phases (§6.2.1): one KryBall step every ``interleave`` steps, first-order steps in between (1: every
     step is a KryBall step). ``None``: KryBall throughout."""
 
@@ -191,12 +191,9 @@ class Options:
             if not _rule(f).valid(getattr(self, f.name), self):
                 raise ValueError(f"KryBall: {f.name} must be {_rule(f).requirement}, got {getattr(self, f.name)!r}")
         for f in fields(self):
-            if _rule(f).takes_first_order_steps and getattr(self, f.name) != f.default and self.first_order is None:
-                raise ValueError(f"KryBall: {f.name}={getattr(self, f.name)!r} takes first-order steps: "
+            if _rule(f).needs_first_order and getattr(self, f.name) != f.default and self.first_order is None:
+                raise ValueError(f"KryBall: {f.name}={getattr(self, f.name)!r} needs a first-order optimiser: "
                                  f"set first_order ({_choice(FIRST_ORDER_METHODS)[1]})")
-        if self.first_order_lr is not None and self.first_order is None:
-            raise ValueError(f"KryBall: first_order_lr={self.first_order_lr!r} is the learning rate of first_order: "
-                             f"set first_order ({_choice(FIRST_ORDER_METHODS)[1]})")
 
     @classmethod
     def of(cls, group: Mapping[str, Any]) -> Options:
