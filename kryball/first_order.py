@@ -66,16 +66,10 @@ FIRST_ORDER_METHODS = {
 }
 
 
-def first_order_direction(g: torch.Tensor, state: dict, options: Options) -> torch.Tensor:
-    """The configured first-order optimiser's (ascent) direction d from the gradient ``g``: g (SGD) or
-    m̂/(√v̂ + ε) (Adam)."""
-    return FIRST_ORDER_METHODS[options.first_order](g, state, options)
-
-
 def first_order_step(g: torch.Tensor, state: dict, options: Options) -> torch.Tensor:
     """The configured first-order optimiser's step from the gradient ``g``: −lr·d, or without a learning rate
     (``first_order_lr=None``) −Δ·d/‖d‖, a step as long as the trust-region radius Δ."""
-    d = first_order_direction(g, state, options)
+    d = FIRST_ORDER_METHODS[options.first_order](g, state, options)
     if options.first_order_lr is None:
         return d.mul(-state["radius"] / max(d.norm().item(), torch.finfo(d.dtype).tiny))
     return -options.first_order_lr * d
