@@ -120,7 +120,7 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
         result = bench_optimizer(build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
                                  args.warmup, cycle=cycle_length(optim_cfg) if is_kryball else 1)
         floor = floor_ms(costs, result, is_kryball, sub_batch=examples < batch_size,
-                         kryball_share=1 / steps_per_kryball_step(optim_cfg) if is_kryball else 0.0)
+                         kryball_share=1 / steps_per_kryball_step(optim_cfg))
         krylov_dim, refresh = (optim_cfg.krylov_dim, optim_cfg.refresh) if is_kryball else (None, None)
         rows.append(dict(optimizer=name, krylov_dim=krylov_dim, refresh=refresh,
                          curvature_examples=examples if is_kryball else None, **result, floor_ms=floor,
