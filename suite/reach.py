@@ -18,11 +18,11 @@ import pathlib
 
 import pandas as pd
 
-from suite.record import COLUMNS
+from suite.record import GOALS
 from suite.records import GRAD_EQ, NOMINAL, Records
 from suite.reproduction.targets import MEASURES, censored_median
 
-CURVES = tuple(c for c in COLUMNS if c.endswith(("_loss", "_acc")))  # the metrics.csv columns a value can be set on
+CURVES = tuple(GOALS)  # the metrics.csv columns a value can be set on
 
 
 def parse(text: str) -> tuple[str, float]:
@@ -38,9 +38,10 @@ def parse(text: str) -> tuple[str, float]:
 
 
 def first_reached(curve: pd.DataFrame, metric: str, value: float) -> pd.Series | None:
-    """The first metrics row at which the metric is at least ``value`` (at most, for a loss), or None."""
+    """The first metrics row at which the metric is at least ``value`` (at most, for one that improves downwards:
+    a loss, an error; ``suite.record.GOALS``), or None."""
     column = pd.to_numeric(curve[metric], errors="coerce") if metric in curve else pd.Series(dtype=float)
-    hits = curve[column <= value] if metric.endswith("loss") else curve[column >= value]
+    hits = curve[column <= value] if GOALS[metric] == "min" else curve[column >= value]
     return hits.iloc[0] if not hits.empty else None
 
 

@@ -25,8 +25,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 # val_loss, val_acc: on the task's validation split (tasks/classification.py), empty without one.
-COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "wall_time_s", "gradient_evals",
-           "hvps", "loss_evals"]
+# l2_relative_error: a physics-informed task's ‖u − u_exact‖₂ / ‖u_exact‖₂ on its test grid (tasks/pinn.py);
+# test_psnr: an image-fitting task's PSNR on its held-out pixels, in dB (tasks/image_fit.py); empty elsewhere.
+COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "l2_relative_error", "test_psnr",
+           "wall_time_s", "gradient_evals", "hvps", "loss_evals"]
+# Which way each metric of a row improves: what "best" means in the summary, and what reaching a value means
+# (suite/reach.py: at most the value for "min", at least for "max").
+GOALS = {"train_loss": "min", "test_loss": "min", "test_acc": "max", "val_loss": "min", "val_acc": "max",
+         "l2_relative_error": "min", "test_psnr": "max"}
 COSTS = ("gradient_evals", "hvps", "loss_evals")  # cumulative per-run counts, in every row and the summary
 RUNNING_EVERY_S = 5.0
 SUMMARY = "summary.json"
@@ -82,6 +88,10 @@ class RunSummary:
     final_val_loss: float | None = None  # the validation split's (None without one): what sweeps select on
     final_val_acc: float | None = None
     peak_val_acc: float | None = None
+    final_l2_relative_error: float | None = None  # physics-informed tasks only (None elsewhere)
+    best_l2_relative_error: float | None = None  # the smallest of any epoch
+    final_test_psnr: float | None = None  # image fitting only, dB
+    best_test_psnr: float | None = None  # the largest of any epoch
     wall_time_s: float = 0.0
     gradient_evals: int = 0
     hvps: int = 0
@@ -116,7 +126,8 @@ class RunSummary:
 
 
 OUTCOMES = ("epochs_run", "epochs_to_convergence", "time_to_convergence_s", "final_train_loss", "peak_test_acc",
-            "final_test_acc", "final_test_loss", "final_val_loss", "final_val_acc", "peak_val_acc", "wall_time_s",
+            "final_test_acc", "final_test_loss", "final_val_loss", "final_val_acc", "peak_val_acc",
+            "final_l2_relative_error", "best_l2_relative_error", "final_test_psnr", "best_test_psnr", "wall_time_s",
             *COSTS)
 
 
@@ -135,8 +146,11 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _peak(rows: list[dict], column: str):
-    """The largest value of ``column`` over the rows that have one (None if none has)."""
-    return max((row[column] for row in rows if row.get(column) is not None), default=None)
+    """The best value of ``column`` over the rows that have one — the largest, or the smallest where the metric
+    improves downwards (``GOALS``) — or None if none has. NaN (a diverged run's) is never best: it has no order."""
+    values = [row[column] for row in rows if row.get(column) is not None and not math.isnan(row[column])]
+    pick = min if GOALS[column] == "min" else max
+    return pick(values, default=None)
 
 
 def _finite_or_none(value):
@@ -216,6 +230,10 @@ class RunRecord:
             final_val_loss=last.get("val_loss"),
             final_val_acc=last.get("val_acc"),
             peak_val_acc=_peak(self.rows, "val_acc"),
+            final_l2_relative_error=last.get("l2_relative_error"),
+            best_l2_relative_error=_peak(self.rows, "l2_relative_error"),
+            final_test_psnr=last.get("test_psnr"),
+            best_test_psnr=_peak(self.rows, "test_psnr"),
             wall_time_s=last.get("wall_time_s", 0.0),
             **{key: last.get(key, 0) for key in COSTS},
             **(extra or {}),

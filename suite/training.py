@@ -26,7 +26,7 @@ from .config import check_config, pick_device
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
-from .record import RunRecord, RunSummary, Status
+from .record import COLUMNS, RunRecord, RunSummary, Status
 
 log = logging.getLogger("train")
 
@@ -98,9 +98,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             wall_time += time.perf_counter() - tic
 
             model.eval()
-            row = {"epoch": epoch, "train_loss": sum(step_losses) / len(step_losses), "test_loss": None,
-                   "test_acc": None, "val_loss": None, "val_acc": None, **parallel.end_epoch(task.evaluate),
-                   "wall_time_s": wall_time, **counts.as_dict()}
+            row = {**dict.fromkeys(COLUMNS), "epoch": epoch, "train_loss": sum(step_losses) / len(step_losses),
+                   **parallel.end_epoch(task.evaluate), "wall_time_s": wall_time, **counts.as_dict()}
             record.append(row)
             logger.log(row)
             if not is_finite_row(row):
