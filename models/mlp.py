@@ -1,8 +1,10 @@
-"""Multi-layer perceptron of the XOR and MNIST-1D tasks (thesis §5.2.3, §5.2.4).
+"""Multi-layer perceptron of the XOR and MNIST-1D tasks (thesis §5.2.3, §5.2.4) and of the physics-informed tasks.
 
 XOR uses one hidden layer of 8 units, MNIST-1D one of 256 (as in Greydanus & Kobak, 2020);
 both use Softplus. Weights keep PyTorch's default ``nn.Linear`` initialisation (the thesis does
-not name another).
+not name another). The physics-informed tasks (tasks/pinn.py) ask for ``init="xavier_normal"``:
+Glorot-normal weights and zero biases, the initialisation of Rathore et al. (ICML 2024), whose
+problems they reproduce.
 """
 
 from collections.abc import Sequence
@@ -11,12 +13,16 @@ from torch import nn
 
 from models.activations import make_activation
 
+INITS = ("pytorch", "xavier_normal")
+
 
 class MLP(nn.Sequential):
     """``in_features → hidden_sizes… → out_features`` with ``activation`` between linear layers."""
 
     def __init__(self, in_features: int, out_features: int, hidden_sizes: Sequence[int] = (256,),
-                 activation: str = "softplus"):
+                 activation: str = "softplus", init: str = "pytorch"):
+        if init not in INITS:
+            raise ValueError(f"model.init must be one of {list(INITS)}, got {init!r}")
         layers: list[nn.Module] = []
         width = in_features
         for hidden in hidden_sizes:
@@ -24,3 +30,8 @@ class MLP(nn.Sequential):
             width = hidden
         layers.append(nn.Linear(width, out_features))
         super().__init__(*layers)
+        if init == "xavier_normal":
+            for layer in self:
+                if isinstance(layer, nn.Linear):
+                    nn.init.xavier_normal_(layer.weight)
+                    nn.init.zeros_(layer.bias)
