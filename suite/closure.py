@@ -124,6 +124,7 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
         counts.loss_evals += 1
         return loss
 
+    closure.counts = counts  # the tally so far: an optimiser that hands over mid-run reads it (suite/optimisers/phased.py)
     return closure
 
 

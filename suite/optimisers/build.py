@@ -11,6 +11,8 @@ suite:
   parameters: suite.optimisers.muon.hidden_weights_apart  # model → parameter groups (default: all, one group)
   create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/closure.py)
   full_batch: true     # a full-batch method: refuse a task with more than one batch per epoch
+  phases: [first, then]  # these keys are optimiser configs themselves: built here on the same model, then handed
+                         # to the target by name (suite/optimisers/phased.py)
 ```
 
 A config that does not apply to the run (Muon on a model without hidden weight matrices, a
@@ -52,6 +54,7 @@ class SuiteOptions:
     parameters: Callable[[torch.nn.Module], object] = all_parameters
     create_graph: bool = False
     full_batch: bool = False
+    phases: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, node: dict | None) -> SuiteOptions:
@@ -61,7 +64,11 @@ class SuiteOptions:
         for key, value in node.items():
             if key not in known:
                 raise ConfigError(f"optim.suite.{key}", f"unknown key (known: {', '.join(sorted(known))})")
-            if key != "parameters" and not isinstance(value, bool):
+            if key == "phases":
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise ConfigError("optim.suite.phases", f"must be a list of keys of the config, got {value!r}")
+                node[key] = tuple(value)
+            elif key != "parameters" and not isinstance(value, bool):
                 raise ConfigError(f"optim.suite.{key}", f"must be true or false, got {value!r}")
         if "parameters" in node:
             try:
@@ -77,16 +84,20 @@ def batches_per_epoch_exceed_one(task) -> bool:
     return len(list(itertools.islice(task.batches(1), 2))) > 1
 
 
-def build_optimizer(node: DictConfig, model: torch.nn.Module, task) -> torch.optim.Optimizer:
+def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task) -> torch.optim.Optimizer:
     """The optimiser the config describes, on the model's parameters grouped as it asks."""
-    spec = OmegaConf.to_container(node, resolve=True)
+    spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
     name = spec.pop("name", None) or str(spec.get("_target_"))
     options = SuiteOptions.of(spec.pop("suite", None))
+    missing = [key for key in options.phases if not isinstance(spec.get(key), dict)]
+    if missing:
+        raise ConfigError(f"optim.{missing[0]}", "a phase must be an optimiser config (suite.phases names it)")
+    phases = {key: build_optimizer(spec.pop(key), model, task) for key in options.phases}
     try:
         if options.full_batch and batches_per_epoch_exceed_one(task):
             raise DoesNotApply(f"it is a full-batch method and the task {type(task).__name__} has more than one "
                                "batch per epoch (it applies to tasks trained on one batch per epoch)")
-        optimizer = instantiate(spec)(options.parameters(model))
+        optimizer = instantiate(spec)(options.parameters(model), **phases)
     except DoesNotApply as error:
         raise ConfigError("optim", f"{name} does not apply here: {error}") from None
     except BAD_HYPERPARAMETER as error:
