@@ -18,6 +18,9 @@ TINY = {
     "saddle": [],
     "cifar10_cnn": ["task.batch_size=16", "model.channels=[4,4,8]", "model.hidden=8"],
     "cifar10_resnet": ["task.batch_size=16", "model.width=2"],
+    **{f"pinn_{pde}": ["task.num_x=9", "task.num_t=5", "task.num_residual=20", "task.test_num_x=9",
+                       "task.test_num_t=5", "model.hidden_sizes=[6,6,6]"] for pde in ("convection", "reaction", "wave")},
+    "image_fit": ["task.size=12", "model.features=6", "model.hidden_sizes=[8,8]"],
 }
 
 

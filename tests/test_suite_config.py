@@ -36,7 +36,7 @@ def test_every_option_composes_and_resolves(group):
 
 def test_every_model_composes_with_a_task_it_fits():
     fits = {"mlp": "mnist1d", "cnn": "cifar10_cnn", "resnet18": "cifar10_cnn",
-            "deep_linear": "rahimi_recht", "parameter_vector": "rosenbrock"}
+            "deep_linear": "rahimi_recht", "parameter_vector": "rosenbrock", "fourier_mlp": "image_fit"}
     assert sorted(fits) == GROUPS["model"]
     for model, task in fits.items():
         cfg = compose_config([f"task={task}", f"model={model}"])

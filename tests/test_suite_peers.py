@@ -27,16 +27,17 @@ HUTCHINSON = ("adahessian", "sophiah")  # HVPs inside step(), observed by the cl
 TAKES_HVPS = (*HUTCHINSON, "trust_krylov")
 # Where each peer applies, with the tiny-size overrides that keep it applicable (Muon needs a hidden
 # weight matrix: a layer between the first and the last).
+WORKLOADS = ("pinn_convection", "pinn_reaction", "pinn_wave", "image_fit")  # beyond the thesis's tasks
 APPLIES = {
     "adahessian": {"mnist1d": [], "xor": [], "rosenbrock": [], "rahimi_recht": [], "saddle": [],
-                   "cifar10_cnn": [], "cifar10_resnet": []},
+                   "cifar10_cnn": [], "cifar10_resnet": [], **dict.fromkeys(WORKLOADS, [])},
     "sophiah": {"mnist1d": [], "xor": [], "rosenbrock": [], "rahimi_recht": [], "saddle": [], "cifar10_cnn": [],
-                "cifar10_resnet": []},
+                "cifar10_resnet": [], **dict.fromkeys(WORKLOADS, [])},
     "soap": {"mnist1d": [], "xor": [], "rosenbrock": [], "rahimi_recht": [], "saddle": [], "cifar10_cnn": [],
-             "cifar10_resnet": []},
+             "cifar10_resnet": [], **dict.fromkeys(WORKLOADS, [])},
     "muon": {"mnist1d": ["model.hidden_sizes=[16,16]"], "xor": [], "rahimi_recht": ["model.hidden_sizes=[4,4]"],
-             "cifar10_cnn": [], "cifar10_resnet": []},
-    "trust_krylov": {"rosenbrock": [], "rahimi_recht": [], "xor": [], "saddle": []},
+             "cifar10_cnn": [], "cifar10_resnet": [], **dict.fromkeys(WORKLOADS, [])},
+    "trust_krylov": {"rosenbrock": [], "rahimi_recht": [], "xor": [], "saddle": [], **dict.fromkeys(WORKLOADS, [])},
 }
 REFUSED = [("muon", "rosenbrock", "the model ParameterVector has no hidden weight matrix"),
            ("muon", "rahimi_recht", "the model DeepLinear has no hidden weight matrix (2 weight layers)"),
