@@ -40,6 +40,10 @@ def print_summary(summary: RunSummary) -> None:
           f"{summary.status} after {summary.epochs_run} epochs, {summary.wall_time_s:.1f} s training")
     print(f"  final train loss {fmt(summary.final_train_loss)} | test acc final {fmt(summary.final_test_acc)}"
           f" peak {fmt(summary.peak_test_acc)} | epochs to convergence {fmt(summary.epochs_to_convergence)}")
+    if summary.final_l2_relative_error is not None or summary.final_test_psnr is not None:  # the workloads' metrics
+        print(f"  L2 relative error final {fmt(summary.final_l2_relative_error)} best "
+              f"{fmt(summary.best_l2_relative_error)} | test PSNR final {fmt(summary.final_test_psnr)} dB best "
+              f"{fmt(summary.best_test_psnr)} dB")
     print(f"  gradient evals {summary.gradient_evals} | HVPs {summary.hvps} | loss evals {summary.loss_evals}")
     for line in standing_lines(summary):
         print(line)
