@@ -78,8 +78,8 @@ def test_per_example_losses_average_to_the_papers_loss_and_subsets_select(name):
     assert each.shape == (300 + 33 + 21,) and torch.allclose(each.mean(), loss, rtol=1e-13)
     # the paper's loss: each term the mean over its own points, whatever their number
     parts = task.evaluate(model)
-    assert parts["train_loss"] == pytest.approx(float(loss), rel=1e-12)
-    assert parts["loss_residual"] + parts["loss_initial"] + parts["loss_boundary"] == pytest.approx(float(loss))
+    assert parts["train_loss"] == pytest.approx(float(loss.detach()), rel=1e-12)
+    assert parts["loss_residual"] + parts["loss_initial"] + parts["loss_boundary"] == pytest.approx(float(loss.detach()))
     indices = torch.tensor([352, 0, 310, 299, 301, 340, 7])  # boundary, residual, initial, … in no order
     subset = task.loss(model, batch, indices=indices, reduction="none")
     assert torch.allclose(subset, each[indices], rtol=1e-13)
