@@ -21,7 +21,7 @@ import torch
 from torch.optim import Optimizer
 
 from . import extra_directions, first_order, hybrid, refresh, sub_batch
-from .closure import loss_with_graph
+from .closure import Closure
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts, gradient
 from .momentum import update_momentum
@@ -53,8 +53,12 @@ class KryBall(Optimizer):
     - ``step(closure)`` needs a closure that returns the loss of the current batch as a
       scalar tensor connected to the parameters by autograd, or one loss per example (a
       1-D tensor; KryBall minimises their mean). It is called several times per step (the
-      first evaluation with gradient tracking, trial points under ``torch.no_grad``) and
-      must see the same batch each time. With ``curvature_batch``, a closure that also
+      first evaluation with gradient tracking, then the trial points) and must see the same
+      batch each time. Trial points are evaluated under ``torch.no_grad``, unless the closure
+      differentiates by itself — a physics-informed residual or a gradient penalty, built with
+      ``torch.autograd.grad(..., create_graph=True)`` — which KryBall sees in the first
+      evaluation: then with gradient tracking (:mod:`kryball.closure`). Any loss whose first
+      evaluation works, works. With ``curvature_batch``, a closure that also
       takes ``indices`` and returns those examples' losses gets its Hessian-vector
       products on a sub-batch (:mod:`kryball.sub_batch`).
     - KryBall differentiates the loss itself, so the closure need not call backward. One
@@ -154,8 +158,8 @@ class KryBall(Optimizer):
         evaluations_before = totals["loss_evals"]
 
         # Line 4: the loss and the gradient g_t.
-        closure = sub_batch.ExampleClosure(closure)  # per-example losses → their mean; sub-batches for curvature
-        loss = loss_with_graph(closure)
+        closure = Closure(closure)  # per-example losses → their mean; sub-batches for curvature; trial points
+        loss = closure.with_graph()
         totals["loss_evals"] += 1
         if not torch.isfinite(loss):
             return self._unchanged(Status.NON_FINITE_LOSS, loss, state)
@@ -217,7 +221,7 @@ class KryBall(Optimizer):
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
         products take (:mod:`kryball.sub_batch`); ``None``: the products take the whole batch's."""
         indices = sub_batch.curvature_indices(closure.batch_size, closure.takes_indices, state, options)
-        return None if indices is None else lambda: loss_with_graph(lambda: closure.on(indices))
+        return None if indices is None else lambda: closure.with_graph(indices)
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:
