@@ -105,6 +105,20 @@ def test_cli_bad_value_is_one_line_without_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == ["error: task.noise_low: must be ≤ task.noise_high (3 > 1)"]
 
 
+@pytest.mark.parametrize("overrides, key, accepted", [
+    (("+optim.lr=0.1",), "optim.lr", "krylov_dim"),  # KryBall has no learning rate: Hydra's hint must not end in a traceback
+    (("optim=adam", "+optim.foo=1"), "optim.foo", "lr"),
+    (("optim=soap", "+optim.foo=1"), "optim.foo", "lr"),  # pytorch-optimizer's take **kwargs: it would be ignored
+    (("+task.foo=1",), "task.foo", "batch_size"),
+    (("+model.bar=2",), "model.bar", "hidden_sizes"),
+])
+def test_cli_unknown_key_is_one_line_naming_it_and_the_keys_taken(tmp_path, overrides, key, accepted):
+    result = cli(*overrides, "epochs=1", tmp_path=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {key}: not a key of ") and accepted in line.split("it takes:")[1]
+
+
 def test_cli_unknown_choice_lists_the_options(tmp_path):
     result = cli("optim=sgd", tmp_path=tmp_path)
     assert result.returncode != 0

@@ -28,7 +28,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
 
-from suite.config import ConfigError
+from suite.config import ConfigError, refuse_unknown_keys
 
 
 class DoesNotApply(ValueError):
@@ -80,6 +80,7 @@ def batches_per_epoch_exceed_one(task) -> bool:
 def build_optimizer(node: DictConfig, model: torch.nn.Module, task) -> torch.optim.Optimizer:
     """The optimiser the config describes, on the model's parameters grouped as it asks."""
     spec = OmegaConf.to_container(node, resolve=True)
+    refuse_unknown_keys("optim", spec, supplied=("params",))
     name = spec.pop("name", None) or str(spec.get("_target_"))
     options = SuiteOptions.of(spec.pop("suite", None))
     try:
