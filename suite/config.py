@@ -31,6 +31,17 @@ def compose_config(overrides: list[str], config_dir: Path = CONF_DIR) -> DictCon
         return compose(config_name="config", overrides=list(overrides))
 
 
+def shown(path: str | Path) -> str:
+    """A path as the suite prints it: relative to the working directory where it lies below it, else absolute — a
+    path the user can use from where they stand (committed files name paths relative to the repository
+    instead: ``suite.sweeps.backend.repo_relative``)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 class ConfigError(ValueError):
     def __init__(self, key: str, message: str):
         super().__init__(f"{key}: {message}")

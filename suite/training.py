@@ -11,6 +11,7 @@ record, the checkpoints and W&B, into its run directory, which the others learn 
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,15 +21,21 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from . import processes as processes_mod
-from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint, search_root
 from .closure import Counts
-from .config import check_config, pick_device
+from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
 from .record import RunRecord, RunSummary, Status
 
 log = logging.getLogger("train")
+
+
+def notice(line: str) -> None:
+    """One line for the user, on stderr (stdout is the run's summary) and in the run's log."""
+    log.info(line)
+    print(line, file=sys.stderr, flush=True)
 
 
 def is_finite_row(row: dict) -> bool:
@@ -68,6 +75,9 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     # Resume from the last checkpoint (the one process 0 finds, loaded by every process), or start afresh.
     counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, Status.RUNNING
     checkpoint = parallel.from_main(lambda: find_checkpoint(cfg, run_dir) if cfg.resume else None)
+    if cfg.resume and checkpoint is None and parallel.is_main:  # say so: a user cannot tell otherwise
+        notice(f"resume=true: no checkpoint of this config under {shown(search_root(run_dir))}/ (runs with "
+               "checkpoint=true write one every epoch); this run starts afresh")
     if checkpoint is not None:
         run_dir, saved = checkpoint.parent, load_checkpoint(checkpoint, device)
         model.load_state_dict(saved["model"])
