@@ -62,7 +62,7 @@ RULES = {
     "epochs": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
     "dtype": (lambda v: v in ("float32", "float64"), "must be float32 or float64"),
-    "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for PyTorch's default)"),
+    "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for the default rule: docs/suite.md, \"Threads\")"),
     "task.batch_size": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "task.num_samples": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "task.condition_number": (lambda v: _is_number(v) and v >= 1, "must be a number ≥ 1"),

@@ -32,6 +32,22 @@ from .record import RunRecord, RunSummary, Status
 log = logging.getLogger("train")
 
 
+# The default thread rule (``threads=null``; docs/suite.md, "Threads"): on a CPU, a model below this many parameters
+# trains with one intra-op thread. Its operations are too small to share out: a second thread gains little on an
+# idle machine and, when another process is busy, waits on it at every operation (measured there: the main job took
+# 13× as long with PyTorch's default of two threads as with one).
+SMALL_MODEL_PARAMETERS = 1_000_000
+
+
+def intra_op_threads(requested: int | None, model: torch.nn.Module, device: torch.device) -> int | None:
+    """The torch intra-op threads of a run: ``threads`` as configured, or by the default rule (None: PyTorch's)."""
+    if requested is not None:
+        return requested
+    if device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS:
+        return 1
+    return None
+
+
 def notice(line: str) -> None:
     """One line for the user, on stderr (stdout is the run's summary) and in the run's log."""
     log.info(line)
@@ -56,8 +72,6 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
     if processes.is_main:  # the others record nothing: their run directory is process 0's
         run_dir.mkdir(parents=True, exist_ok=True)
     device = processes_mod.device_of(processes, pick_device(cfg.device))
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
     with processes_mod.process_group(processes, device):
         return _run(cfg, run_dir, on_epoch, processes, device)
 
@@ -67,6 +81,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     # Build the task (data or objective), the model, the optimiser and the logger.
     experiment = build_experiment(cfg, device)
     task, model = experiment.task, experiment.model
+    if (threads := intra_op_threads(cfg.threads, model, device)) is not None:
+        torch.set_num_threads(threads)
     parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name)
     optimizer = parallel.optimizer
     run_dir = parallel.from_main(lambda: run_dir)  # the run directory is process 0's
