@@ -11,8 +11,8 @@ Hydra composes the config from ``conf/``; :func:`suite.training.run` does the jo
 data parallelism and launchers: docs/scaling.md).
 """
 
+import shutil
 import sys
-import warnings
 from pathlib import Path
 
 import hydra
@@ -25,12 +25,6 @@ from suite.config import ConfigError
 from suite.record import RunSummary
 from suite.standing import standing_lines
 from suite.training import run
-
-# conf/hydra/launcher/submitit_*.yaml are named as the plugin's schemas on purpose (hydra/launcher=submitit_local
-# picks ours), so Hydra validates them against those schemas, and says that this matching is deprecated. Ours set
-# every key themselves and load the same without it.
-warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
-
 
 def print_summary(summary: RunSummary) -> None:
     def fmt(value):
@@ -56,14 +50,32 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def discard_stub(run_dir: Path) -> None:
+    """A run refused before it started leaves no run directory: remove what Hydra wrote into it (``.hydra/`` and the
+    log), and the directory if that emptied it, with the folders above it under ``outputs/`` that it alone was in
+    (the date folder) — never anything else, so a directory that held more stays as it was."""
+    if (run_dir / "summary.json").exists():
+        return
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    (run_dir / "train.log").unlink(missing_ok=True)
+    folder, cwd = run_dir.resolve(), Path.cwd().resolve()
+    while folder != cwd and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+        if "outputs" not in folder.parts or folder.name == "outputs":
+            break
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         summary = run(cfg, run_dir)
     except ConfigError as error:
+        discard_stub(run_dir)
         fail(f"error: {error.key}: {error.message}")
     except InstantiationException as error:  # e.g. task=xor model=cnn: the model does not fit
+        discard_stub(run_dir)
         fail(f"error: config: {error.__cause__ or error} (does the model fit the task?)")
     except KeyboardInterrupt:
         fail(f"interrupted: the record so far is in {run_dir}", code=130)

@@ -1,28 +1,50 @@
 """Evaluating a user's closure the way KryBall needs it (thesis §5.1.1; docs/design.md §3).
 
-KryBall differentiates the loss itself (twice: gradient, then Hessian-vector
-products), so its closure only has to return the loss. The standard PyTorch
-closure (``zero_grad(); loss = f(); loss.backward(); return loss``) must still
-work, and so must one that calls ``torch.autograd.backward(loss)``: a plain
-backward would free the graph KryBall is about to differentiate. While KryBall
-evaluates a closure, a backward pass *called by that closure* therefore keeps the
-graph (first evaluation: its gradient still lands in ``.grad``, at the cost of one
-extra backward) or is skipped (gradient-free trial evaluations under
-``torch.no_grad``, where there is no graph to differentiate).
+KryBall differentiates the loss itself (twice: gradient, then Hessian-vector products),
+so its closure only has to return the loss — of the batch as a scalar, or one loss per
+example as a 1-D tensor whose mean is the loss. :class:`Closure` is that closure as
+KryBall calls it during one step: :meth:`Closure.with_graph` at θ (and at a sub-batch,
+:mod:`kryball.sub_batch`), :meth:`Closure.without_graph` at trial points.
 
-How backward is intercepted, and why this way: a ``torch.overrides.TorchFunctionMode``
-entered around the closure call. Both ``Tensor.backward`` and
-``torch.autograd.backward`` dispatch through ``__torch_function__`` when a mode is
-active (the latter since PyTorch added the check to it; a reference imported with
-``from torch.autograd import backward`` is covered too, the check is in the function
-body). Torch-function modes live on a per-thread stack, so only the thread that
-runs the closure sees the mode: another thread training another model, or code
-running after the closure returns, calls the real backward. The alternative, a
-process-wide replacement of ``Tensor.backward`` (what this module did before),
-dropped other threads' backward passes while a closure ran. The mode sees every
-torch call the closure makes and passes it straight on; on the MNIST-1D MLP
-(batch 512, 1 CPU thread) a forward pass took 2.39 ms with and without it.
+**Trial points of losses that differentiate.** A trial point needs only the loss's value,
+so it is evaluated under ``torch.no_grad``, which saves recording a graph. A loss that
+itself differentiates — a physics-informed residual (the network's derivatives with
+respect to its inputs, ``torch.autograd.grad(u, x, create_graph=True)``), a gradient
+penalty — cannot be built without a graph. Such a closure says so by calling
+``torch.autograd.grad`` (or anything built on it, such as
+``torch.autograd.functional.jacobian``) while it is evaluated with a graph at θ, which the
+mode below sees; its trial points of that step are then evaluated with gradient tracking
+on, the result detached. A trial evaluation that was not preceded by one at θ (the
+landscape samples of :mod:`kryball.landscape`) learns it the same way: a no-grad
+evaluation in which the closure called ``torch.autograd.grad`` is evaluated again with
+gradient tracking and the closure remembered as one that differentiates. Ordinary
+losses keep the graph-free trial evaluation.
+
+**Backward inside the closure.** The standard PyTorch closure (``zero_grad(); loss = f();
+loss.backward(); return loss``) must still work, and so must one that calls
+``torch.autograd.backward(loss)``: a plain backward would free the graph KryBall is
+about to differentiate. While KryBall evaluates a closure, a backward pass *called by
+that closure* therefore keeps the graph (evaluation at θ: its gradient still lands in
+``.grad``, at the cost of one extra backward) or is skipped (trial evaluations, which
+must not change ``.grad``).
+
+How both are seen, and why this way: a ``torch.overrides.TorchFunctionMode`` entered
+around the closure call. ``Tensor.backward``, ``torch.autograd.backward`` and
+``torch.autograd.grad`` dispatch through ``__torch_function__`` when a mode is active
+(a reference imported with ``from torch.autograd import backward`` is covered too: the
+check is in the function body). Torch-function modes live on a per-thread stack, so only
+the thread that runs the closure sees the mode: another thread training another model,
+or code running after the closure returns, calls the real functions. The alternative, a
+process-wide replacement of ``Tensor.backward`` (what this module did once), dropped
+other threads' backward passes while a closure ran. The mode sees every torch call the
+closure makes and passes it straight on; on the MNIST-1D MLP (batch 512, 1 CPU thread) a
+forward pass took 2.39 ms with and without it.
 """
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -30,37 +52,100 @@ from torch.overrides import TorchFunctionMode
 _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
 
 
-class _ClosureBackward(TorchFunctionMode):
-    """A backward pass inside the closure keeps the graph (``keep=True``) or is skipped; everything else is
-    passed on unchanged. Active on the entering thread only."""
+class _ClosureMode(TorchFunctionMode):
+    """A backward pass inside the closure keeps the graph (``keep_backward=True``) or is skipped; a call of
+    ``torch.autograd.grad`` is noted (``differentiated``); everything else is passed on unchanged. Active on
+    the entering thread only."""
 
-    def __init__(self, keep: bool):
+    def __init__(self, keep_backward: bool):
         super().__init__()
-        self.keep = keep
+        self.keep_backward = keep_backward
+        self.differentiated = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         if func in _BACKWARDS:
-            if not self.keep:
+            if not self.keep_backward:
                 return None
             kwargs["retain_graph"] = True
+        elif func is torch.autograd.grad:
+            self.differentiated = True
         return func(*args, **kwargs)
 
 
-def _checked(loss) -> torch.Tensor:
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise TypeError(f"the closure must return the loss as a scalar tensor, got {type(loss).__name__}"
-                        + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
-    return loss.reshape(())
+class Closure:
+    """The user's closure as KryBall evaluates it during one step.
+
+    ``with_graph()`` is the batch's loss with gradient tracking (``with_graph(indices)``:
+    the loss of the examples ``indices`` only, for curvature on a sub-batch);
+    ``without_graph()`` is the loss at a trial point, detached. Per-example losses (a 1-D
+    tensor) become their mean, and the batch size is remembered (``batch_size``; ``None``
+    while the closure returns a scalar). ``takes_indices`` says whether ``closure(indices)``
+    is a valid call; ``differentiates`` whether the closure differentiates by itself (its
+    trial points then need gradient tracking: the module docstring).
+    """
+
+    def __init__(self, closure: Callable[..., torch.Tensor]):
+        self._closure = closure
+        self.batch_size: int | None = None
+        self.takes_indices = _takes_an_argument(closure)
+        self.differentiates = False
+
+    def with_graph(self, indices: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean loss of the batch (or of the examples ``indices``) with its graph; a backward pass inside keeps
+        the graph."""
+        mode = _ClosureMode(keep_backward=True)
+        with torch.enable_grad(), mode:
+            loss = self._evaluate(indices)
+        self.differentiates |= mode.differentiated
+        return loss
+
+    def without_graph(self) -> torch.Tensor:
+        """The mean loss of the batch, detached: evaluated under ``torch.no_grad`` unless the closure differentiates;
+        a backward pass inside is skipped."""
+        if not self.differentiates:
+            mode = _ClosureMode(keep_backward=False)
+            try:
+                with torch.no_grad(), mode:
+                    loss = self._evaluate(None)
+            except RuntimeError:
+                if not mode.differentiated:
+                    raise
+            if not mode.differentiated:
+                return loss
+            self.differentiates = True  # it needs a graph of its own: evaluate it again with one
+        with torch.enable_grad(), _ClosureMode(keep_backward=False):
+            return self._evaluate(None).detach()
+
+    def _evaluate(self, indices: torch.Tensor | None) -> torch.Tensor:
+        losses = _checked(self._closure() if indices is None else self._closure(indices))
+        if losses.ndim == 1:
+            if indices is None:
+                self.batch_size = losses.shape[0]
+            return losses.mean()
+        return losses
 
 
-def loss_with_graph(closure) -> torch.Tensor:
-    """Evaluate the closure with gradient tracking; a backward pass inside keeps the graph."""
-    with torch.enable_grad(), _ClosureBackward(keep=True):
-        return _checked(closure())
+def loss_with_graph(closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """Evaluate a closure once with gradient tracking (:meth:`Closure.with_graph`)."""
+    return Closure(closure).with_graph()
 
 
-def loss_without_graph(closure) -> torch.Tensor:
-    """Evaluate the closure under ``torch.no_grad``; a backward pass inside is skipped."""
-    with torch.no_grad(), _ClosureBackward(keep=False):
-        return _checked(closure()).detach()
+def _checked(losses) -> torch.Tensor:
+    """The closure's value if it is a loss: a tensor with one element (as a scalar), or a 1-D tensor of
+    per-example losses."""
+    if not isinstance(losses, torch.Tensor) or (losses.ndim > 1 and losses.numel() != 1):
+        raise TypeError("the closure must return the loss as a scalar tensor, or one loss per example as a 1-D "
+                        f"tensor; got {type(losses).__name__}"
+                        + (f" of shape {tuple(losses.shape)}" if isinstance(losses, torch.Tensor) else ""))
+    return losses.reshape(()) if losses.numel() == 1 and losses.ndim != 1 else losses
+
+
+def _takes_an_argument(closure) -> bool:
+    """Whether ``closure(indices)`` is a valid call (a positional parameter, or ``*args``)."""
+    try:
+        parameters = inspect.signature(closure).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 
 from . import sub_batch
-from .closure import loss_with_graph
+from .closure import Closure, loss_with_graph
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts
 from .optimizer import KryBall
@@ -120,7 +120,7 @@ class _BatchLoss:
 
     def __init__(self, closure, shard_size: int, communication: Communication):
         self._closure, self._shard_size, self._communication = closure, shard_size, communication
-        self.shard = sub_batch.ExampleClosure(closure)  # the shard's examples, for curvature on a sub-batch
+        self.shard = Closure(closure)  # the shard's examples, for curvature on a sub-batch
         self.examples: list[int] | None = None
 
     def __call__(self) -> torch.Tensor:
@@ -259,7 +259,7 @@ class DistributedKryBall(KryBall):
         mine = indices[(indices >= start) & (indices < start + size)] - start
         if not len(mine):  # a loss with a graph whose Hessian is zero
             return lambda: loss_with_graph(lambda: sum(p.sum() for p in params) * 0.0)
-        return lambda: loss_with_graph(lambda: batch.shard.on(mine) * (len(mine) / len(indices)))
+        return lambda: batch.shard.with_graph(mine) * (len(mine) / len(indices))
 
     def _from_first_process(self, number: int, device: torch.device) -> int:
         """The group's first process's ``number``, on every process."""

@@ -6,7 +6,7 @@ at θ + λd for λ on a grid — an exhaustive line search along the step direct
 
 import torch
 
-from .closure import loss_without_graph
+from .closure import Closure
 from .flat import assign, flatten
 
 
@@ -15,7 +15,8 @@ def sample_line(closure, params, direction: torch.Tensor, lambdas: torch.Tensor 
 
     Args:
         closure: returns the loss at the current parameters (as for ``KryBall.step``);
-            evaluated without gradient tracking, a ``backward()`` inside is skipped.
+            evaluated without gradient tracking where it allows (:mod:`kryball.closure`), a ``backward()``
+            inside is skipped.
         params: the parameters θ (tensors of one dtype and device; frozen ones excluded
             by the caller, as ``direction`` must match the trainable ones).
         direction: a flat vector with one entry per element of ``params``, e.g.
@@ -31,11 +32,11 @@ def sample_line(closure, params, direction: torch.Tensor, lambdas: torch.Tensor 
         raise ValueError(f"direction has {direction.numel()} entries, the parameters {theta.numel()}")
     if lambdas is None:
         lambdas = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)
-    losses = []
+    closure, losses = Closure(closure), []
     try:
         for lam in lambdas.tolist():
             assign(params, theta + lam * direction.to(theta))
-            losses.append(loss_without_graph(closure).item())
+            losses.append(closure.without_graph().item())
     finally:
         assign(params, theta)
     return torch.tensor(losses, dtype=torch.float64)

@@ -21,13 +21,14 @@ import torch
 from torch.optim import Optimizer
 
 from . import extra_directions, first_order, hybrid, refresh, sub_batch
-from .closure import loss_with_graph
+from .closure import Closure
 from .flat import assign, flatten
 from .hvp import HessianVectorProducts, gradient
 from .momentum import update_momentum
 from .no_learning_rate import ParamGroup
 from .options import HYPERPARAMETERS, Options
-from .parameters import all_params, check_steppable, refuse_changed_set, refuse_duplicates, trainable_positions
+from .parameters import (all_params, check_steppable, refuse_changed_set, refuse_duplicates,
+                         refuse_other_parameters, shapes, trainable_positions)
 from .search_subspace import keep_krylov_basis, search_subspace
 from .step_info import Status, StepInfo
 from .trust_region_loop import TrialPoints, trust_region_step
@@ -53,8 +54,12 @@ class KryBall(Optimizer):
     - ``step(closure)`` needs a closure that returns the loss of the current batch as a
       scalar tensor connected to the parameters by autograd, or one loss per example (a
       1-D tensor; KryBall minimises their mean). It is called several times per step (the
-      first evaluation with gradient tracking, trial points under ``torch.no_grad``) and
-      must see the same batch each time. With ``curvature_batch``, a closure that also
+      first evaluation with gradient tracking, then the trial points) and must see the same
+      batch each time. Trial points are evaluated under ``torch.no_grad``, unless the closure
+      differentiates by itself — a physics-informed residual or a gradient penalty, built with
+      ``torch.autograd.grad(..., create_graph=True)`` — which KryBall sees in the first
+      evaluation: then with gradient tracking (:mod:`kryball.closure`). Any loss whose first
+      evaluation works, works. With ``curvature_batch``, a closure that also
       takes ``indices`` and returns those examples' losses gets its Hessian-vector
       products on a sub-batch (:mod:`kryball.sub_batch`).
     - KryBall differentiates the loss itself, so the closure need not call backward. One
@@ -73,7 +78,8 @@ class KryBall(Optimizer):
     - The trainable set is fixed once the state exists: freezing or unfreezing a
       parameter (or adding a group) after the first step raises ``ValueError`` naming
       the tensors; restore ``requires_grad`` or build a new KryBall. Moving the model to
-      another dtype or device moves the state with it.
+      another dtype or device moves the state with it. ``load_state_dict`` refuses, by
+      name, a state saved for parameters of other shapes or in another order.
     - A non-finite loss or gradient leaves the parameters unchanged (see ``last_step``)
       and warns once per optimiser.
 
@@ -102,6 +108,10 @@ class KryBall(Optimizer):
         self.__dict__.setdefault("_warned_non_finite", False)  # pickled by a version without the warning
 
     def add_param_group(self, param_group: dict) -> None:
+        if self._state_holder() is not None:
+            raise ValueError(f"KryBall has stepped, and its state (trust-region radius, momentum, Krylov basis) belongs "
+                             f"to the parameters it stepped: a group {len(self.param_groups)} added now cannot join "
+                             "them. Build a new KryBall for the new set of parameters")
         params = param_group.get("params") if isinstance(param_group, dict) else None
         if params is not None and not isinstance(params, (torch.Tensor, set)):  # torch refuses sets, wraps a tensor
             params = list(params)
@@ -116,6 +126,9 @@ class KryBall(Optimizer):
                 raise ValueError(f"KryBall treats all parameters as one vector: {name} must be the same in every group")
 
     def load_state_dict(self, state_dict: dict) -> None:
+        for saved in state_dict.get("state", {}).values():
+            if isinstance(saved, dict) and "shapes" in saved:  # the parameters' shapes when it was saved
+                refuse_other_parameters(self.param_groups, saved["shapes"])
         super().load_state_dict(state_dict)
         # torch builds new plain dicts for the groups: make them KryBall's again (no learning rate to schedule);
         # a saved tuple may come back as a list.
@@ -154,8 +167,8 @@ class KryBall(Optimizer):
         evaluations_before = totals["loss_evals"]
 
         # Line 4: the loss and the gradient g_t.
-        closure = sub_batch.ExampleClosure(closure)  # per-example losses → their mean; sub-batches for curvature
-        loss = loss_with_graph(closure)
+        closure = Closure(closure)  # per-example losses → their mean; sub-batches for curvature; trial points
+        loss = closure.with_graph()
         totals["loss_evals"] += 1
         if not torch.isfinite(loss):
             return self._unchanged(Status.NON_FINITE_LOSS, loss, state)
@@ -217,7 +230,7 @@ class KryBall(Optimizer):
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
         products take (:mod:`kryball.sub_batch`); ``None``: the products take the whole batch's."""
         indices = sub_batch.curvature_indices(closure.batch_size, closure.takes_indices, state, options)
-        return None if indices is None else lambda: loss_with_graph(lambda: closure.on(indices))
+        return None if indices is None else lambda: closure.with_graph(indices)
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:
@@ -268,7 +281,7 @@ class KryBall(Optimizer):
         if not state:
             state.update(step=0, radius=float(options.initial_radius), momentum=params[0].new_zeros(n),
                          krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals(),
-                         trainable=positions)
+                         trainable=positions, shapes=shapes(self.param_groups))
         if "trainable" not in state:  # saved before the set was recorded, on the then first trainable parameter
             if holder is not params[0] or state["momentum"].numel() != n:
                 raise ValueError("KryBall's loaded state is for another set of trainable parameters than the "

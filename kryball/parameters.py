@@ -33,6 +33,26 @@ def describe(param_groups, position: int) -> str:
     return f"the parameter at position {position + len(all_params(param_groups))} (no longer in the optimiser)"
 
 
+def shapes(param_groups) -> list[list[int]]:
+    """The shape of every tensor of every group, in order: recorded in the state, so that a ``state_dict`` is loaded
+    into the parameters it was saved from (lists of ints: ``torch.load(weights_only=True)`` takes them)."""
+    return [list(p.shape) for p in all_params(param_groups)]
+
+
+def refuse_other_parameters(param_groups, saved: list[list[int]]) -> None:
+    """A state saved for parameters of other shapes, or in another order: name the first that differs."""
+    now = shapes(param_groups)
+    if now == saved:
+        return
+    for position, (was, shape) in enumerate(zip(saved, now)):
+        if was != shape:
+            raise ValueError(f"KryBall's state_dict is for other parameters: the tensor saved in the place of "
+                             f"{describe(param_groups, position)} had shape {tuple(was)}. Load it into the "
+                             "parameters it was saved from, in the same order")
+    raise ValueError(f"KryBall's state_dict is for other parameters: it was saved with {len(saved)} tensors, this "
+                     f"optimiser has {len(now)}. Load it into the parameters it was saved from, in the same order")
+
+
 def refuse_duplicates(tensors: list, group_index: int) -> None:
     """A tensor given twice in one group (torch.optim only warns)."""
     seen = {}

@@ -20,7 +20,7 @@ costs on the whole batch (measured: docs/performance.md). Hence the closure cont
   the examples ``indices`` only (a 1-D ``torch.long`` tensor of distinct positions in
   the batch, on the CPU), per example or their mean, with a graph.
 
-KryBall learns the batch size from the per-example losses. A closure that returns a
+KryBall learns the batch size from the per-example losses (:class:`kryball.closure.Closure`). A closure that returns a
 scalar has no examples to draw from (a function, or a batch taken as a whole): its
 curvature is taken on the whole batch, as without the option. One that returns
 per-example losses but takes no argument cannot evaluate a subset: it also gets
@@ -37,7 +37,6 @@ workers), so ``torch.manual_seed`` makes a run repeatable.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from typing import TYPE_CHECKING, Callable
@@ -46,31 +45,6 @@ import torch
 
 if TYPE_CHECKING:
     from .options import Options
-
-
-class ExampleClosure:
-    """The user's closure as KryBall calls it: ``()`` gives the batch's mean loss, ``on(indices)`` a subset's.
-
-    Remembers the batch size when the closure returns per-example losses (``None``
-    when it returns a scalar).
-    """
-
-    def __init__(self, closure: Callable[..., torch.Tensor]):
-        self._closure = closure
-        self.batch_size: int | None = None
-        self.takes_indices = _takes_an_argument(closure)
-
-    def __call__(self) -> torch.Tensor:
-        losses = _checked(self._closure())
-        if losses.ndim == 1:
-            self.batch_size = losses.shape[0]
-            return losses.mean()
-        return losses
-
-    def on(self, indices: torch.Tensor) -> torch.Tensor:
-        """The mean loss of the examples ``indices`` of the batch."""
-        losses = _checked(self._closure(indices))
-        return losses.mean() if losses.ndim == 1 else losses
 
 
 def subset_size(batch_size: int, curvature_batch: int | float | None) -> int:
@@ -115,22 +89,3 @@ def start_sampler(state: dict, agree: Callable[[int], int] = int) -> None:
 def draw_generator(state: dict) -> torch.Generator:
     """The generator of the next draw: it depends on the sampler's seed and the number of draws so far alone."""
     return torch.Generator().manual_seed(state["curvature_seed"] * 1_000_003 + state["curvature_draws"])
-
-
-def _checked(losses):
-    """The closure's value if it is a loss: a tensor with one element, or a 1-D tensor of per-example losses."""
-    if not isinstance(losses, torch.Tensor) or (losses.ndim > 1 and losses.numel() != 1):
-        raise TypeError("the closure must return the loss as a scalar tensor, or one loss per example as a 1-D "
-                        f"tensor; got {type(losses).__name__}"
-                        + (f" of shape {tuple(losses.shape)}" if isinstance(losses, torch.Tensor) else ""))
-    return losses
-
-
-def _takes_an_argument(closure) -> bool:
-    """Whether ``closure(indices)`` is a valid call (a positional parameter, or ``*args``)."""
-    try:
-        parameters = inspect.signature(closure).parameters.values()
-    except (TypeError, ValueError):  # a builtin or C callable without a signature
-        return False
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)

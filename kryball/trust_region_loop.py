@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import torch
 
-from .closure import loss_without_graph
+from .closure import Closure
 from .flat import assign, flatten
 from .step_info import Status, StepInfo
 from .trust_region import (TrustRegionSolution, is_accepted, predicted_reduction, predicts_measurable_decrease,
@@ -44,14 +44,14 @@ class TrialPoints:
     """Trial points θ + p around the current θ: moves the parameters there and evaluates the loss."""
 
     @torch.no_grad()
-    def __init__(self, params: list[torch.Tensor], closure: Callable[[], torch.Tensor], totals: dict[str, int]):
+    def __init__(self, params: list[torch.Tensor], closure: Closure, totals: dict[str, int]):
         self._params, self._closure, self._totals = params, closure, totals
         self.theta = flatten(params)
 
     def loss_at(self, p: torch.Tensor) -> float:
-        """Move θ to θ + p and return the loss there (evaluated without a graph)."""
+        """Move θ to θ + p and return the loss there (without a graph where the closure allows: :mod:`kryball.closure`)."""
         self.move_to(p)
-        trial_loss = loss_without_graph(self._closure).item()
+        trial_loss = self._closure.without_graph().item()
         self._totals["loss_evals"] += 1
         return trial_loss
 

@@ -10,3 +10,12 @@
 
 Tasks (``tasks/``) and models (``models/``) are separate packages; ``kryball`` does not import this one.
 """
+
+import warnings
+
+# conf/hydra/launcher/submitit_*.yaml are named as the plugin's schemas on purpose (hydra/launcher=submitit_local
+# picks ours), so Hydra validates them against those schemas, and says that this matching is deprecated. Ours set
+# every key themselves and load the same without it. Filtered here, on import of the suite, so that every process
+# that composes the config filters it: train.py and each launcher job, which loads its sweep config after
+# unpickling train.py's task function and, with it, this package.
+warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")

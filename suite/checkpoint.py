@@ -73,6 +73,12 @@ def checkpoint_config(path: Path) -> dict | None:
         return None
 
 
+def search_root(run_dir: Path) -> Path:
+    """Where ``resume=true`` looks for a checkpoint of the run's config: under the ``outputs/`` folder the run directory
+    lies in (else beside it)."""
+    return next((p for p in run_dir.resolve().parents if p.name == "outputs"), run_dir.resolve().parent)
+
+
 def find_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     wanted = comparable(cfg)
 
@@ -82,6 +88,5 @@ def find_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     here = run_dir / NAME
     if here.exists() and of_this_config(here):
         return here
-    root = next((p for p in run_dir.resolve().parents if p.name == "outputs"), run_dir.resolve().parent)
-    newest_first = sorted(root.glob(f"**/{NAME}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    newest_first = sorted(search_root(run_dir).glob(f"**/{NAME}"), key=lambda p: p.stat().st_mtime, reverse=True)
     return next((path for path in newest_first if path != here.resolve() and of_this_config(path)), None)

@@ -7,12 +7,14 @@ traceback. Group choices (``task=``, ``optim=``…) are Hydra's to check: it lis
 options itself.
 """
 
+import inspect
 import math
 from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -27,6 +29,17 @@ def compose_config(overrides: list[str], config_dir: Path = CONF_DIR) -> DictCon
     GlobalHydra.instance().clear()  # compose may run many times in one process
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
+
+
+def shown(path: str | Path) -> str:
+    """A path as the suite prints it: relative to the working directory where it lies below it, else absolute — a
+    path the user can use from where they stand (committed files name paths relative to the repository
+    instead: ``suite.sweeps.backend.repo_relative``)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 class ConfigError(ValueError):
@@ -49,7 +62,7 @@ RULES = {
     "epochs": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
     "dtype": (lambda v: v in ("float32", "float64"), "must be float32 or float64"),
-    "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for PyTorch's default)"),
+    "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for the default rule: docs/suite.md, \"Threads\")"),
     "task.batch_size": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "task.num_samples": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
     "task.condition_number": (lambda v: _is_number(v) and v >= 1, "must be a number ≥ 1"),
@@ -80,6 +93,32 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("task.noise_low", f"must be ≤ task.noise_high ({task.noise_low} > {task.noise_high})")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device", "cuda requested but no CUDA device is available (use device=auto or cpu)")
+
+
+# Keys of a group's config that are the suite's, not its target's: the run's label and an optimiser's suite node
+# (suite/optimisers/build.py).
+SUITE_KEYS = ("name", "suite")
+
+
+def refuse_unknown_keys(group: str, spec: dict, supplied: tuple[str, ...] = ()) -> None:
+    """A key of a group's config that its ``_target_`` does not take — ``+optim.lr=0.1`` for KryBall, which has no
+    learning rate, or a misspelt option — as one line naming the key and the keys it takes, instead of the
+    ``TypeError`` the constructor would raise (or the silence of one that swallows ``**kwargs``, as
+    pytorch-optimizer's do). ``supplied``: the arguments the suite passes itself (the optimiser's parameters, a
+    task's seed, device and dtype), which the config may not set."""
+    target = spec.get("_target_")
+    if not isinstance(target, str):
+        return
+    try:
+        signature = inspect.signature(get_object(target))
+    except (ValueError, TypeError, ImportError, AttributeError):  # no signature to read: the constructor will say
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [name for name, p in signature.parameters.items() if p.kind in named and name not in supplied]
+    for key in spec:
+        if not key.startswith("_") and key not in SUITE_KEYS and key not in accepted:
+            raise ConfigError(f"{group}.{key}", f"not a key of {spec.get('name', target)} ({target}); it takes: "
+                                                f"{', '.join(accepted) or 'no keys'}")
 
 
 def pick_device(name: str) -> torch.device:

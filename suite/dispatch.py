@@ -117,7 +117,7 @@ def pool(executor: str, jobs: int, folder: pathlib.Path, name: str, changes: dic
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                       initializer=set_threads, initargs=(threads,))
-    return SubmititPool(submitit_executor(executor, folder / "%j", name, changes or {}), jobs, threads)
+    return SubmititPool(submitit_executor(executor, folder, name, changes or {}), jobs, threads)  # files named by job id
 
 
 def set_threads(threads: int | None) -> None:

@@ -14,13 +14,15 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError
+from .config import ConfigError, refuse_unknown_keys
 from .optimisers import build_optimizer
 
 
 def build(node: DictConfig, **kwargs):
-    """Instantiate a group's config; its ``name`` labels the run and is no constructor argument."""
+    """Instantiate a group's config; its ``name`` labels the run and is no constructor argument. A key the target
+    does not take is a one-line ``ConfigError`` (``kwargs`` and an optimiser's ``params`` are the suite's to pass)."""
     spec = OmegaConf.to_container(node, resolve=True)
+    refuse_unknown_keys(node._key() or "config", spec, supplied=("params", *kwargs))
     spec.pop("name", None)
     try:
         return instantiate(spec, **kwargs)

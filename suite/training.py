@@ -11,6 +11,7 @@ record, the checkpoints and W&B, into its run directory, which the others learn 
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,15 +21,37 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from . import processes as processes_mod
-from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint, search_root
 from .closure import Counts
-from .config import check_config, pick_device
+from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
 from .record import COLUMNS, RunRecord, RunSummary, Status
 
 log = logging.getLogger("train")
+
+
+# The default thread rule (``threads=null``; docs/suite.md, "Threads"): on a CPU, a model below this many parameters
+# trains with one intra-op thread. Its operations are too small to share out: a second thread gains little on an
+# idle machine and, when another process is busy, waits on it at every operation (measured there: the main job took
+# 13× as long with PyTorch's default of two threads as with one).
+SMALL_MODEL_PARAMETERS = 1_000_000
+
+
+def intra_op_threads(requested: int | None, model: torch.nn.Module, device: torch.device) -> int | None:
+    """The torch intra-op threads of a run: ``threads`` as configured, or by the default rule (None: PyTorch's)."""
+    if requested is not None:
+        return requested
+    if device.type == "cpu" and sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS:
+        return 1
+    return None
+
+
+def notice(line: str) -> None:
+    """One line for the user, on stderr (stdout is the run's summary) and in the run's log."""
+    log.info(line)
+    print(line, file=sys.stderr, flush=True)
 
 
 def is_finite_row(row: dict) -> bool:
@@ -49,8 +72,6 @@ def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | N
     if processes.is_main:  # the others record nothing: their run directory is process 0's
         run_dir.mkdir(parents=True, exist_ok=True)
     device = processes_mod.device_of(processes, pick_device(cfg.device))
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
     with processes_mod.process_group(processes, device):
         return _run(cfg, run_dir, on_epoch, processes, device)
 
@@ -60,6 +81,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     # Build the task (data or objective), the model, the optimiser and the logger.
     experiment = build_experiment(cfg, device)
     task, model = experiment.task, experiment.model
+    if (threads := intra_op_threads(cfg.threads, model, device)) is not None:
+        torch.set_num_threads(threads)
     parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name)
     optimizer = parallel.optimizer
     run_dir = parallel.from_main(lambda: run_dir)  # the run directory is process 0's
@@ -68,6 +91,9 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     # Resume from the last checkpoint (the one process 0 finds, loaded by every process), or start afresh.
     counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, Status.RUNNING
     checkpoint = parallel.from_main(lambda: find_checkpoint(cfg, run_dir) if cfg.resume else None)
+    if cfg.resume and checkpoint is None and parallel.is_main:  # say so: a user cannot tell otherwise
+        notice(f"resume=true: no checkpoint of this config under {shown(search_root(run_dir))}/ (runs with "
+               "checkpoint=true write one every epoch); this run starts afresh")
     if checkpoint is not None:
         run_dir, saved = checkpoint.parent, load_checkpoint(checkpoint, device)
         model.load_state_dict(saved["model"])

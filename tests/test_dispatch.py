@@ -20,8 +20,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def job_folders(folder: pathlib.Path) -> list[str]:
-    """The jobs submitit made under ``folder`` (one folder each, named by its job id)."""
-    return sorted(p.name for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+    """The jobs submitit made in ``folder`` (files named by job id: ``<id>_submitted.pkl``, its logs, its result),
+    and nothing else there: no folder, such as an empty one named ``%j``."""
+    if not folder.exists():
+        return []
+    assert not [p for p in folder.iterdir() if p.is_dir()]
+    return sorted(p.name.split("_")[0] for p in folder.glob("*_submitted.pkl"))
 
 
 @pytest.mark.heavy
@@ -35,7 +39,9 @@ def test_a_multirun_through_hydras_submitit_launcher(tmp_path):
     summaries = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*_xor_kryball_seed*/summary.json"))]
     assert [(s["seed"], s["status"]) for s in summaries] == [(0, "converged"), (1, "converged")]
     assert len(job_folders(tmp_path / ".submitit")) == 2  # two jobs, their logs and results under the sweep
-    assert "validated against ConfigStore schema" not in done.stderr  # ours extend the plugin's on purpose
+    # Ours extend the plugin's schemas on purpose: neither the parent nor a job warns about it.
+    logs = [done.stderr, *(p.read_text() for p in (tmp_path / ".submitit").glob("*_log.*"))]
+    assert len(logs) == 5 and not [log for log in logs if "validated against ConfigStore schema" in log]
 
 
 @pytest.mark.heavy

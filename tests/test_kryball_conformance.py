@@ -227,3 +227,23 @@ def test_non_contiguous_parameters_step_like_contiguous_ones():
 def test_the_state_is_not_empty_after_a_step():
     _, opt = primed(steps=1)
     assert len(opt.state) == 1 and opt.state_dict()["state"][0]["step"] == 1
+
+
+def test_a_state_of_other_parameters_is_refused_where_adam_refuses_it():
+    """Adam fails on the first step after its state was loaded into parameters in another order (a size mismatch);
+    KryBall, whose state is one flat vector, refuses it at the load, naming the parameter (nothing is loaded)."""
+    model, opt = primed()
+    adam = torch.optim.Adam(model.parameters())
+    loss_of(model)().backward()
+    adam.step()
+    swapped = list(mlp().parameters())[::-1]
+    other_adam = torch.optim.Adam(swapped)
+    other_adam.load_state_dict(adam.state_dict())
+    for p in swapped:
+        p.grad = torch.ones_like(p)
+    with pytest.raises(RuntimeError, match="size"):
+        other_adam.step()
+    other = KryBall(swapped, refresh=3)
+    with pytest.raises(ValueError, match="state_dict is for other parameters"):
+        other.load_state_dict(opt.state_dict())
+    assert other.state_dict()["state"] == {}

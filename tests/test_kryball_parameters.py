@@ -66,13 +66,58 @@ def test_swapping_frozen_parameters_of_equal_size_is_refused():
         opt.step(lambda: (a ** 4).sum() + (b ** 2).sum())
 
 
-def test_a_parameter_group_added_mid_run_is_refused():
+def test_a_parameter_group_added_after_stepping_is_refused_as_such():
     a, b = two_params()
     opt = KryBall([a])
     opt.step(lambda: coupled(a, b))
+    steps = opt.totals["steps"]
+    with pytest.raises(ValueError, match="KryBall has stepped.*group 1 added now") as error:
+        opt.add_param_group({"params": [b]})
+    assert "unfrozen" not in str(error.value) and "\n" not in str(error.value)
+    assert len(opt.param_groups) == 1  # nothing was added: the run goes on
+    opt.step(lambda: coupled(a, b))
+    assert opt.totals["steps"] == steps + 1
+
+
+def test_a_group_added_before_the_first_step_joins():
+    a, b = two_params()
+    opt = KryBall([a])
     opt.add_param_group({"params": [b]})
-    with pytest.raises(ValueError, match="parameter 0 of group 1 .*was unfrozen"):
-        opt.step(lambda: coupled(a, b))
+    opt.step(lambda: coupled(a, b))
+    assert opt.vectors["gradient"].numel() == a.numel() + b.numel()
+
+
+def saved_state(params, steps=3):
+    opt = KryBall(params)
+    for _ in range(steps):
+        opt.step(lambda: coupled(*params) if len(params) == 2 else coupled(params[0], params[0][:2]))
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_a_state_dict_loaded_into_parameters_in_another_order_is_refused_naming_the_first_mismatch():
+    a, b = two_params()
+    saved = saved_state([a, b])
+    opt = KryBall([b, a])
+    with pytest.raises(ValueError, match=r"in the place of parameter 0 of group 0 \(shape \(2,\)\) had shape \(3,\)"):
+        opt.load_state_dict(saved)
+    assert opt.state_dict()["state"] == {} and opt.totals["steps"] == 0  # nothing was loaded
+
+
+def test_a_state_dict_loaded_into_another_set_of_parameters_is_refused():
+    a, b = two_params()
+    saved = saved_state([a, b])
+    with pytest.raises(ValueError, match="for other parameters"):
+        KryBall([a, b, torch.nn.Parameter(torch.ones(4, dtype=torch.float64))]).load_state_dict(saved)
+    wider = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"parameter 1 of group 0 \(shape \(4,\)\) had shape \(2,\)"):
+        KryBall([a, wider]).load_state_dict(saved)
+    groups = KryBall([{"params": [a]}, {"params": [b]}])  # the same tensors in two groups: the same vector θ
+    groups.load_state_dict({**saved, "param_groups": [{**saved["param_groups"][0], "params": [0]},
+                                                      {**saved["param_groups"][0], "params": [1]}]})
+    assert groups.totals == saved["state"][0]["totals"]
 
 
 def test_named_parameters_are_named_in_the_message():

@@ -1,11 +1,14 @@
-"""The fast path agrees with the slow dense reference (kryball/reference.py; docs/design.md)."""
+"""The fast path agrees with the slow dense reference (kryball/reference.py; docs/design.md), which shares none of
+its step: the trajectory, the radius, the saddle-free direction, the momentum and the saved state."""
+
+import math
 
 import pytest
 import torch
 
-from kryball import KryBall, exact_sfn_direction
+from kryball import KryBall, exact_sfn_direction, solve_subproblem
 from kryball.flat import flatten
-from kryball.reference import ReferenceKryBall
+from kryball.reference import ReferenceKryBall, dense_subproblem
 
 
 def nonconvex(n, seed):
@@ -34,6 +37,11 @@ def test_same_trajectory_as_the_reference(hyperparameters, seed):
         torch.testing.assert_close(theta.detach(), reference.theta, atol=1e-10, rtol=1e-10)
         assert fast.state[theta]["radius"] == pytest.approx(reference.radius, rel=1e-10)
         torch.testing.assert_close(fast.vectors["sfn_direction"], reference.sfn_direction, atol=1e-9, rtol=1e-9)
+        torch.testing.assert_close(fast.vectors["momentum"], reference.momentum, atol=1e-10, rtol=1e-10)
+        saved = fast.state_dict()["state"][0]  # what a checkpoint holds
+        assert saved["radius"] == pytest.approx(reference.radius, rel=1e-10)
+        torch.testing.assert_close(saved["momentum"], reference.momentum, atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(saved["krylov_basis"], reference.krylov_basis, atol=1e-8, rtol=1e-8)
 
 
 def test_same_trajectory_on_a_network_with_several_parameter_tensors():
@@ -63,3 +71,27 @@ def test_reference_sfn_is_exact_when_the_krylov_space_is_everything():
     H = torch.autograd.functional.hessian(loss_fn, start)
     reference.step()
     torch.testing.assert_close(reference.sfn_direction, exact_sfn_direction(H, g, 1e-4))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_references_subproblem_solver_agrees_with_the_fast_one(seed):
+    """Two exact solvers written apart (secular Newton, bisection) give the same step, definite or not."""
+    generator = torch.Generator().manual_seed(seed)
+    k = 1 + seed % 5
+    M = torch.randn(k, k, dtype=torch.float64, generator=generator)
+    A = (M + M.T) / 2 + (seed % 3 - 1) * torch.eye(k, dtype=torch.float64)
+    b = torch.randn(k, dtype=torch.float64, generator=generator)
+    radius = float(torch.rand((), generator=generator, dtype=torch.float64)) * 3 + 0.05
+    step, on_boundary = dense_subproblem(A, b, radius)
+    fast = solve_subproblem(A, b, radius)
+    torch.testing.assert_close(step, fast.step, atol=1e-9, rtol=1e-9)
+    assert on_boundary == fast.hits_boundary
+
+
+def test_the_references_subproblem_solver_takes_the_hard_case_to_the_boundary():
+    A = torch.diag(torch.tensor([-2.0, 1.0, 3.0], dtype=torch.float64))
+    b = torch.tensor([0.0, 1.0, 3.0], dtype=torch.float64)  # nothing along the lowest eigenvector
+    step, on_boundary = dense_subproblem(A, b, 2.0)
+    assert on_boundary and step.norm().item() == pytest.approx(2.0)
+    torch.testing.assert_close(step[1:], torch.tensor([-1 / 3, -3 / 5], dtype=torch.float64))
+    assert abs(step[0].item()) == pytest.approx(math.sqrt(4 - 1 / 9 - 9 / 25))

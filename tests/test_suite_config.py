@@ -105,6 +105,45 @@ def test_cli_bad_value_is_one_line_without_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == ["error: task.noise_low: must be ≤ task.noise_high (3 > 1)"]
 
 
+@pytest.mark.parametrize("overrides, key, accepted", [
+    (("+optim.lr=0.1",), "optim.lr", "krylov_dim"),  # KryBall has no learning rate: Hydra's hint must not end in a traceback
+    (("optim=adam", "+optim.foo=1"), "optim.foo", "lr"),
+    (("optim=soap", "+optim.foo=1"), "optim.foo", "lr"),  # pytorch-optimizer's take **kwargs: it would be ignored
+    (("+task.foo=1",), "task.foo", "batch_size"),
+    (("+model.bar=2",), "model.bar", "hidden_sizes"),
+])
+def test_cli_unknown_key_is_one_line_naming_it_and_the_keys_taken(tmp_path, overrides, key, accepted):
+    result = cli(*overrides, "epochs=1", tmp_path=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {key}: not a key of ") and accepted in line.split("it takes:")[1]
+
+
+def test_cli_a_run_refused_at_start_leaves_no_run_directory(tmp_path):
+    outputs = tmp_path / "outputs"
+    done = subprocess.run([sys.executable, str(REPO / "train.py"), "task=xor", "seed=abc",
+                           f"hydra.run.dir={outputs / 'runs' / 'day' / 'run'}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == "error: seed: must be an integer, got 'abc'"
+    assert outputs.is_dir() and not any(outputs.iterdir())  # no run directory, no empty date folder
+    kept = tmp_path / "mine"
+    (kept / "notes").mkdir(parents=True)  # a directory that holds more than Hydra's stub is left as it was
+    done = subprocess.run([sys.executable, str(REPO / "train.py"), "+task.foo=1", f"hydra.run.dir={kept}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and sorted(p.name for p in kept.iterdir()) == ["notes"]
+
+
+def test_cli_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path):
+    run_dir = tmp_path / "outputs" / "run"
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "task=xor", "optim=adam", "epochs=2",
+                             "resume=true", f"hydra.run.dir={run_dir}"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0
+    assert result.stderr.count("resume=true: no checkpoint of this config under outputs/") == 1
+    assert "this run starts afresh" in result.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["epochs_run"] == 2
+
+
 def test_cli_unknown_choice_lists_the_options(tmp_path):
     result = cli("optim=sgd", tmp_path=tmp_path)
     assert result.returncode != 0

@@ -163,3 +163,23 @@ def test_every_experiment_runs_an_epoch(experiment, cifar_dir, tmp_path):
     task = compose_config([f"experiment={experiment}"]).task.name
     cfg = compose_config([f"experiment={experiment}", "epochs=1", *tiny_overrides(task, cifar_dir)])
     assert run(cfg, tmp_path).status in ("completed", "converged")
+
+
+@pytest.mark.parametrize("threads, device, hidden, expected", [
+    (None, "cpu", [256, 256], 1),  # the MNIST-1D MLP (77 k parameters): one thread
+    (None, "cpu", [1024, 1024], None),  # 1.1 M parameters: PyTorch's default
+    (None, "cuda", [256, 256], None),  # the GPU does the work: the CPU threads are PyTorch's
+    (2, "cpu", [256, 256], 2),  # as configured
+])
+def test_the_default_thread_rule(threads, device, hidden, expected):
+    from models.mlp import MLP
+    from suite.training import intra_op_threads
+    model = MLP(40, 10, hidden)
+    assert intra_op_threads(threads, model, torch.device(device)) == expected
+
+
+def test_a_run_at_the_default_threads_of_a_small_model_takes_one_thread(tmp_path, monkeypatch):
+    chosen = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    run(compose_config(["task=xor", "optim=adam", "epochs=1"]), tmp_path / "run")
+    assert chosen == [1]

@@ -1,7 +1,7 @@
 """logger=wandb without network: an offline W&B run directory with the run's history."""
 
 import pytest
-from conftest import compose_config
+from conftest import compose_config, require_module
 
 from suite.training import run
 
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_wandb_offline_writes_a_run_directory(tmp_path, monkeypatch):
-    pytest.importorskip("wandb", reason='wandb is an optional extra: pip install -e ".[wandb]"')
+    require_module("wandb", 'wandb is an optional extra: pip install -e ".[wandb]"')
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc key: mode=auto must pick offline

@@ -5,7 +5,8 @@ Optuna's heartbeat failing and retrying the trial of a worker that stopped beati
 The server runs from the PostgreSQL binaries on this machine (Debian's ``postgresql`` package puts them in
 ``/usr/lib/postgresql/<version>/bin``) as the ``postgres`` user when the tests run as root (the server refuses
 root), in a fresh temporary directory, listening on a Unix socket there only: no port to collide with.
-Without binaries, or where the server cannot start, the tests are skipped and say why."""
+Without binaries, or where the server cannot start, the tests are skipped and say why — except under
+.ci/run (``KRYBALL_REQUIRE_SERVICES=1``), which installs the server where it is missing: there they fail."""
 
 import getpass
 import os
@@ -20,13 +21,13 @@ import time
 
 import optuna
 import pytest
-from conftest import xor_adam_spec
+from conftest import require_module, service_unavailable, xor_adam_spec
 from optuna.trial import TrialState
 
 from suite.config import REPO
 from suite.sweeps import local
 
-pytest.importorskip("psycopg2", reason="psycopg2 (the PostgreSQL driver, in the dev extra) is not installed")
+require_module("psycopg2", "psycopg2 (the PostgreSQL driver, in the dev extra) is not installed")
 
 SERVER_USER = "postgres"  # the account Debian's package creates; the server will not run as root
 
@@ -52,14 +53,14 @@ def postgres_url():
     """A PostgreSQL server of its own for this module: yields the URL of an empty database, stops it after."""
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
+        service_unavailable("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
     if os.geteuid() == 0:
         try:
             server_user = pwd.getpwnam(SERVER_USER)
         except KeyError:
-            pytest.skip(f"running as root and there is no {SERVER_USER!r} user for the server to run as")
+            service_unavailable(f"running as root and there is no {SERVER_USER!r} user for the server to run as")
         if shutil.which("runuser") is None:
-            pytest.skip("running as root and runuser (to start the server as postgres) is missing")
+            service_unavailable("running as root and runuser (to start the server as postgres) is missing")
     home = pathlib.Path(tempfile.mkdtemp(prefix="kryball-pg-"))  # short: a socket path has ~100 characters
     if os.geteuid() == 0:
         os.chown(home, server_user.pw_uid, server_user.pw_gid)
@@ -72,7 +73,7 @@ def postgres_url():
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             server_log = log.read_text().strip().splitlines()[-3:] if log.exists() else []
-            pytest.skip(f"PostgreSQL could not be started ({command[0]}: {' | '.join(tail + server_log)})")
+            service_unavailable(f"PostgreSQL could not be started ({command[0]}: {' | '.join(tail + server_log)})")
 
     started = False
     try:

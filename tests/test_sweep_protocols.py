@@ -176,7 +176,10 @@ def publish(tmp_path, xor_sweep, result, replace=False):
 
 def test_a_tuned_config_is_replaced_only_by_a_comparable_better_result(tmp_path, xor_sweep):
     first = publish(tmp_path, xor_sweep, outcome(12.0))
-    assert first.tuned_file.name == "xor_kryball.yaml" and "(new)" in first.message
+    assert first.tuned_file.name == "xor_kryball.yaml" and "(new; " in first.message
+    # tmp_path is outside conf/tuned/, where +tuned= looks: the path printed is valid from here, with what to do.
+    assert f"tuned config: {tmp_path / 'xor_kryball.yaml'} " in first.message
+    assert "copy it into conf/tuned/ and add +tuned=xor_kryball" in first.message
     # The same study again, nothing new: nothing written.
     assert publish(tmp_path, xor_sweep, outcome(12.0)).tuned_file is None
     # Same protocol, seeds and budget, better: replaces, and says by how much.
@@ -218,3 +221,14 @@ def test_results_hold_finite_numbers_and_relative_paths():
     assert publish_mod.own_name("mnist1d", "adam", "mnist1d-adam-robust", "robust") == "mnist1d_adam_robust"
     assert publish_mod.own_name("mnist1d", "adam", "mnist1d-adam", "thesis") == "mnist1d_adam_thesis"
     assert publish_mod.own_name("mnist1d", "adam", "my study", "robust") == "mnist1d_adam_my_study"
+
+
+def test_a_tuned_config_in_the_repository_is_printed_as_a_tuned_choice(tmp_path, xor_sweep, monkeypatch):
+    from suite.config import REPO
+    from suite.sweeps import tuned as tuned_mod
+    inside = tmp_path / "conf" / "tuned"
+    monkeypatch.setattr(tuned_mod, "TUNED_DIR", inside)
+    monkeypatch.chdir(tmp_path)
+    published = publish(inside, xor_sweep, outcome(12.0))
+    assert "tuned config: conf/tuned/xor_kryball.yaml (new; +tuned=xor_kryball)" in published.message
+    assert REPO.as_posix() not in published.message

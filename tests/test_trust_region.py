@@ -150,6 +150,41 @@ def test_radius_rule_follows_nocedal_wright():
     assert update_radius(2e-3, -math.inf, True, **kwargs) == 1e-3  # floored
 
 
+# Nocedal & Wright Algorithm 4.1's thresholds and factors, written here rather than imported, so that a change of
+# the rule's constants or of a comparison in kryball/trust_region.py fails: ρ < ¼ shrinks to ¼ of the radius,
+# ρ > ¾ on the boundary doubles it, and exactly at a threshold nothing happens.
+BELOW_A_QUARTER, A_QUARTER, ABOVE_A_QUARTER = math.nextafter(0.25, 0), 0.25, math.nextafter(0.25, 1)
+BELOW_THREE_QUARTERS, THREE_QUARTERS, ABOVE_THREE_QUARTERS = math.nextafter(0.75, 0), 0.75, math.nextafter(0.75, 1)
+
+
+@pytest.mark.parametrize("rho, on_boundary, new_radius", [
+    (BELOW_A_QUARTER, True, 0.25), (BELOW_A_QUARTER, False, 0.25),
+    (A_QUARTER, True, 1.0), (ABOVE_A_QUARTER, True, 1.0), (0.3, False, 1.0),
+    (BELOW_THREE_QUARTERS, True, 1.0), (THREE_QUARTERS, True, 1.0),
+    (ABOVE_THREE_QUARTERS, True, 2.0), (ABOVE_THREE_QUARTERS, False, 1.0), (0.8, True, 2.0), (0.8, False, 1.0),
+    (-1.0, True, 0.25), (0.0, False, 0.25), (5.0, True, 2.0),
+])
+def test_radius_rule_at_and_on_either_side_of_each_threshold(rho, on_boundary, new_radius):
+    assert update_radius(1.0, rho, on_boundary, max_radius=8.0, min_radius=1e-3) == new_radius
+
+
+@pytest.mark.parametrize("radius, rho, new_radius", [
+    (4.0, 0.9, 8.0), (4.5, 0.9, 8.0), (8.0, 0.9, 8.0),  # doubled up to the cap, never past it
+    (4e-3, 0.0, 1e-3), (5e-3, 0.0, 1.25e-3), (1e-3, 0.0, 1e-3),  # a quarter down to the floor, never below it
+])
+def test_radius_rule_is_kept_within_its_floor_and_cap(radius, rho, new_radius):
+    assert update_radius(radius, rho, True, max_radius=8.0, min_radius=1e-3) == new_radius
+
+
+@pytest.mark.parametrize("rho, accept_ratio, accepted", [
+    (math.nextafter(0.0, 1), 0.0, True), (0.0, 0.0, False), (math.nextafter(0.0, -1), 0.0, False),
+    (math.nextafter(0.1, 1), 0.1, True), (0.1, 0.1, False), (math.nextafter(0.1, 0), 0.1, False),
+    (-math.inf, 0.0, False), (math.inf, 0.2, True),
+])
+def test_a_step_is_accepted_exactly_when_rho_exceeds_the_ratio(rho, accept_ratio, accepted):
+    assert is_accepted(rho, accept_ratio) is accepted
+
+
 def test_ratio_and_acceptance():
     assert reduction_ratio(1.0, 2.0) == 0.5
     assert reduction_ratio(math.nan, 1.0) == -math.inf

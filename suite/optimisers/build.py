@@ -30,7 +30,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
 
-from suite.config import ConfigError
+from suite.config import ConfigError, refuse_unknown_keys
 
 
 class DoesNotApply(ValueError):
@@ -84,15 +84,18 @@ def batches_per_epoch_exceed_one(task) -> bool:
     return len(list(itertools.islice(task.batches(1), 2))) > 1
 
 
-def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task) -> torch.optim.Optimizer:
-    """The optimiser the config describes, on the model's parameters grouped as it asks."""
+def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
+                    group: str = "optim") -> torch.optim.Optimizer:
+    """The optimiser the config describes, on the model's parameters grouped as it asks. ``group``: where the
+    config sits (``optim``, or ``optim.first`` for a phase), for the keys that errors name."""
     spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    refuse_unknown_keys(group, spec, supplied=("params",))
     name = spec.pop("name", None) or str(spec.get("_target_"))
     options = SuiteOptions.of(spec.pop("suite", None))
     missing = [key for key in options.phases if not isinstance(spec.get(key), dict)]
     if missing:
-        raise ConfigError(f"optim.{missing[0]}", "a phase must be an optimiser config (suite.phases names it)")
-    phases = {key: build_optimizer(spec.pop(key), model, task) for key in options.phases}
+        raise ConfigError(f"{group}.{missing[0]}", "a phase must be an optimiser config (suite.phases names it)")
+    phases = {key: build_optimizer(spec.pop(key), model, task, f"{group}.{key}") for key in options.phases}
     try:
         if options.full_batch and batches_per_epoch_exceed_one(task):
             raise DoesNotApply(f"it is a full-batch method and the task {type(task).__name__} has more than one "

@@ -23,7 +23,8 @@ import re
 
 from . import results as results_mod
 from . import tuned
-from .backend import Sweep, repo_relative
+from ..config import shown
+from .backend import Sweep
 from .protocol import Outcome
 
 
@@ -82,12 +83,12 @@ def publish(outcome: Outcome, sweep: Sweep, study: str, protocol: str, tuned_dir
         if ok:
             name, why = committed.stem, f"replaced: {reason}"
         elif old is not None and old.get("params") == new["params"] and old.get("study") == new["study"]:
-            return Published(None, f"tuned config: {repo_relative(committed)} unchanged: it already holds "
+            return Published(None, f"tuned config: {shown(committed)} unchanged: it already holds "
                                    f"this study's result")
         else:
             name = own_name(spec.task, spec.optim, study, protocol)
-            why = f"this study's own name: +tuned={tuned.choice(tuned_dir / name)}"
-            kept = (f"\nkept {repo_relative(committed)}: {reason}; --replace makes this study's result the "
+            why = "this study's own name"
+            kept = (f"\nkept {shown(committed)}: {reason}; --replace makes this study's result the "
                     "committed one")
     selection = sweep.selection()
     file = tuned.write(spec.task, spec.optim, outcome.params,
@@ -95,4 +96,4 @@ def publish(outcome: Outcome, sweep: Sweep, study: str, protocol: str, tuned_dir
                        selection, sweep.base, tuned_dir, name=name)
     results_mod.write(results_mod.path_for(file), {**new, "tuned": tuned.choice(file),
                                                    "use": tuned.usage(selection, tuned.choice(file))})
-    return Published(file, f"tuned config: {repo_relative(file)} ({why}){kept}")
+    return Published(file, f"tuned config: {shown(file)} ({why}; {tuned.how_to_use(file)}){kept}")

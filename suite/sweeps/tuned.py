@@ -14,7 +14,7 @@ import pathlib
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from suite.config import CONF_DIR
+from suite.config import CONF_DIR, shown
 
 TUNED_DIR = CONF_DIR / "tuned"
 
@@ -50,6 +50,15 @@ def choice(file: pathlib.Path, tuned_dir: pathlib.Path = TUNED_DIR) -> str:
         return file.resolve().relative_to(pathlib.Path(tuned_dir).resolve()).with_suffix("").as_posix()
     except ValueError:
         return file.stem
+
+
+def how_to_use(file: pathlib.Path) -> str:
+    """``+tuned=<choice>`` for a file under ``conf/tuned/``; for one elsewhere (``--tuned-dir``), where Hydra will not
+    look, what to do with it."""
+    file = pathlib.Path(file)
+    if file.resolve().is_relative_to(TUNED_DIR.resolve()):
+        return f"+tuned={choice(file)}"
+    return f"to use it, copy it into {shown(TUNED_DIR)}/ and add +tuned={file.stem}"
 
 
 def usage(selection: list[str], name: str) -> str:
