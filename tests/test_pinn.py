@@ -92,7 +92,7 @@ def test_the_loss_keeps_its_input_derivatives_under_no_grad_and_returns_it_detac
     with_graph = task.loss(model, batch)
     with torch.no_grad():
         without = task.loss(model, batch)
-    assert with_graph.requires_grad and not without.requires_grad and float(without) == float(with_graph)
+    assert with_graph.requires_grad and not without.requires_grad and float(without) == float(with_graph.detach())
     # the parameters' Hessian through the input derivatives exists: what KryBall's products differentiate
     params = list(model.parameters())
     grads = torch.autograd.grad(with_graph, params, create_graph=True)
