@@ -27,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 # val_loss, val_acc: on the task's validation split (tasks/classification.py), empty without one.
 # l2_relative_error: a physics-informed task's ‖u − u_exact‖₂ / ‖u_exact‖₂ on its test grid (tasks/pinn.py);
 # test_psnr: an image-fitting task's PSNR on its held-out pixels, in dB (tasks/image_fit.py); empty elsewhere.
-COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "l2_relative_error", "test_psnr",
-           "wall_time_s", "gradient_evals", "hvps", "loss_evals"]
+# (After the counts, so that the columns before them keep their places for readers that index them.)
+COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "wall_time_s", "gradient_evals",
+           "hvps", "loss_evals", "l2_relative_error", "test_psnr"]
 # Which way each metric of a row improves: what "best" means in the summary, and what reaching a value means
 # (suite/reach.py: at most the value for "min", at least for "max").
 GOALS = {"train_loss": "min", "test_loss": "min", "test_acc": "max", "val_loss": "min", "val_acc": "max",
