@@ -122,8 +122,8 @@ def _reached(entry: Others, field: str) -> str | None:
     return f"{registry.label(entry.optim)} {stats.mean:.3f}{spread}"
 
 
-def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING, tuned_dir: pathlib.Path = TUNED_DIR,
-                   folder: pathlib.Path = comparison_results.FOLDER) -> list[str]:
+def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING,
+                   tuned_dir: pathlib.Path = TUNED_DIR, folder: pathlib.Path = comparison_results.FOLDER) -> list[str]:
     """One line placing ``summary`` beside the other optimisers of ``track`` (none: an empty list). ``track``:
     ``tuned`` for a ``+tuned=`` run, ``self_tuning`` for one at its optimiser's defaults (``train.py`` decides)."""
     if track not in comparison_results.TRACKS:

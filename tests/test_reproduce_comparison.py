@@ -55,7 +55,8 @@ def test_the_self_tuning_plan_runs_every_optimiser_at_its_defaults_for_one_budge
             assert spec.sweep_command is None  # defaults by design, not "untuned"
         if not quick:  # the tuned track's seeds: 10 from 100, 5 where expensive
             assert [s.seed for s in specs] == [s.seed for s in tuned[(task, optim)]]
-    assert own[("mnist1d", "kryball_plus")][0].seed == 100 and len(own[("mnist1d", "kryball_plus")]) == (2 if quick else 5)
+    kryball_plus = own[("mnist1d", "kryball_plus")]
+    assert kryball_plus[0].seed == 100 and len(kryball_plus) == (2 if quick else 5)
     assert {s.run_dir for v in own.values() for s in v}.isdisjoint({s.run_dir for v in tuned.values() for s in v})
     assert {w.setting.name for w in SELF_TUNING.workloads}.isdisjoint(w.setting.name for w in TUNED.workloads)
 

@@ -92,8 +92,8 @@ def from_results(args: argparse.Namespace) -> int:
     published = sorted({entry.get("published", "?") for entry in index.values()}) or ["?"]
 
     def header(names: list[str]) -> list[str]:
-        return [(f"Rebuilt from the per-run results in {repo_relative(args.results_dir / track.name)} (`--from-results`; "
-                 f"published {', '.join(published)}; where they ran: its index.json)."),
+        return [(f"Rebuilt from the per-run results in {repo_relative(args.results_dir / track.name)} "
+                 f"(`--from-results`; published {', '.join(published)}; where they ran: its index.json)."),
                 *(protocol.describe(protocol.SETTINGS[name], args.quick, None, SWEEPS_DIR) for name in names)]
 
     written = comparison.write(measured, workloads, track, args.out, suffix(track, args.quick), header, SWEEPS_DIR)

@@ -34,6 +34,7 @@ from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.plots import axis_label, plt, save
 from suite.reproduction.registry import label, look
 from suite.reproduction.targets import MEASURES, METRIC_NAMES, TARGET_STATISTIC
+from suite.sweeps.tuned import TUNED_DIR
 
 MEDIAN_CI = "95 % CI of the median"
 CONVERGED_MEAN = "converged runs: mean ± 95 % CI"
@@ -98,13 +99,14 @@ def with_runs(records: Records, workloads: list[Workload]) -> list[Workload]:
 
 def measure(records: Records, workloads: list[Workload], track: Track, quick: bool = False,
             target_sources: Callable[[Workload], list] | None = None,
-            tuned_dir: pathlib.Path | None = None) -> Measured:
+            tuned_dir: pathlib.Path = TUNED_DIR) -> Measured:
     """The track's runs among ``records``, their targets and times to target. ``target_sources(workload)``:
-    where a workload's target is set (``targets.target_from``); None: from the workload's own runs."""
+    where a workload's target is set (``targets.target_from``); None: from the workload's own runs.
+    ``tuned_dir``: where the tuned track's cells' results files (their tuning costs) are."""
     workloads = with_runs(records, workloads)
     runs = records.where(setting=[w.setting.name for w in workloads])
     if track.tuned:
-        runs = tuning.with_costs(runs, *([tuned_dir] if tuned_dir else []))
+        runs = tuning.with_costs(runs, tuned_dir)
     found = [targets.target_from(w, target_sources(w)) if target_sources
              else targets.target_of(runs.where(setting=w.setting.name), w) for w in workloads]
     return Measured(runs, found, targets.all_run_times(runs, found, quick=quick))
@@ -166,12 +168,12 @@ def final_tables(measured: Measured, workloads: list[Workload], sweeps_dir: path
             classification_table(measured.records, classification, sweeps_dir, show_tuning)]
 
 
-def target_tables(measured: Measured, show_tuning: bool) -> list[pd.DataFrame]:
-    """The targets, each cell's time to target, and the performance ratios in every measure."""
+def target_tables(measured: Measured, show_tuning: bool, ratios_in=tuple(MEASURES)) -> list[pd.DataFrame]:
+    """The targets, each cell's time to target, and the performance ratios in each measure of ``ratios_in``."""
     built = [targets.targets_table(measured.targets), targets.summary_table(measured.times, measured.targets,
                                                                              show_tuning)]
     if not measured.times.empty:
-        built += [profiles.ratios_table(measured.times, measure) for measure in MEASURES]
+        built += [profiles.ratios_table(measured.times, measure) for measure in ratios_in]
     return built
 
 
@@ -216,8 +218,10 @@ def write(measured: Measured, workloads: list[Workload], track: Track, out: path
                            f"Comparison protocol, {track.title}: final cells with 95 % confidence intervals",
                            [*lines, *NOTES, *TRACK_NOTES[track.name]], data=pd.concat(finals, ignore_index=True))
     notes = [*lines, *TARGET_NOTES, *([TUNING_NOTE] if track.tuned else [])]
-    written += tables.write(target_tables(measured, track.tuned)[:3], runs, out, f"time_to_target{suffix}",
-                            f"Comparison protocol, {track.title}: time to target", notes, data=measured.times)
+    # The report's Markdown shows the wall-clock ratios; the other measures' are in performance_profile.*.csv.
+    written += tables.write(target_tables(measured, track.tuned, ["wall_time_s"]), runs, out,
+                            f"time_to_target{suffix}", f"Comparison protocol, {track.title}: time to target", notes,
+                            data=measured.times)
     if not measured.times.empty:
         profile = out / f"performance_profile{suffix}.csv"
         profiles.long_table(measured.times).to_csv(profile, index=False)

@@ -56,7 +56,9 @@ def thinned(curve: pd.DataFrame, keep_epoch: float | None, points: int = CURVE_P
     first to reach the target) among them."""
     epochs = curve["epoch"].to_numpy()
     wanted = set(np.unique(np.geomspace(1, max(int(epochs.max()), 1), points).round().astype(int)).tolist())
-    wanted |= {int(epochs.max())} | ({int(keep_epoch)} if keep_epoch is not None and math.isfinite(keep_epoch) else set())
+    wanted.add(int(epochs.max()))
+    if keep_epoch is not None and math.isfinite(keep_epoch):
+        wanted.add(int(keep_epoch))
     return curve[curve["epoch"].isin(wanted)]
 
 
