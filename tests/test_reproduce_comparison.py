@@ -176,7 +176,7 @@ def test_a_tiny_comparison_end_to_end_on_both_tracks_rebuilt_from_its_per_run_re
     assert reproduce.main(["comparison", "--track", "self_tuning", "--quick", "--seeds", "1", "--out", str(out),
                            *(f"--only={c}" for c in own)]) == 0
     targets = (out / "time_to_target.self_tuning.quick.md").read_text()
-    assert "set on the tuned track's runs under" in targets and "0.4 s of training" in targets
+    assert "from the tuned track's runs under" in targets and "0.4 s of training" in targets
     assert "defaults, by design" in (out / "comparison.self_tuning.quick.md").read_text()
     assert "tuning" not in markdown_tables(out / "time_to_target.self_tuning.quick.md")[0]
 

@@ -173,7 +173,7 @@ def test_the_self_tuning_track_takes_the_first_source_that_sets_a_target(tmp_pat
     target = targets.target_from(SELF_MNIST1D, [source(Records(), "committed"), source(tuned, "tuned runs"),
                                                 source(own, "own runs")])
     assert (target.baseline, target.value) == ("msgd", 0.66)  # the tuned track's target, not its own
-    assert target.why.endswith("; set on tuned runs") and "best tuned first-order baseline" in target.why
+    assert target.why.endswith("; from tuned runs") and "best tuned first-order baseline" in target.why
     assert target.workload is SELF_MNIST1D and called == ["committed", "tuned runs"]  # own runs never read
     fallback = targets.target_from(SELF_MNIST1D, [source(Records(), "committed"), source(own, "own runs")])
     assert (fallback.baseline, fallback.value) == ("prodigy", 0.4) and "untuned first-order" in fallback.why

@@ -105,14 +105,14 @@ def target_of(runs: Records, workload: Workload) -> Target:
 
 def target_from(workload: Workload, sources) -> Target:
     """The target set by the first of ``sources`` — ``(what, runs)`` pairs, ``runs`` a callable giving
-    :class:`Records`, called only when reached — whose runs set one, its ``why`` saying where it was set; if none
+    :class:`Records`, called only when reached — whose runs set one, its ``why`` saying which runs it came from; if none
     does, the last source's (undefined) target. A convergence criterion needs no runs."""
     if workload.criterion is Criterion.CONVERGENCE:
         return target_of(Records(), workload)
     found = Target(workload, why="no target: no runs to set it")
     for what, runs in sources:
         found = target_of(runs(), workload)
-        found = dataclasses.replace(found, why=f"{found.why}; set on {what}")
+        found = dataclasses.replace(found, why=f"{found.why}; from {what}")
         if found.defined:
             return found
     return found
