@@ -91,6 +91,10 @@ class Measured:
     targets: list[targets.Target]
     times: pd.DataFrame
 
+    def target(self, workload: Workload) -> targets.Target:
+        """The workload's target."""
+        return next(t for t in self.targets if t.workload.setting.name == workload.setting.name)
+
 
 def with_runs(records: Records, workloads: list[Workload]) -> list[Workload]:
     """The workloads that have runs in ``records``."""

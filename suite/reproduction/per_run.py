@@ -36,7 +36,7 @@ def _plain(value):
 
 def rows_of(measured: Measured, workload: Workload) -> list[dict]:
     """One per-run row for every run of the workload (failed ones included), in plan order."""
-    target = next(t for t in measured.targets if t.workload.setting.name == workload.setting.name)
+    target = measured.target(workload)
     times = measured.times[measured.times["setting"] == workload.setting.name].set_index(["optimiser", "seed"])
     rows = []
     for run in measured.records.where(setting=workload.setting.name).rows():
@@ -64,7 +64,7 @@ def thinned(curve: pd.DataFrame, keep_epoch: float | None, points: int = CURVE_P
 
 def curves_of(measured: Measured, workload: Workload) -> list[dict]:
     """Each finished run's thinned accuracy curve (the target's metric), for the time-to-target figure."""
-    target = next(t for t in measured.targets if t.workload.setting.name == workload.setting.name)
+    target = measured.target(workload)
     if workload.criterion is not Criterion.ACCURACY or not target.defined:
         return []
     times = measured.times.set_index(["setting", "optimiser", "seed"])["epoch"]
