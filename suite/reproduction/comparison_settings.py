@@ -114,7 +114,7 @@ TUNED = Track(comparison_results.TUNED,
 # - XOR: 2 s. The thesis's 100 epochs of the slowest optimiser per epoch here (KryBall, 5–14 ms) take at most
 #   1.4 s; the tuned second-order cells converge within 0.13 s.
 # - MNIST-1D: 30 s, about 1.5× what KryBall+ at its shipped defaults takes for the task's 100 epochs (~20 s):
-#   the main job's budget with room for a slower machine; Adam and MSGD fit some 300 epochs.
+#   the main job's budget with room for a slower machine; Adam and MSGD fit 300–600 epochs.
 # --quick: a fifth of each (minutes on 2 cores with 2 seeds a cell).
 SELF_TUNING_BUDGETS_S = {
     **{base.name: (10.0, 2.0) for base in chapter5.TABLE_5_1},
