@@ -50,7 +50,7 @@ def published(tmp_path):
     100 epochs; a failed run is not counted."""
     publish(tmp_path, "self_tuning", {"adam": accuracies(0.50, 0.52, 0.54) + [("failed", {})],
                                       "prodigy": accuracies(0.58), "kryball_plus": accuracies(0.99)},
-            epochs=100_000, time_budget_s=30.0)
+            epochs=1_000_000, time_budget_s=30.0)
     publish(tmp_path, "tuned", {"adam": accuracies(0.62, 0.64), "soap": accuracies(0.69)})
     return tmp_path
 
@@ -95,7 +95,7 @@ def test_nothing_is_printed_without_a_matching_task(published):
 
 def test_a_function_task_is_placed_by_convergence(tmp_path):
     converged = [("converged", {"epochs_to_convergence": e}) for e in (900, 700)] + [("completed", {})]
-    publish(tmp_path, "self_tuning", {"adam": converged}, task=ROSENBROCK, epochs=100_000, time_budget_s=10.0,
+    publish(tmp_path, "self_tuning", {"adam": converged}, task=ROSENBROCK, epochs=1_000_000, time_budget_s=10.0,
             name="rosenbrock_u11")
     summary = run_summary(optim="kryball", task=ROSENBROCK, epochs=2000, epochs_to_convergence=18)
     [line] = standing_lines(summary, "self_tuning", tmp_path, tmp_path)
