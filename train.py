@@ -20,13 +20,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from suite import processes
+from suite import comparison_results, processes
 from suite.config import ConfigError
 from suite.record import RunSummary
 from suite.standing import standing_lines
 from suite.training import run
 
-def print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary, track: str) -> None:
     def fmt(value):
         return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -39,7 +39,7 @@ def print_summary(summary: RunSummary) -> None:
               f"{fmt(summary.best_l2_relative_error)} | test PSNR final {fmt(summary.final_test_psnr)} dB best "
               f"{fmt(summary.best_test_psnr)} dB")
     print(f"  gradient evals {summary.gradient_evals} | HVPs {summary.hvps} | loss evals {summary.loss_evals}")
-    for line in standing_lines(summary):
+    for line in standing_lines(summary, track):
         print(line)
     print(f"  record: {summary.run_dir}")
 
@@ -80,7 +80,9 @@ def main(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         fail(f"interrupted: the record so far is in {run_dir}", code=130)
     if processes.from_environment().is_main:  # one summary for a data-parallel run
-        print_summary(summary)
+        # Where the run stands: against the tuned track for a +tuned= run, else against the self-tuning one.
+        tuned = HydraConfig.get().runtime.choices.get("tuned") is not None
+        print_summary(summary, comparison_results.TUNED if tuned else comparison_results.SELF_TUNING)
 
 
 if __name__ == "__main__":

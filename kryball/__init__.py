@@ -1,20 +1,26 @@
 """KryBall: Krylov saddle-free Newton steps in a trust region, for PyTorch.
 
-``from kryball import KryBall`` gives the optimiser; ``kryball.options.Options`` documents
-its hyperparameters. Its parts are usable alone: ``kryball.krylov.lanczos``,
-``kryball.saddle_free.sfn_direction``, ``kryball.trust_region.solve_subproblem`` and
-``kryball.hvp.HessianVectorProducts``. The options beyond the thesis are pieces of their
-own: ``kryball.extra_directions``, ``kryball.momentum``, ``kryball.preconditioning`` (the
-Krylov space of D⁻¹H), ``kryball.first_order`` (Adam's moment estimates, first-order
-steps), ``kryball.hybrid`` (hybrid phases, fallback), ``kryball.refresh`` and ``kryball.sub_batch``
-(curvature on a sub-batch).
+``from kryball import KryBall`` gives the optimiser; ``kryball.options.Options`` documents its
+hyperparameters. One step is thesis Algorithm 4 (docs/design.md §2 lists it line by line), and
+each part is a module named for it, usable alone:
+
+- :mod:`kryball.closure` — evaluating the user's closure (at θ, at trial points, on sub-batches);
+- :mod:`kryball.curvature` — Hessian-vector products from one gradient graph;
+- :mod:`kryball.krylov` — ``lanczos``: an orthonormal Krylov basis and T = QᵀHQ;
+- :mod:`kryball.saddle_free` — ``sfn_direction``: the saddle-free Newton direction in it;
+- :mod:`kryball.subspace` — the search subspace and the curvature along it;
+- :mod:`kryball.trust_region` — ``solve_subproblem``, the radius rules and the loop;
+- :mod:`kryball.state` — what a step keeps and reports; :mod:`kryball.parameters` — θ and its groups;
+- :mod:`kryball.distributed` — the same step on a batch shared by several processes;
+- :mod:`kryball.reference` — a slow dense KryBall the fast path is tested against;
+- :mod:`kryball.analysis` — loss-landscape samples and the Krylov reconstruction error.
 """
 
 from .krylov import lanczos
 from .optimizer import KryBall
 from .options import BEYOND_THESIS, HYPERPARAMETERS, Options
 from .saddle_free import exact_sfn_direction, sfn_direction
-from .step_info import Status, StepInfo
+from .state import Status, StepInfo
 from .trust_region import TrustRegionSolution, solve_subproblem
 
 __all__ = [

@@ -35,11 +35,10 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import sub_batch
-from .closure import Closure, loss_with_graph
-from .flat import assign, flatten
-from .hvp import HessianVectorProducts
+from .closure import Closure, curvature_indices, loss_with_graph, start_sampler
+from .curvature import HessianVectorProducts
 from .optimizer import KryBall
+from .parameters import assign, flatten
 
 
 class Communication:
@@ -145,7 +144,7 @@ class _BatchLoss:
 
 
 class _SummedProducts:
-    """A step's gradient and Hessian-vector products (:class:`kryball.hvp.HessianVectorProducts`), each summed over
+    """A step's gradient and Hessian-vector products (:class:`kryball.curvature.HessianVectorProducts`), each summed over
     the processes. Each process's are those of its weighted shard loss (:class:`_ShareOfBatch`), so the sums are
     the batch's. One collective per ``matmat``: a block of products travels together."""
 
@@ -193,7 +192,7 @@ class DistributedKryBall(KryBall):
 
     ``curvature_batch`` draws its sub-batch from the whole batch, the same examples on every process as one
     process would draw: give the closure per-example losses and an optional argument, ``closure(indices=None)``,
-    with ``indices`` positions in this process's shard (:mod:`kryball.sub_batch`'s contract, shard by shard).
+    with ``indices`` positions in this process's shard (:mod:`kryball.closure`'s contract, shard by shard).
 
     ``totals`` count per process: each gradient and Hessian-vector product is one of the process's shard (the same
     counts on every process). ``communication`` counts (and with ``communication.timed = True`` times) the
@@ -234,16 +233,14 @@ class DistributedKryBall(KryBall):
             self._batch_loss = None
 
     def _hessian_vector_products(self, *args, **kwargs) -> _SummedProducts:
-        hvp = _SummedProducts(super()._hessian_vector_products(*args, **kwargs), self.communication)
-        self._summed_gradient = hvp.gradient
-        return hvp
+        return _SummedProducts(super()._hessian_vector_products(*args, **kwargs), self.communication)
 
     def _sub_batch_loss(self, params, options, closure, state):
         """This shard's part of the step's sub-batch loss (``curvature_batch``), or ``None`` where the curvature is
         the whole batch's.
 
         The sub-batch is drawn from the whole batch — the shards' examples in rank order — exactly as one process
-        draws it from that batch (:mod:`kryball.sub_batch`), with the sampler's seed taken from the first
+        draws it from that batch (:mod:`kryball.closure`), with the sampler's seed taken from the first
         process, so every process draws the same examples and the run is single-process KryBall's. Each shard's
         loss is the mean over its drawn examples weighted by their share of the sub-batch, so the summed products
         are those of the sub-batch's mean loss; a shard none of whose examples was drawn contributes zero
@@ -251,8 +248,8 @@ class DistributedKryBall(KryBall):
         batch = self._batch_loss
         if options.curvature_batch is None or batch.examples is None:
             return None
-        sub_batch.start_sampler(state, agree=lambda seed: self._from_first_process(seed, params[0].device))
-        indices = sub_batch.curvature_indices(sum(batch.examples), batch.shard.takes_indices, state, options)
+        start_sampler(state, agree=lambda seed: self._from_first_process(seed, params[0].device))
+        indices = curvature_indices(sum(batch.examples), batch.shard.takes_indices, state, options)
         if indices is None:
             return None
         start, size = sum(batch.examples[:self.communication.rank]), batch.examples[self.communication.rank]
@@ -266,8 +263,5 @@ class DistributedKryBall(KryBall):
         return int(self.communication.broadcast_(torch.tensor([number], dtype=torch.int64, device=device)).item())
 
     def _first_order_step(self, params, loss, g, state, options):
-        # A hybrid phase's first-order step (§6.2.1) takes a gradient of its own, of this shard alone; at the switch
-        # itself it gets the step's gradient, already summed.
-        if g is not getattr(self, "_summed_gradient", None):
-            g = self.communication.sum_(g.clone())
-        return super()._first_order_step(params, loss, g, state, options)
+        # An interleaved first-order step (§6.2.1) takes a gradient of its own, of this shard alone: summed here.
+        return super()._first_order_step(params, loss, self.communication.sum_(g.clone()), state, options)

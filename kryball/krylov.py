@@ -20,14 +20,24 @@ def dependence_tolerance(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).eps ** 0.5
 
 
+def orthogonalise(rows: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``v`` minus its projection on the span of the orthonormal ``rows`` (k×n), by classical Gram–Schmidt applied
+    twice: once loses orthogonality in floating point when v lies close to the span, twice is enough (Parlett,
+    *The Symmetric Eigenvalue Problem*, §6-9). The Krylov basis and the search subspace both use it."""
+    for _ in range(2):
+        v = v - (rows @ v) @ rows
+    return v
+
+
 def lanczos(
     matvec: Callable[[torch.Tensor], torch.Tensor],
     v0: torch.Tensor,
     dim: int,
     *,
     tol: float | None = None,
+    keeps_growing: Callable[[torch.Tensor], bool] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``dim`` Lanczos steps of a symmetric operator from ``v0``.
+    """Run up to ``dim`` Lanczos steps of a symmetric operator from ``v0``.
 
     Args:
         matvec: ``v ↦ Hv`` for a symmetric H, on flat tensors like ``v0``.
@@ -35,12 +45,17 @@ def lanczos(
         dim: the largest basis size M ≥ 1 wanted; one ``matvec`` per basis vector.
         tol: breakdown threshold relative to the largest coefficient seen; by default
             √eps of ``v0``'s dtype, the level at which a residual is round-off.
+        keeps_growing: asked with T of the basis so far (j×j, float64) after each step from
+            the second on, before the next ``matvec``; ``False`` ends the iteration there
+            (an adaptive Krylov dimension: :func:`kryball.subspace.until_the_model_settles`).
+            ``None``: ``dim`` steps.
 
     Returns:
         ``(Q, T)``: ``Q`` (n×m, ``v0``'s dtype) has orthonormal columns spanning
         𝒦_m(H, v0); ``T`` (m×m, float64, on ``v0``'s device) is the symmetric
         tridiagonal ``QᵀHQ``. ``m < dim`` when the Krylov space is invariant
-        (breakdown: H restricted to it is exactly T), and ``m = 0`` for ``v0 = 0``.
+        (breakdown: H restricted to it is exactly T) or ``keeps_growing`` said so, and
+        ``m = 0`` for ``v0 = 0``.
     """
     if dim < 1:
         raise ValueError(f"dim must be at least 1, got {dim}")
@@ -60,10 +75,8 @@ def lanczos(
     for j in range(dim):
         w = matvec(rows[j])
         alphas.append((rows[j] * w).sum(dtype=torch.float64).item())  # accumulated in float64
-        basis = rows[: j + 1]
-        for _ in range(2):  # full re-orthogonalisation, twice
-            w = w - (basis @ w) @ basis
-        if j + 1 == dim:
+        w = orthogonalise(rows[: j + 1], w)  # full re-orthogonalisation
+        if j + 1 == dim or j > 0 and keeps_growing is not None and not keeps_growing(_tridiagonal(alphas, betas)):
             break
         beta = w.norm(dtype=torch.float64).item()
         scale = max(scale, abs(alphas[-1]), beta)
@@ -72,8 +85,13 @@ def lanczos(
         betas.append(beta)
         rows[j + 1] = w / beta
 
+    return rows[:len(alphas)].T, _tridiagonal(alphas, betas[:len(alphas) - 1]).to(v0.device)
+
+
+def _tridiagonal(alphas: list[float], betas: list[float]) -> torch.Tensor:
+    """The symmetric tridiagonal T with diagonal ``alphas`` and off-diagonal ``betas`` (float64)."""
     m = len(alphas)
     T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
     off_diagonal = torch.arange(m - 1)
     T[off_diagonal, off_diagonal + 1] = T[off_diagonal + 1, off_diagonal] = torch.tensor(betas, dtype=torch.float64)
-    return rows[:m].T, T.to(v0.device)
+    return T

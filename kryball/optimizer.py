@@ -1,15 +1,16 @@
 """``KryBall``: the optimiser class — thesis Algorithm 4 as ``step``, bookkeeping around pure pieces.
 
-One call ``loss = opt.step(closure)`` is one iteration of thesis Algorithm 4, as
-implemented (docs/design.md): the loss and gradient; on refresh steps the Krylov
-basis and saddle-free direction; the search subspace and the curvature along it; the
-exact trust-region subproblem; one trial evaluation, ρ, accept or reject, the radius;
-the momentum. Each option beyond the thesis is a piece called from ``step``. All
-trainable tensors of all parameter groups form one flat vector θ (``kryball.parameters``
-says which tensors can be part of it). The state lives with the first trainable parameter
-(as in ``torch.optim.LBFGS``) and records the trainable set it belongs to, so
-``state_dict()`` and ``load_state_dict()`` resume a run exactly and a changed set is
-refused by name rather than silently restarted.
+One call ``loss = opt.step(closure)`` is one iteration of thesis Algorithm 4, as the
+numbered listing in docs/design.md §2 has it (the "line N" below): the loss and gradient;
+on refresh steps the Krylov basis and saddle-free direction; the search subspace and the
+curvature along it; the exact trust-region subproblem; one trial evaluation, ρ, accept or
+reject, the radius; the momentum. All trainable tensors of all parameter groups form one
+flat vector θ (:mod:`kryball.parameters` says which tensors can be part of it). Its state is
+a :class:`kryball.state.FlatState`, kept in torch.optim's ``state`` under the first trainable
+parameter (as ``torch.optim.LBFGS`` keeps its own) and written by ``state_dict()`` as plain
+tensors and numbers, with the trainable set and the shapes it belongs to, so that
+``load_state_dict()`` resumes a run exactly and refuses, by name, a changed set or other
+parameters.
 """
 
 import dataclasses
@@ -20,18 +21,14 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
-from . import extra_directions, first_order, hybrid, refresh, sub_batch
-from .closure import Closure
-from .flat import assign, flatten
-from .hvp import HessianVectorProducts, gradient
-from .momentum import update_momentum
-from .no_learning_rate import ParamGroup
+from .closure import Closure, curvature_indices
+from .curvature import HessianVectorProducts, gradient
 from .options import HYPERPARAMETERS, Options
-from .parameters import (all_params, check_steppable, refuse_changed_set, refuse_duplicates,
-                         refuse_other_parameters, shapes, trainable_positions)
-from .search_subspace import keep_krylov_basis, search_subspace
-from .step_info import Status, StepInfo
-from .trust_region_loop import TrialPoints, trust_region_step
+from .parameters import (ParamGroup, all_params, assign, check_steppable, flatten, refuse_changed_set,
+                         refuse_duplicates, refuse_other_parameters, shapes, trainable_positions)
+from .state import FlatState, Status, StepInfo, Totals
+from .subspace import FIRST_ORDER_METHODS, needs_moments, search_subspace, update_moments
+from .trust_region import TrialPoints, trust_region_step
 
 
 class KryBall(Optimizer):
@@ -59,9 +56,9 @@ class KryBall(Optimizer):
       differentiates by itself — a physics-informed residual or a gradient penalty, built with
       ``torch.autograd.grad(..., create_graph=True)`` — which KryBall sees in the first
       evaluation: then with gradient tracking (:mod:`kryball.closure`). Any loss whose first
-      evaluation works, works. With ``curvature_batch``, a closure that also
-      takes ``indices`` and returns those examples' losses gets its Hessian-vector
-      products on a sub-batch (:mod:`kryball.sub_batch`).
+      evaluation works, works. With ``curvature_batch``, a closure that also takes
+      ``indices`` and returns those examples' losses gets its Hessian-vector products on a
+      sub-batch.
     - KryBall differentiates the loss itself, so the closure need not call backward. One
       that calls ``loss.backward()`` or ``torch.autograd.backward(loss)`` still works: in
       the first evaluation the graph is kept and the gradient lands in ``.grad`` (one
@@ -87,6 +84,8 @@ class KryBall(Optimizer):
         last_step: a :class:`StepInfo` for the last step (``None`` before the first).
         totals: cumulative counts — steps, accepted, gradient_evals, hvps, loss_evals.
         vectors: the current flat gradient, momentum, saddle-free direction and step.
+        flat_state: the state of θ (:class:`kryball.state.FlatState`; ``None`` before the first step).
+        state: torch.optim's: θ's state under its first trainable parameter.
     """
 
     computes_gradients = True  # tells training loops: the closure needs no backward()
@@ -103,12 +102,8 @@ class KryBall(Optimizer):
         return {**super().__getstate__(), "last_step": self.last_step, "_vectors": self._vectors,
                 "_batched_hvps": self._batched_hvps, "_warned_non_finite": self._warned_non_finite}
 
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        self.__dict__.setdefault("_warned_non_finite", False)  # pickled by a version without the warning
-
     def add_param_group(self, param_group: dict) -> None:
-        if self._state_holder() is not None:
+        if self.state:
             raise ValueError(f"KryBall has stepped, and its state (trust-region radius, momentum, Krylov basis) belongs "
                              f"to the parameters it stepped: a group {len(self.param_groups)} added now cannot join "
                              "them. Build a new KryBall for the new set of parameters")
@@ -125,25 +120,46 @@ class KryBall(Optimizer):
                 self.param_groups.pop()
                 raise ValueError(f"KryBall treats all parameters as one vector: {name} must be the same in every group")
 
+    @property
+    def flat_state(self) -> FlatState | None:
+        """The state of θ (``None`` before the first step)."""
+        return next(iter(self.state.values()), None)
+
+    def state_dict(self) -> dict:
+        """torch.optim's ``state_dict``, θ's state written as plain tensors, numbers and lists
+        (:meth:`kryball.state.FlatState.as_dict`) under the position of its first trainable parameter."""
+        holder, state = next(iter(self.state.items()), (None, None))
+        if holder is None:
+            return super().state_dict()
+        self.state[holder] = state.as_dict()  # for the call, so that torch's hooks see what is saved
+        try:
+            return super().state_dict()
+        finally:
+            self.state[holder] = state
+
     def load_state_dict(self, state_dict: dict) -> None:
-        for saved in state_dict.get("state", {}).values():
-            if isinstance(saved, dict) and "shapes" in saved:  # the parameters' shapes when it was saved
-                refuse_other_parameters(self.param_groups, saved["shapes"])
-        super().load_state_dict(state_dict)
+        """Resume from ``state_dict()``; a state of other parameters is refused by name, and then nothing changes."""
+        saved = next(iter(state_dict.get("state", {}).values()), None)
+        params = all_params(self.param_groups)
+        if saved is not None:  # a state_dict of something else, or of other parameters, fails here, before any change
+            FlatState.from_dict(saved, like=params[0])
+            refuse_other_parameters(self.param_groups, saved["shapes"])
+        super().load_state_dict(state_dict)  # torch's checks of the groups, its casts and its hooks
         # torch builds new plain dicts for the groups: make them KryBall's again (no learning rate to schedule);
         # a saved tuple may come back as a list.
         self.param_groups = [ParamGroup(group, **Options.of(group).as_dict()) for group in self.param_groups]
+        for holder, saved in self.state.items():
+            self.state[holder] = FlatState.from_dict(saved, like=holder)
 
     @property
     def totals(self) -> dict[str, int]:
         """Cumulative counts since construction (restored by ``load_state_dict``)."""
-        holder = self._state_holder()
-        return dict(self.state[holder]["totals"] if holder is not None else _zero_totals())
+        return dataclasses.asdict(self.flat_state.totals if self.flat_state is not None else Totals())
 
     @property
     def samples_curvature(self) -> bool:
         """Whether the curvature is taken on sub-batches (``curvature_batch``): ``step`` then wants a closure
-        that returns per-example losses and takes ``indices`` (:mod:`kryball.sub_batch`)."""
+        that returns per-example losses and takes ``indices`` (:mod:`kryball.closure`)."""
         return self.defaults["curvature_batch"] is not None
 
     @property
@@ -152,8 +168,8 @@ class KryBall(Optimizer):
         return dict(self._vectors)
 
     def step(self, closure=None):
-        """One iteration of thesis Algorithm 4 (or a hybrid phase's first-order step); returns the loss at the
-        current point θ_t (detached)."""
+        """One iteration of thesis Algorithm 4 (or an interleaved first-order step); returns the loss at the current
+        point θ_t (detached)."""
         if closure is None:
             raise RuntimeError("KryBall.step needs a closure that returns the loss, e.g. "
                                "opt.step(lambda: loss_fn(model(x), y)); it evaluates it several times per step")
@@ -161,56 +177,54 @@ class KryBall(Optimizer):
         if not params:
             raise ValueError("KryBall has no trainable parameters (all have requires_grad=False)")
         options = Options.of(self.param_groups[0])
-        state = self._flat_state(params, options)
-        totals = state["totals"]
-        totals["steps"] += 1
-        evaluations_before = totals["loss_evals"]
+        state = self._state_of(params, options)
+        totals = state.totals
+        totals.steps += 1
+        evaluations_before = totals.loss_evals
 
         # Line 4: the loss and the gradient g_t.
         closure = Closure(closure)  # per-example losses → their mean; sub-batches for curvature; trial points
         loss = closure.with_graph()
-        totals["loss_evals"] += 1
+        totals.loss_evals += 1
         if not torch.isfinite(loss):
             return self._unchanged(Status.NON_FINITE_LOSS, loss, state)
-        if hybrid.in_first_order_phase(state, options):  # hybrid phases, beyond the thesis (§6.2.1)
-            totals["gradient_evals"] += 1
+        if options.interleave is not None and state.step % options.interleave != 0:  # beyond the thesis (§6.2.1)
+            totals.gradient_evals += 1
             return self._first_order_step(params, loss, gradient(loss, params), state, options)
         hvp = self._hessian_vector_products(loss, params, options, closure, state)
-        totals["gradient_evals"] += 1
+        totals.gradient_evals += 1
         g = hvp.gradient
         if not torch.isfinite(g).all():
             return self._unchanged(Status.NON_FINITE_GRADIENT, loss, state)
-        if hybrid.switches_now(state, options, g):  # hybrid phases, beyond the thesis (§6.2.1)
-            return self._first_order_step(params, loss, g, state, options)
-        first_order.track_moments(state, g, options)  # for the options that read Adam's moments
+        if needs_moments(options):
+            update_moments(state, g, options.adam_betas)
 
         # Lines 5–14: a new Krylov basis and saddle-free direction when due; the search subspace, its curvature.
-        refreshed = refresh.is_due(state, options)
+        refreshed = state.since_refresh >= options.refresh
         subspace = search_subspace(g, hvp, state, options, refreshed)
-        totals["hvps"] += hvp.count
+        totals.hvps += hvp.count
         if subspace is None:
             return self._unchanged(Status.NON_FINITE_CURVATURE, loss, state, refreshed=refreshed, hvps=hvp.count)
         self._batched_hvps = hvp.batched
 
         # Lines 15–19: solve the subproblem, try the step, ρ, accept or reject, update the radius.
         trial = TrialPoints(params, closure, totals)
-        outcome = trust_region_step(subspace.model(), state["radius"], loss.item(), trial, options)
-        if outcome.info.status is Status.REJECTED and options.fallback:  # the thesis: θ stays where it was
-            outcome = hybrid.fallback_step(outcome, g, state, options, trial)
-        state["radius"] = outcome.info.radius
-        totals["accepted"] += int(outcome.info.accepted)
+        outcome = trust_region_step(subspace.model(), state.radius, loss.item(), trial, options)
+        state.radius = outcome.info.radius
+        totals.accepted += int(outcome.info.accepted)
         if outcome.tried is not None:
             self._vectors["step"] = outcome.tried
 
         # Lines 20–21: the momentum and the rest of the bookkeeping.
         if refreshed:
-            keep_krylov_basis(state, subspace)
+            state.krylov_basis, state.krylov_curvature = subspace.krylov
             self._vectors["sfn_direction"] = subspace.sfn_direction
-        refresh.record(state, refreshed, outcome.info.rho)
+        state.since_refresh = 1 if refreshed else state.since_refresh + 1
         self._finish(state, options, g, outcome.taken)
         self.last_step = dataclasses.replace(
             outcome.info, refreshed=refreshed, subspace_dim=subspace.coordinates.shape[1], hvps=hvp.count,
-            loss_evals=totals["loss_evals"] - evaluations_before,  # with a sub-batch's evaluation, if any
+            krylov_dim=subspace.krylov[0].shape[1] if refreshed else 0,
+            loss_evals=totals.loss_evals - evaluations_before,  # with a sub-batch's evaluation, if any
             ritz_values=None if subspace.ritz_values is None else tuple(subspace.ritz_values.tolist()))
         return loss.detach()
 
@@ -223,80 +237,74 @@ class KryBall(Optimizer):
         if curvature_loss is None:
             return HessianVectorProducts(loss, params, batched=self._batched_hvps)
         g = gradient(loss, params)  # the whole batch's gradient needs no graph; freeing it first saves memory
-        state["totals"]["loss_evals"] += 1
+        state.totals.loss_evals += 1
         return HessianVectorProducts(curvature_loss(), params, batched=self._batched_hvps, gradient=g)
 
     def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
-        products take (:mod:`kryball.sub_batch`); ``None``: the products take the whole batch's."""
-        indices = sub_batch.curvature_indices(closure.batch_size, closure.takes_indices, state, options)
+        products take (:mod:`kryball.closure`); ``None``: the products take the whole batch's."""
+        indices = curvature_indices(closure.batch_size, closure.takes_indices, state, options)
         return None if indices is None else lambda: closure.with_graph(indices)
 
     @torch.no_grad()
     def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:
-        """A step of the configured first-order optimiser along the gradient ``g`` (hybrid phases, thesis §6.2.1)."""
+        """A step of the configured first-order optimiser along the gradient ``g`` (interleaved, thesis §6.2.1):
+        −lr·d, or without a learning rate (``first_order_lr=None``) −Δ·d/‖d‖, as long as the trust-region radius Δ
+        (docs/performance.md, "Interleaved first-order steps", measures why it is not tested by ρ)."""
         if not torch.isfinite(g).all():
             return self._unchanged(Status.NON_FINITE_GRADIENT, loss, state)
-        first_order.track_moments(state, g, options)
-        p = first_order.first_order_step(g, state, options)
+        if needs_moments(options):
+            update_moments(state, g, options.adam_betas)
+        d = FIRST_ORDER_METHODS[options.first_order](g, state, options)
+        lr = options.first_order_lr
+        p = d.mul(-state.radius / max(d.norm().item(), torch.finfo(d.dtype).tiny) if lr is None else -lr)
         assign(params, flatten(params) + p)
         self._vectors["step"] = p
         self._finish(state, options, g, p)
-        self.last_step = StepInfo(Status.FIRST_ORDER, loss.item(), radius=state["radius"], step_norm=p.norm().item())
+        self.last_step = StepInfo(Status.FIRST_ORDER, loss.item(), radius=state.radius, step_norm=p.norm().item())
         return loss.detach()
 
-    def _unchanged(self, status: Status, loss: torch.Tensor, state: dict, **details) -> torch.Tensor:
+    def _unchanged(self, status: Status, loss: torch.Tensor, state: FlatState, **details) -> torch.Tensor:
         """End a step that changed nothing but the counts (a non-finite loss, gradient or curvature)."""
-        self.last_step = StepInfo(status, loss.item(), radius=state["radius"], **details)
+        self.last_step = StepInfo(status, loss.item(), radius=state.radius, **details)
         if status in (Status.NON_FINITE_LOSS, Status.NON_FINITE_GRADIENT) and not self._warned_non_finite:
             self._warned_non_finite = True  # once: a diverged run would otherwise warn every step
-            warnings.warn(f"KryBall step {state['step'] + 1}: the closure gave a {status.value} "
+            warnings.warn(f"KryBall step {state.step + 1}: the closure gave a {status.value} "
                           f"(loss {loss.item()}), so the step left the parameters unchanged; last_step.status says so "
                           "for every step (this warning is shown once)", RuntimeWarning,
                           stacklevel=4)  # the line that called step()
         return loss.detach()
 
-    def _finish(self, state: dict, options: Options, g: torch.Tensor, taken: torch.Tensor | None) -> None:
-        """Every step's bookkeeping once θ has moved by ``taken`` (``None``: it did not): line 20's momentum."""
-        z = update_momentum(state, options, g, taken)
-        extra_directions.remember_step(state, taken)
-        state["step"] += 1
-        self._vectors.update(gradient=g, momentum=z)
+    def _finish(self, state: FlatState, options: Options, g: torch.Tensor, taken: torch.Tensor | None) -> None:
+        """Every step's bookkeeping once θ has moved by ``taken`` (``None``: it did not): line 20's momentum
+        z ← βz + g, and the previous step when it is a search direction."""
+        state.momentum.mul_(options.momentum).add_(g)
+        if taken is not None and "previous_step" in options.directions:
+            state.previous_step = taken
+        state.step += 1
+        self._vectors.update(gradient=g, momentum=state.momentum)
 
     def _trainable_params(self) -> list[torch.Tensor]:
         return [p for p in all_params(self.param_groups) if p.requires_grad]
 
-    def _state_holder(self) -> torch.Tensor | None:
-        """The parameter the state lives on: the first trainable one when the state was created (None before)."""
-        return next((p for p in all_params(self.param_groups) if self.state.get(p)), None)
-
-    def _flat_state(self, params: list[torch.Tensor], options: Options) -> dict:
-        """The state of the flat vector θ, created on the first step (lines 1–2: Δ ← Δ₀, z ← 0), for the
-        trainable set it was created for."""
+    def _state_of(self, params: list[torch.Tensor], options: Options) -> FlatState:
+        """The state of the flat vector θ, created on the first step (lines 1–2: Δ ← Δ₀, z ← 0), for the trainable
+        set it was created for; moved along when the model was moved to another dtype or device."""
         positions = trainable_positions(self.param_groups)
         check_steppable(self.param_groups, positions)
         n = sum(p.numel() for p in params)
-        holder = self._state_holder()
-        state = self.state[params[0] if holder is None else holder]
-        if not state:
-            state.update(step=0, radius=float(options.initial_radius), momentum=params[0].new_zeros(n),
-                         krylov_basis=params[0].new_zeros(n, 0), krylov_curvature=[], totals=_zero_totals(),
-                         trainable=positions, shapes=shapes(self.param_groups))
-        if "trainable" not in state:  # saved before the set was recorded, on the then first trainable parameter
-            if holder is not params[0] or state["momentum"].numel() != n:
-                raise ValueError("KryBall's loaded state is for another set of trainable parameters than the "
-                                 "current one; restore the requires_grad flags it was saved with")
-            state["trainable"] = positions
-        refuse_changed_set(self.param_groups, state["trainable"], positions)
-        if state["momentum"].dtype != params[0].dtype or state["momentum"].device != params[0].device:
-            _move_state(state, params[0])  # the model was moved to another dtype or device since the last step
-        # The options' state (an initialise also upgrades a state saved before its keys existed).
-        refresh.initialise(state, options)
-        hybrid.initialise(state)
-        extra_directions.initialise(state, options, like=state["momentum"])
-        if state["momentum"].numel() != n:  # the same tensors, resized in place
-            raise ValueError(f"KryBall's state is for {state['momentum'].numel()} numbers but the trainable parameters "
+        if not self.state:
+            self.state[params[0]] = FlatState.start(params[0], n, float(options.initial_radius), positions,
+                                                    shapes(self.param_groups), options.refresh)
+            if "previous_step" in options.directions:
+                self.state[params[0]].previous_step = params[0].new_zeros(n)  # θ has not moved yet
+        holder, state = next(iter(self.state.items()))
+        refuse_changed_set(self.param_groups, state.trainable, positions)
+        if state.momentum.numel() != n:  # the same tensors, resized in place
+            raise ValueError(f"KryBall's state is for {state.momentum.numel()} numbers but the trainable parameters "
                              f"now hold {n}: a parameter changed its shape")
+        if state.momentum.dtype != params[0].dtype or state.momentum.device != params[0].device:
+            self.state[holder] = state = state.moved(params[0])
         return state
 
 
@@ -305,20 +313,3 @@ KryBall.__init__.__signature__ = inspect.signature(KryBall.__init__).replace(par
     *list(inspect.signature(KryBall.__init__).parameters.values())[:2],
     *(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
       for f in dataclasses.fields(Options))])
-
-
-def _move_state(state: dict, like: torch.Tensor) -> None:
-    """Floating-point state to ``like``'s dtype and device, the rest to its device (torch.optim's policy)."""
-    def moved(value):
-        if isinstance(value, torch.Tensor):
-            return value.to(device=like.device, dtype=like.dtype if value.is_floating_point() else value.dtype)
-        if isinstance(value, (list, tuple)):
-            return type(value)(moved(v) for v in value)
-        return value
-
-    for key, value in state.items():
-        state[key] = moved(value)
-
-
-def _zero_totals() -> dict[str, int]:
-    return dict(steps=0, accepted=0, gradient_evals=0, hvps=0, loss_evals=0)

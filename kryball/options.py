@@ -14,10 +14,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-from .extra_directions import EXTRA_DIRECTIONS
-from .first_order import FIRST_ORDER_METHODS
-from .momentum import MOMENTUM_SOURCES
-from .preconditioning import PRECONDITIONERS
+from .subspace import EXTRA_DIRECTIONS, FIRST_ORDER_METHODS
 
 
 @dataclass(frozen=True)
@@ -80,6 +77,13 @@ class Options:
     """M, the Krylov dimension: Hessian-vector products per refresh. 5: the thesis's sensitivity study (§5.3.4)
     plateaus from M = 5 on."""
 
+    krylov_tol: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < 1.0, "None or in (0, 1)",
+                                       beyond_thesis=True)
+    """An adaptive Krylov dimension (thesis §5.5.3): Lanczos grows the basis while each new vector adds more than this
+    fraction to the decrease that the trust-region model predicts within the Krylov space at the current radius, up to
+    ``krylov_dim`` vectors (:func:`kryball.subspace.until_the_model_settles`). ``None``: always ``krylov_dim``, the
+    thesis's fixed M."""
+
     refresh: int = _option(3, *_integer_at_least(1))
     """r_refresh: rebuild the Krylov basis every ``refresh`` steps (Algorithm 4, line 5). 3: the thesis's default
     (§5.3.4); fresher is better but dearer."""
@@ -127,60 +131,39 @@ class Options:
         "None, an integer ≥ 1 (examples) or a float in (0, 1] (a fraction of the batch)", beyond_thesis=True)
     """Take every Hessian-vector product of a step on a random subset of the batch, drawn afresh each step, while
     the loss, the gradient and the trial point use the whole batch (Martens 2010; Byrd et al. 2011;
-    :mod:`kryball.sub_batch`, which gives the closure contract: per-example losses and ``closure(indices)``). An
+    :mod:`kryball.closure`, which gives the closure contract: per-example losses and ``closure(indices)``). An
     integer is a number of examples, a float a fraction of the batch (as ``max_samples`` in scikit-learn).
     ``None``: the thesis's curvature of the whole batch."""
 
     directions: tuple[str, ...] = _option(
         (), lambda v, _: isinstance(v, tuple) and set(v) <= set(EXTRA_DIRECTIONS) and len(set(v)) == len(v),
         f"distinct names from {tuple(EXTRA_DIRECTIONS)}", beyond_thesis=True)
-    """Extra search directions by name (:mod:`kryball.extra_directions`), one Hessian-vector product each:
+    """Extra search directions by name (:data:`kryball.subspace.EXTRA_DIRECTIONS`), one Hessian-vector product each:
     ``"adam"``, Adam's m̂/(√v̂ + ε) (§6.2.5), and ``"previous_step"``, the last step taken. Empty: the thesis's
     subspace of gradient, momentum and saddle-free direction."""
-
-    momentum_from: str = _option("gradients", *_choice(MOMENTUM_SOURCES), beyond_thesis=True)
-    """``"gradients"``: the thesis's ``z ← βz + g``; ``"steps"``: ``z ← βz + p`` over the steps p taken (β = 0 gives
-    the previous step)."""
-
-    preconditioner: str | None = _option(None, *_choice(PRECONDITIONERS, optional=True), beyond_thesis=True)
-    """``"adam"`` builds the Krylov space 𝒦(D⁻¹H, D⁻¹g) with D = √v̂ + ε and takes the saddle-free direction in the
-    metric D (§3.2.2, :mod:`kryball.preconditioning`). ``None``: the thesis's 𝒦(H, g)."""
 
     adam_betas: tuple[float, float] = _option(
         (0.9, 0.999), lambda v, _: isinstance(v, tuple) and len(v) == 2 and all(0 <= _number(b) < 1 for b in v),
         "two numbers in [0, 1)")
-    """β₁, β₂ of the Adam moment estimates behind the ``"adam"`` direction, preconditioner and first-order
-    optimiser. Adam's defaults (Kingma & Ba, 2015)."""
+    """β₁, β₂ of the Adam moment estimates behind the ``"adam"`` direction and first-order steps. Adam's defaults
+    (Kingma & Ba, 2015)."""
 
     adam_eps: float = _option(1e-8, *_POSITIVE_FINITE)
     """ε of the Adam moment estimates. Adam's default."""
 
     first_order: str | None = _option(None, *_choice(FIRST_ORDER_METHODS, optional=True), beyond_thesis=True)
-    """The first-order optimiser of ``fallback``, ``switch_grad_ratio`` and ``interleave``: ``"sgd"`` (direction g)
-    or ``"adam"`` (direction m̂/(√v̂ + ε)). ``None``: no first-order steps."""
+    """The first-order optimiser of ``interleave``: ``"sgd"`` (direction g) or ``"adam"`` (direction m̂/(√v̂ + ε)).
+    ``None``: no first-order steps."""
 
     first_order_lr: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < math.inf,
                                            "None or positive and finite", needs_first_order=True)
     """The first-order optimiser's learning rate (a step −lr·d); needs ``first_order``. ``None``: no learning rate,
     a step as long as the trust-region radius Δ along d (Δ as KryBall's last trust-region step left it)."""
 
-    fallback: bool = _option(False, *_FLAG, beyond_thesis=True, needs_first_order=True)
-    """When the trust-region step is rejected, take a first-order step instead of none (§5.5.4); its safeguard is
-    the trust region: the step is shortened to the (just shrunk) radius. Off: a rejected step changes nothing."""
-
-    switch_grad_ratio: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < 1.0,
-                                              "None or in (0, 1)", beyond_thesis=True, needs_first_order=True)
-    """Hybrid phases (§6.2.1): once ‖g‖ falls below this fraction of the first step's ‖g‖ (a decay by that factor,
-    whatever the loss's scale), every later step is a first-order step. ``None``: KryBall throughout."""
-
     interleave: int | None = _option(None, lambda v, _: v is None or _is_int(v) and v >= 1, "None or an integer ≥ 1",
                                      beyond_thesis=True, needs_first_order=True)
     """Hybrid phases (§6.2.1): one KryBall step every ``interleave`` steps, first-order steps in between (1: every
     step is a KryBall step). ``None``: KryBall throughout."""
-
-    adaptive_refresh: bool = _option(False, *_FLAG, beyond_thesis=True)
-    """Also rebuild the Krylov basis early, right after a step on an old basis with ρ < ¼: the curvature model was
-    poor by the radius rule's own test (an adaptive r_refresh, §5.5.3, §6.2.5). Off: the fixed schedule."""
 
     def __post_init__(self):
         for f in fields(self):  # a Hydra ListConfig or a list arrives for a tuple

@@ -1,13 +1,23 @@
-"""Which tensors KryBall steps, whether it can, and what it says when it cannot (thesis §5.1.1; docs/design.md §2).
+"""The parameters KryBall steps: which tensors form θ, their flat view, and groups without a learning rate
+(thesis §5.1.1; docs/design.md §2–3).
 
 All trainable tensors (``requires_grad``) of all parameter groups form one flat vector θ, so
 they must be dense, real floating-point tensors of one dtype on one real device, and each
 tensor may appear only once (given twice, its step would be modelled twice and applied once).
 KryBall's state — radius, momentum, Krylov basis, counts — belongs to θ, that is to the set
 of trainable tensors it was created for; the set is recorded as positions in
-:func:`all_params` (which survive ``state_dict()``), so that a change can be named.
-Every message names a tensor by its position, "parameter i of group g", with the name a
-``named_parameters()`` group gives it and its shape.
+:func:`all_params` (which survive ``state_dict()``), with the shapes of all tensors, so that a
+change, or a state loaded into other parameters, can be named. Every message names a tensor
+by its position, "parameter i of group g", with the name a ``named_parameters()`` group gives
+it and its shape.
+
+KryBall's step length is the trust-region radius Δ, which ρ adapts every step (thesis
+Algorithm 4, lines 15–19), so there is no learning rate to set or schedule.
+``torch.optim.lr_scheduler`` reads and writes ``param_groups[i]["lr"]``; on a plain dict that
+fails with ``KeyError: 'lr'``, which does not say why. :class:`ParamGroup` raises
+:class:`NoLearningRateError` (a ``KeyError``, so code that catches one still does) with the
+reason instead. ``"lr" in group`` and ``group.get("lr")`` keep their plain answers (False,
+None) for code that asks first.
 """
 
 import torch
@@ -96,3 +106,59 @@ def refuse_changed_set(param_groups, recorded: list[int], now: list[int]) -> Non
         "KryBall's state (trust-region radius, momentum, Krylov basis) is for the trainable parameters it was created "
         f"for, and they changed: {'; '.join(frozen + unfrozen)}. Restore requires_grad, or build a new KryBall "
         "for the new set (freezing parameters before the first step is fine)")
+
+
+# θ as one flat vector (thesis §5.1.1 exposes θ, g, z as vectors).
+
+def flat_parts(tensors) -> list[torch.Tensor]:
+    """Each tensor as a flat dense vector. Sparse ones (the gradient of ``nn.Embedding(sparse=True)``,
+    and its products with the Hessian) are made dense: θ is dense, and ``to_dense`` is
+    differentiable, so Hessian-vector products go through it."""
+    return [(t.to_dense() if t.layout != torch.strided else t).reshape(-1) for t in tensors]
+
+
+def flatten(tensors) -> torch.Tensor:
+    """Concatenate tensors into one flat vector (a copy), sparse ones made dense (:func:`flat_parts`)."""
+    return torch.cat(flat_parts(tensors))
+
+
+@torch.no_grad()
+def assign(params: list[torch.Tensor], flat: torch.Tensor) -> None:
+    """Copy a flat vector into the parameters, in place (exactly: no arithmetic)."""
+    offset = 0
+    for p in params:
+        p.copy_(flat[offset: offset + p.numel()].view_as(p))
+        offset += p.numel()
+
+
+# Parameter groups without a learning rate.
+
+MESSAGE = ("KryBall has no learning rate: its step length is the trust-region radius, which it adapts every step "
+           "from how well the model predicted the loss, so there is nothing for a learning-rate scheduler to schedule "
+           "(see the README, 'Use KryBall in your own training loop')")
+
+
+class NoLearningRateError(KeyError):
+    """Asked for (or told to set) a learning rate KryBall does not have."""
+
+    def __str__(self) -> str:  # a KeyError would print the repr of its argument, in quotes
+        return str(self.args[0])
+
+
+class ParamGroup(dict):
+    """A parameter group whose ``"lr"`` is refused with :data:`MESSAGE`."""
+
+    def __missing__(self, key):
+        if key == "lr":
+            raise NoLearningRateError(MESSAGE)
+        raise KeyError(key)
+
+    def __setitem__(self, key, value):
+        if key == "lr":  # CyclicLR and OneCycleLR set it before they read it
+            raise NoLearningRateError(MESSAGE)
+        super().__setitem__(key, value)
+
+    def setdefault(self, key, default=None):
+        if key == "lr" and key not in self:
+            raise NoLearningRateError(MESSAGE)
+        return super().setdefault(key, default)

@@ -103,7 +103,8 @@ class ReferenceKryBall:
     """Dense KryBall on ``loss_fn(θ)`` for a flat θ; same hyperparameters and defaults as ``KryBall``.
 
     ``step()`` performs one iteration and returns the loss before it; ``theta``,
-    ``radius``, ``momentum``, ``krylov_basis`` and ``sfn_direction`` expose the state.
+    ``radius``, ``momentum``, ``krylov_basis`` (with the eigenvalues of QᵀHQ, ``ritz_values``)
+    and ``sfn_direction`` expose the state.
     """
 
     # Nocedal & Wright Algorithm 4.1 (thesis Algorithm 3): below ρ = ¼ the radius shrinks to a quarter; above ρ = ¾
@@ -120,6 +121,7 @@ class ReferenceKryBall:
         self.radius = float(self.options.initial_radius)
         self.momentum = torch.zeros_like(self.theta)
         self.krylov_basis = self.theta.new_zeros(self.theta.numel(), 0)
+        self.ritz_values = self.theta.new_zeros(0)
         self.sfn_direction = None
         self.t = 0
 
@@ -133,7 +135,7 @@ class ReferenceKryBall:
         if self.t % options.refresh == 0:  # Algorithm 4, lines 5–10
             Q = dense_arnoldi(H, g, options.krylov_dim)
             self.sfn_direction = saddle_free_direction(H, Q, g, options.eig_clip)
-            self.krylov_basis = Q
+            self.krylov_basis, self.ritz_values = Q, torch.linalg.eigvalsh(Q.T @ H @ Q)
             X = gram_schmidt([g, z, self.sfn_direction])
         else:  # line 12
             X = gram_schmidt([g, z, *self.krylov_basis.T])

@@ -11,6 +11,12 @@ compare the optimisers under the comparison protocol.
     python scripts/reproduce.py comparison --jobs 2          # Table 5.1, XOR, MNIST-1D: 10 seeds, 95 % CIs,
                                                              #   time-to-target, performance profiles
     python scripts/reproduce.py comparison --quick           # the same, CPU-sized (3 seeds; MNIST-1D 20 epochs)
+    python scripts/reproduce.py comparison --track self_tuning --jobs 2   # every optimiser at its defaults, one
+                                                             #   wall-clock budget per workload (AlgoPerf's self-tuning)
+    python scripts/reproduce.py comparison --track self_tuning --quick    # the same, CPU-sized (2 seeds, budgets / 5)
+    python scripts/reproduce.py comparison --track tuned --publish        # also commit its per-run results
+    python scripts/reproduce.py comparison --track tuned --from-results --write-docs   # tables, figures and
+                                                             #   docs/results.md's block, from the committed results
     python scripts/reproduce.py comparison --executor submitit_slurm --jobs 64 --executor-option partition=gpu
                                                              # every run a SLURM job (docs/scaling.md)
 
@@ -20,7 +26,11 @@ problems, XOR and MNIST-1D for every optimiser with a sweep spec (kryball_plus a
 in settings of its own (comparison_<task>), 10 seeds per cell (5 for a second-order optimiser on
 MNIST-1D: "5 seeds: expensive"), and writes mean ± 95 % CI cells, time-to-target (the task's
 convergence criterion, or the median final validation accuracy of the best tuned first-order
-baseline) and Dolan–Moré performance profiles over the workloads.
+baseline) and Dolan–Moré performance profiles over the workloads — on the tuned track (the default:
+every cell with its tuned config, and what its tuning cost) or the self-tuning track (``--track
+self_tuning``: every optimiser from its conf/optim/<name>.yaml unchanged, one wall-clock budget per
+workload, the tuned track's targets). Each track writes its per-run results under OUT/per_run/, and with
+``--publish`` to conf/tuned/comparison/<track>/, from which ``--from-results`` rebuilds its report.
 
 Every run gets its own directory, OUT/runs/<quick|full>/<setting>/<optim>/[<value>/]seed<k>, and is
 reused when it already finished with the same config, so an interrupted reproduction resumes.

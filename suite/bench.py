@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from kryball.hvp import HessianVectorProducts
+from kryball.curvature import HessianVectorProducts
 
 from .closure import Counts, make_closure
 
@@ -41,7 +41,7 @@ def timed_ms(fn, device: torch.device, repeats: int, warmup: int) -> list[float]
 
 def primitive_costs(model, loss_fn, device, repeats, warmup, curvature_loss_fn=None) -> dict[str, float]:
     """Median cost of a forward, a gradient (plain and with graph) and one HVP on this batch; with
-    ``curvature_loss_fn`` (the loss of a sub-batch, kryball/sub_batch.py) also the gradient with graph
+    ``curvature_loss_fn`` (the loss of a sub-batch, kryball/closure.py) also the gradient with graph
     and one HVP on that sub-batch (``*_sub_ms``)."""
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -97,7 +97,7 @@ def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=F
     forward-over-reverse under ``torch.compile`` (``compile_s`` apart). Beside them the sub-batch's
     plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
     from the whole batch's graph* with the same on a forward pass of those examples alone: why
-    ``curvature_batch`` needs ``closure(indices)`` (kryball/sub_batch.py).
+    ``curvature_batch`` needs ``closure(indices)`` (kryball/closure.py).
 
     ``loss_fn(model, indices=None, reduction="mean")`` is the data tasks' loss (tasks/base.py).
     """

@@ -29,6 +29,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 NAME = "checkpoint.pt"
+# Config keys added after records existed, whose null is what a record without them ran: left out of
+# ``comparable`` when null, so a finished run from before the key is still the same run.
+ABSENT_WHEN_NULL = ("time_budget_s",)
 
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
@@ -52,7 +55,8 @@ def comparable(config: DictConfig | dict) -> dict:
     resumed by the other, and a finished one may stand in for the other (scripts/reproduce.py).
     """
     data = dict(config) if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
-    return {key: value for key, value in data.items() if key not in ("resume", "threads", "device")}
+    return {key: value for key, value in data.items()
+            if key not in ("resume", "threads", "device") and not (key in ABSENT_WHEN_NULL and value is None)}
 
 
 def checkpoint_config(path: Path) -> dict | None:

@@ -10,7 +10,7 @@
   ``p.grad`` — needs ``backward(create_graph=True)``. It says so with ``create_graph = True``:
   the suite's builder sets that attribute from its config's ``suite.create_graph``
   (``suite/optimisers/build.py``), so no optimiser is a special case here or in ``train.py``.
-- KryBall with curvature on a sub-batch (``curvature_batch``, kryball/sub_batch.py) wants
+- KryBall with curvature on a sub-batch (``curvature_batch``, kryball/closure.py) wants
   per-example losses and ``closure(indices)``, the losses of some examples of the batch; the
   closure gives them when the optimiser asks (``samples_curvature``) and the task's loss can
   (``loss(model, batch, indices=..., reduction="none")``), and the mean loss otherwise.

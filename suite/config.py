@@ -60,6 +60,7 @@ def _is_number(value) -> bool:
 RULES = {
     "seed": (_is_int, "must be an integer"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1"),
+    "time_budget_s": (lambda v: _is_number(v) and v > 0, "must be a number of seconds > 0, or null for no budget"),
     "device": (lambda v: v in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
     "dtype": (lambda v: v in ("float32", "float64"), "must be float32 or float64"),
     "threads": (lambda v: _is_int(v) and v >= 1, "must be an integer ≥ 1 (or null for the default rule: docs/suite.md, \"Threads\")"),

@@ -44,7 +44,7 @@ class Status(str, enum.Enum):
     """How a run ended (or that it has not yet). A ``str``, so it is written and compared as its value."""
 
     RUNNING = "running"
-    COMPLETED = "completed"  # the whole budget, no convergence criterion met (or none exists)
+    COMPLETED = "completed"  # the whole budget (epochs, or time_budget_s), no convergence criterion met (or none exists)
     CONVERGED = "converged"  # the task's convergence criterion was met
     DIVERGED = "diverged"  # a non-finite loss: the thesis's N/A
     FAILED = "failed"  # an error or an interruption
@@ -58,13 +58,9 @@ class Status(str, enum.Enum):
 
     @property
     def is_final(self) -> bool:
-        """A run that ended by itself: its outcome stands and can be reused."""
+        """A run that ended by itself: its outcome stands and can be reused, and a resumed run does not continue it."""
         return self in FINAL
 
-    @property
-    def has_ended(self) -> bool:
-        """``converged`` and ``diverged`` end a run before its budget: a resumed run does not continue."""
-        return self in (Status.CONVERGED, Status.DIVERGED)
 
 
 FINAL = frozenset({Status.COMPLETED, Status.CONVERGED, Status.DIVERGED})

@@ -160,6 +160,12 @@ class Records:
         return cls(pd.DataFrame(rows)) if rows else cls()
 
     @classmethod
+    def with_curves(cls, frame: pd.DataFrame, curves: dict[str, pd.DataFrame]) -> "Records":
+        """Rows whose ``run_dir`` is a key of ``curves`` rather than a directory: their curves are given, not read
+        from a ``metrics.csv`` (a report rebuilt from committed per-run results, suite/reproduction/per_run.py)."""
+        return cls(frame, {pathlib.Path(key): curve for key, curve in curves.items()})
+
+    @classmethod
     def from_rows(cls, rows: list[dict], labels: Iterable[str] = ()) -> "Records":
         """Rows made by :func:`summary_row` with the caller's ``labels`` (the same columns when there are none).
         Every column any row has is kept: a run that left no record has fewer than one that did."""

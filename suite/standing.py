@@ -1,10 +1,18 @@
-"""Where a run stands: what the tuned optimisers of the same task and budget reached.
+"""Where a run stands: what the other optimisers reach on the same task, read (never run) from the
+comparison's committed per-run results of the track that matches how the run was configured
+(``suite/comparison_results.py``; docs/results.md, "The comparison protocol"):
 
-After every run ``train.py`` prints, beside the run's own numbers, what the committed results of
-the default tuning protocol (``conf/tuned/<task>_<optim>.results.json``, docs/sweeps.md "The
-results file") say the tuned optimisers reach on the same task config and budget, seed by seed —
-read, never run. A results file counts when its runs had the same resolved ``task`` config and the
-same number of epochs as this run; nothing is printed when no file does.
+- a run at its optimiser's defaults (no ``+tuned=``) — what a user without a tuning budget gets — against
+  the **self-tuning** track: every optimiser at its defaults on the same task (the same resolved ``task``
+  config), for that track's wall-clock budget;
+- a ``+tuned=`` run against the **tuned** track: every optimiser tuned for the same task and epoch budget.
+  Until the tuned track's per-run results are published, against the default tuning protocol's results
+  files instead (``conf/tuned/<task>_<optim>.results.json``, docs/sweeps.md "The results file": their
+  re-run seeds), as the line says.
+
+Each other optimiser's runs are summarised as the mean ± 95 % confidence interval of the final test
+accuracy over its seeds, or, on a task without a test set, how many converged and their median epochs
+to convergence. Nothing is printed when no results match.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import json
 import pathlib
 import statistics
 
-from .record import RunSummary
+from . import comparison_results
+from .config import REPO
+from .record import FINAL, RunSummary
+from .records import SeedStats
 from .reproduction import registry
 from .sweeps import results as results_mod
 from .sweeps.tuned import TUNED_DIR
@@ -23,15 +34,23 @@ ROBUST = "robust"  # the default protocol: selection on validation, re-runs on f
 
 
 @dataclasses.dataclass(frozen=True)
-class Tuned:
-    """One optimiser's committed tuned result: its name and its re-run seeds' summaries."""
+class Others:
+    """One other optimiser's runs on the task: its name and its runs' final numbers (summary fields)."""
 
     optim: str
-    use: str
     seeds: list[dict]
 
 
-def tuned_results(task: dict, epochs: int, tuned_dir: pathlib.Path = TUNED_DIR) -> list[Tuned]:
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """The runs a line is drawn from and how to name them."""
+
+    others: list[Others]
+    source: str  # e.g. "self-tuning track (every optimiser at its defaults, 30 s of training each)"
+    where: str  # the file(s)
+
+
+def tuned_results(task: dict, epochs: int, tuned_dir: pathlib.Path = TUNED_DIR) -> list[Others]:
     """The default protocol's committed results whose runs trained on ``task`` for ``epochs`` epochs."""
     found = []
     for path in sorted(pathlib.Path(tuned_dir).glob(f"*{results_mod.SUFFIX}")):
@@ -41,45 +60,88 @@ def tuned_results(task: dict, epochs: int, tuned_dir: pathlib.Path = TUNED_DIR) 
             continue
         setting = data.get("setting") or {}
         if data.get("protocol") == ROBUST and setting.get("task") == task and setting.get("epochs") == epochs:
-            optim = pathlib.Path(data.get("spec", "")).stem
-            found.append(Tuned(optim, data.get("use") or "", list(data.get("seeds") or [])))
+            found.append(Others(pathlib.Path(data.get("spec", "")).stem, list(data.get("seeds") or [])))
     return found
 
 
-def _spread(values: list[float], digits: int = 3) -> str:
-    mean = statistics.fmean(values)
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
+def comparison_runs(track: str, task: dict, epochs: int,
+                    folder: pathlib.Path = comparison_results.FOLDER) -> tuple[list[Others], dict] | None:
+    """The track's published runs of the workload that trained on ``task`` (and, on the tuned track, for
+    ``epochs`` epochs), grouped by optimiser, with the workload's index entry; None when none matches."""
+    for name, entry in comparison_results.read_index(folder, track).items():
+        if entry.get("task") != task or (track == comparison_results.TUNED and entry.get("epochs") != epochs):
+            continue
+        path = comparison_results.path(folder, track, name)
+        try:
+            rows = comparison_results.read(path)
+        except (OSError, comparison_results.FormatError):
+            return None
+        by_optim: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["status"] in {status.value for status in FINAL}:
+                by_optim.setdefault(row["optimiser"], []).append(row)
+        return [Others(optim, seeds) for optim, seeds in by_optim.items()], {**entry, "file": path}
+    return None
 
 
-def _reached(entry: Tuned, field: str) -> str | None:
-    """The tuned optimiser's seeds' ``field`` as ``mean ± std`` (or, for epochs to convergence, how
-    many converged and their median), None when its seeds hold no such number."""
-    values = [seed[field] for seed in entry.seeds if isinstance(seed.get(field), (int, float))]
+def find(summary: RunSummary, track: str, tuned_dir: pathlib.Path = TUNED_DIR,
+         folder: pathlib.Path = comparison_results.FOLDER) -> Found | None:
+    """The runs the line for ``summary`` is drawn from, on ``track`` (module docstring)."""
+    config = summary.config or {}
+    if "task" not in config or "epochs" not in config:
+        return None
+    published = comparison_runs(track, config["task"], config["epochs"], folder)
+    if published is not None:
+        others, entry = published
+        budget = (f"{entry['time_budget_s']:g} s of training each" if entry.get("time_budget_s")
+                  else f"{entry.get('epochs')} epochs each")
+        what = ("tuned track (every optimiser tuned for this task" if track == comparison_results.TUNED
+                else "self-tuning track (every optimiser at its defaults")
+        where = pathlib.Path(entry["file"])
+        where = where.relative_to(REPO) if where.is_relative_to(REPO) else where
+        return Found(others, f"{what}, {budget})", str(where))
+    if track == comparison_results.TUNED:
+        others = tuned_results(config["task"], config["epochs"], tuned_dir)
+        return Found(others, "tuned on this task and budget, re-run seeds of the sweeps", "conf/tuned/*.results.json")
+    return None
+
+
+def _reached(entry: Others, field: str) -> str | None:
+    """The optimiser's runs' ``field`` as ``mean ± 95 % CI`` (or, for epochs to convergence, how many
+    converged and their median), None when its runs hold no such number."""
     if field == "epochs_to_convergence":
         if not entry.seeds:
             return None
+        values = [seed[field] for seed in entry.seeds if isinstance(seed.get(field), (int, float))]
         median = f" in {statistics.median(values):g} epochs (median)" if values else ""
         return f"{registry.label(entry.optim)} {len(values)}/{len(entry.seeds)} converged{median}"
-    return f"{registry.label(entry.optim)} {_spread(values)}" if values else None
+    stats = SeedStats.of(seed.get(field) for seed in entry.seeds)
+    if not stats.n:
+        return None
+    spread = f" ± {stats.ci95:.3f}" if stats.n > 1 else ""
+    return f"{registry.label(entry.optim)} {stats.mean:.3f}{spread}"
 
 
-def standing_lines(summary: RunSummary, tuned_dir: pathlib.Path = TUNED_DIR) -> list[str]:
-    """One or two lines placing ``summary`` beside the committed tuned results (none: an empty list)."""
-    config = summary.config or {}
-    if "task" not in config or "epochs" not in config:
-        return []
-    others = [t for t in tuned_results(config["task"], config["epochs"], tuned_dir) if t.optim != summary.optim]
+def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING,
+                   tuned_dir: pathlib.Path = TUNED_DIR, folder: pathlib.Path = comparison_results.FOLDER) -> list[str]:
+    """One line placing ``summary`` beside the other optimisers of ``track`` (none: an empty list). ``track``:
+    ``tuned`` for a ``+tuned=`` run, ``self_tuning`` for one at its optimiser's defaults (``train.py`` decides)."""
+    if track not in comparison_results.TRACKS:
+        raise ValueError(f"track must be one of {', '.join(comparison_results.TRACKS)}, got {track!r}")
+    found = find(summary, track, tuned_dir, folder)
+    others = [o for o in found.others if o.optim != summary.optim] if found else []
     if not others:
         return []
     if summary.final_test_acc is not None:
-        field, what, mine = "final_test_acc", "final test accuracy", f"{summary.final_test_acc:.3f}"
+        field, what, mine = "final_test_acc", "final test accuracy, mean ± 95 % CI", f"{summary.final_test_acc:.3f}"
     else:
         field, what = "epochs_to_convergence", "convergence"
         mine = (f"converged in {summary.epochs_to_convergence} epochs" if summary.epochs_to_convergence is not None
                 else "did not converge")
-    reached = [text for t in others if (text := _reached(t, field))]
+    reached = [text for o in others if (text := _reached(o, field))]
     if not reached:
         return []
-    seeds = max(len(t.seeds) for t in others)
-    return [f"  where it stands ({what}; this run: {mine}): tuned on this task and budget, over "
-            f"{seeds} seeds each (conf/tuned/*.results.json) — {'; '.join(reached)}"]
+    seeds = sorted({len(o.seeds) for o in others})
+    count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+    return [f"  where it stands ({what}; this run: {mine}): {found.source}, over {count} seeds each "
+            f"({found.where}) — {'; '.join(reached)}"]

@@ -4,6 +4,14 @@ Reads top to bottom: check and seed → build task, model, optimiser → (resume
 evaluate → record. :func:`run` is the whole job for a composed config; ``train.py``, the sweep
 engine and the reproduction all call it, so every number in the project comes from this loop.
 
+A run ends at ``epochs``, at the task's convergence criterion (``stop_on_convergence``), at a
+non-finite loss, or — with ``time_budget_s`` set — after the first epoch whose cumulative training
+wall-clock (``wall_time_s``, evaluation excluded) reaches the budget, as if its epochs had run out
+(``completed``, or ``converged`` if the criterion was met without stopping the run). An optimiser
+whose config says ``suite.train_eval_modes`` (Schedule-Free) is in train mode for each epoch's steps
+and in eval mode for the evaluation, the checkpoint and after the run, so that what is evaluated,
+saved and left in the model is the weights its authors say to evaluate.
+
 Under ``torchrun`` (or any launch of several processes, :mod:`suite.processes`) every process runs this
 loop on its shard of each batch (:mod:`suite.data_parallel`); process 0 alone evaluates and writes the
 record, the checkpoints and W&B, into its run directory, which the others learn from it (docs/scaling.md).
@@ -27,6 +35,7 @@ from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
+from .optimisers import set_mode
 from .record import COLUMNS, RunRecord, RunSummary, Status
 
 log = logging.getLogger("train")
@@ -57,6 +66,12 @@ def notice(line: str) -> None:
 def is_finite_row(row: dict) -> bool:
     """A non-finite loss is divergence (Table 5.1's N/A)."""
     return all(math.isfinite(row[key]) for key in ("train_loss", "test_loss", "val_loss") if row[key] is not None)
+
+
+def budget_spent(cfg: DictConfig, wall_time: float) -> bool:
+    """Whether the run's training wall-clock has reached its ``time_budget_s`` (never without one)."""
+    budget = cfg.get("time_budget_s")
+    return budget is not None and wall_time >= budget
 
 
 def run(cfg: DictConfig, run_dir: Path, on_epoch: Callable[[int, dict], bool | None] | None = None) -> RunSummary:
@@ -106,13 +121,15 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     logger.start(cfg, run_dir, rows)
 
     # Train: one optimiser step per batch, then evaluate and record once per epoch.
-    first = cfg.epochs + 1 if status.has_ended else len(rows) + 1  # a resumed run that had already ended
+    # A resumed run whose checkpoint says it had ended (converged, diverged, or completed at its time budget).
+    first = cfg.epochs + 1 if status.is_final else len(rows) + 1
     epochs = tqdm(range(first, cfg.epochs + 1), initial=first - 1, total=cfg.epochs, unit="epoch",
                   desc=f"{cfg.task.name}/{cfg.optim.name}", disable=None if parallel.is_main else True, leave=False)
     extra = {"device": str(device), "run_dir": str(run_dir), "processes": processes.world_size}
     try:
         for epoch in epochs:
             model.train()
+            set_mode(optimizer, training=True)
             tic, step_losses = time.perf_counter(), []
             for batch in task.batches(epoch):
                 step_losses.append(parallel.step(task.loss, batch, counts))
@@ -124,6 +141,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             wall_time += time.perf_counter() - tic
 
             model.eval()
+            set_mode(optimizer, training=False)  # evaluated, checkpointed and left as the weights to evaluate
             row = {**dict.fromkeys(COLUMNS), "epoch": epoch, "train_loss": sum(step_losses) / len(step_losses),
                    **parallel.end_epoch(task.evaluate), "wall_time_s": wall_time, **counts.as_dict()}
             record.append(row)
@@ -133,6 +151,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             elif not convergence and task.converged(row):
                 convergence = {"epoch": epoch, "wall_time_s": wall_time}
                 status = Status.CONVERGED if cfg.stop_on_convergence else status
+            if status == Status.RUNNING and budget_spent(cfg, wall_time):  # as if the epochs had run out
+                status = Status.CONVERGED if convergence else Status.COMPLETED
             epochs.set_postfix(loss=f"{row['train_loss']:.4g}", refresh=False)
 
             if cfg.checkpoint and parallel.is_main:

@@ -8,7 +8,7 @@ order and noise), where its tensors live and their floating-point type — and p
   call of one optimiser step sees the same batch (docs/design.md §3).
 - ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises. A data task's loss
   also takes ``indices`` (a subset of the batch's examples, :func:`select`) and
-  ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/sub_batch.py).
+  ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/closure.py).
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).

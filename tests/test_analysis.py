@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from kryball.landscape import sample_line
-from kryball.reconstruction import dense_hessian, reconstruction_errors
+from kryball.analysis import sample_line
+from kryball.analysis import dense_hessian, reconstruction_errors
 
 
 def test_line_samples_trace_the_function_and_restore_the_parameters():

@@ -2,8 +2,8 @@
 
 import torch
 
-from kryball.flat import flatten
-from kryball.hvp import HessianVectorProducts
+from kryball.parameters import flatten
+from kryball.curvature import HessianVectorProducts
 
 
 def small_model_and_loss(seed=0):

@@ -159,3 +159,24 @@ def test_a_checkpoint_is_recognised_by_its_own_config_not_the_summary_beside_it(
     shutil.copy(tmp_path / "other" / NAME, mixed / NAME)
     shutil.copy(tmp_path / "straight" / "summary.json", mixed / "summary.json")
     assert find_checkpoint(cfg, mixed) != mixed / NAME
+
+
+def test_schedule_free_resumes_to_the_uninterrupted_result(tmp_path, one_thread):
+    """Schedule-Free is checkpointed in eval mode (the averaged weights) and switched back to train mode at the
+    next epoch's start: a run interrupted after a checkpoint and resumed makes that very round trip, so it ends
+    bit for bit where the uninterrupted one does (in-process, cheaper than the SIGKILL test above)."""
+    overrides = ["task=xor", "optim=schedule_free_adamw", "optim.lr=0.05", "epochs=12", "stop_on_convergence=false",
+                 "threads=1", "checkpoint=true"]
+    run(compose_config(overrides), tmp_path / "straight")
+
+    def interrupt(epoch, row):
+        if epoch == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(compose_config(overrides), tmp_path / "resumed", on_epoch=interrupt)
+    run(compose_config([*overrides, "resume=true"]), tmp_path / "resumed")
+    assert read_rows(tmp_path / "resumed") == read_rows(tmp_path / "straight")
+    final, reference = (load_checkpoint(tmp_path / d / NAME, torch.device("cpu")) for d in ("resumed", "straight"))
+    for key in ("model", "optimizer", "rng", "counts", "status"):
+        assert_identical(final[key], reference[key], key)

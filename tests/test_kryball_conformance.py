@@ -86,14 +86,14 @@ def test_state_dict_is_deterministic_and_loading_leaves_it_alone():
 
 
 def test_state_dict_round_trips_through_weights_only_load():
-    model, opt = primed(directions=("adam",), adaptive_refresh=True)
+    model, opt = primed(directions=("adam", "previous_step"), curvature_batch=6)
     buffer = io.BytesIO()
     torch.save(opt.state_dict(), buffer)
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=True)
     assert_identical(loaded, opt.state_dict())
     clone = twin(model)
-    opt_clone = KryBall(clone.parameters(), refresh=3, directions=("adam",), adaptive_refresh=True)
+    opt_clone = KryBall(clone.parameters(), refresh=3, directions=("adam", "previous_step"), curvature_batch=6)
     opt_clone.load_state_dict(loaded)
     assert_same_run(model, opt, clone, opt_clone)
 

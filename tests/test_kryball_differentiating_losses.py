@@ -11,7 +11,7 @@ import torch
 from kryball import KryBall
 from kryball.closure import Closure
 from kryball.distributed import DistributedKryBall
-from kryball.landscape import sample_line
+from kryball.analysis import sample_line
 from suite.local_group import run_in_processes
 
 # KryBall as the thesis has it, and with KryBall+'s shipped options (conf/optim/kryball_plus.yaml): extra directions,

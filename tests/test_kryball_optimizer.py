@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from kryball import HYPERPARAMETERS, KryBall, Options, Status
-from kryball.hvp import HessianVectorProducts
+from kryball.curvature import HessianVectorProducts
 from kryball.krylov import lanczos
 from kryball.subspace import extend_basis
 from kryball.trust_region import SHRINK_FACTOR
@@ -165,7 +165,7 @@ def test_unknown_hyperparameters_and_mismatched_groups_are_refused():
 def test_status_is_a_string_enum():
     assert [status.value for status in Status] == [
         "accepted", "rejected", "stationary", "non-finite loss", "non-finite gradient", "non-finite curvature",
-        "fallback", "first-order"]
+        "first-order"]
     xy = torch.nn.Parameter(torch.tensor([-1.5, 2.0], dtype=torch.float64))
     opt = KryBall([xy])
     opt.step(lambda: rosenbrock(xy))
@@ -217,7 +217,7 @@ def test_non_finite_loss_or_gradient_at_the_current_point_changes_nothing():
         opt.step(lambda: r[0].abs() ** 1.5 + (r[1] - 2) ** 2)
         assert opt.last_step.status == "non-finite curvature"
         assert torch.equal(r.detach(), torch.tensor([0.0, 1.0], dtype=torch.float64))
-    assert opt.state[r]["krylov_basis"].numel() == 0 and opt.totals["hvps"] > 0  # no NaN basis kept
+    assert opt.flat_state.krylov_basis.numel() == 0 and opt.totals["hvps"] > 0  # no NaN basis kept
 
 
 @pytest.mark.parametrize("loss_fn", [lambda p: (p**2).sum(), lambda p: p[0] ** 2 - p[1] ** 2])
@@ -358,7 +358,7 @@ def test_kryball_plus_options_on_cuda_match_cpu():
 
         for _ in range(10):
             opt.step(closure)
-        draws = opt.state[next(model.parameters())]["curvature_draws"]
+        draws = opt.flat_state.sampler.draws
         results.append((closure().mean().item(), opt.totals, draws))
     (cpu_loss, cpu_totals, cpu_draws), (cuda_loss, cuda_totals, cuda_draws) = results
     assert cuda_totals["hvps"] == cpu_totals["hvps"] and cuda_draws == cpu_draws == 10
@@ -374,6 +374,6 @@ def test_cpu_state_dict_loads_onto_cuda_parameters():
     xy_cuda = torch.nn.Parameter(xy.detach().cuda())
     opt_cuda = KryBall([xy_cuda])
     opt_cuda.load_state_dict(opt.state_dict())
-    assert opt_cuda.state[xy_cuda]["momentum"].is_cuda
+    assert opt_cuda.flat_state.momentum.is_cuda
     opt_cuda.step(lambda: rosenbrock(xy_cuda))
     assert opt_cuda.totals["steps"] == 2

@@ -1,4 +1,4 @@
-"""Curvature on a sub-batch (``curvature_batch``, kryball/sub_batch.py): the products are those of the sub-batch's
+"""Curvature on a sub-batch (``curvature_batch``, kryball/closure.py): the products are those of the sub-batch's
 loss while the gradient is the whole batch's, the step is the documented one with that Hessian, the subset is drawn
 afresh each step and resumes exactly from a state_dict, and closures that cannot give a sub-batch keep working."""
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from kryball import KryBall
-from kryball.hvp import HessianVectorProducts
+from kryball.curvature import HessianVectorProducts
 from kryball.reference import dense_arnoldi, gram_schmidt
 from kryball.saddle_free import sfn_direction
-from kryball.sub_batch import draw_generator, subset_size
+from kryball.closure import draw_generator, subset_size
 from kryball.trust_region import solve_subproblem
 
 N, B = 6, 20
@@ -70,20 +70,20 @@ def test_each_refresh_step_is_the_documented_step_with_the_sub_batch_hessian():
     closure = closure_of(x, seen)
     opt.step(closure)
     for _ in range(4):
-        state = opt.state[x]
-        indices = torch.randperm(B, generator=draw_generator(state))[:5]  # the documented draw
+        state = opt.flat_state
+        indices = torch.randperm(B, generator=draw_generator(state.sampler))[:5]  # the documented draw
         g, _ = dense(x)
         _, H = dense(x, indices)
         Q = dense_arnoldi(H, g, 3)
         y, _ = sfn_direction(Q.T @ H @ Q, Q.T @ g, opt.defaults["eig_clip"])
-        z = state["momentum"].clone()
+        z = state.momentum.clone()
         beta1, beta2 = opt.defaults["adam_betas"]
-        t = state["adam_t"] + 1
-        m = beta1 * state["adam_m"] + (1 - beta1) * g
-        v = beta2 * state["adam_v"] + (1 - beta2) * g * g
+        t = state.adam.t + 1
+        m = beta1 * state.adam.m + (1 - beta1) * g
+        v = beta2 * state.adam.v + (1 - beta2) * g * g
         adam = m / (1 - beta1 ** t) / ((v / (1 - beta2 ** t)).sqrt() + opt.defaults["adam_eps"])
         X = gram_schmidt([g, z, Q @ y, adam])
-        expected = X @ solve_subproblem(X.T @ H @ X, X.T @ g, state["radius"]).step
+        expected = X @ solve_subproblem(X.T @ H @ X, X.T @ g, state.radius).step
 
         opt.step(closure)
         assert torch.equal(seen[-1], indices)

@@ -1,6 +1,6 @@
-"""The comparison protocol (``scripts/reproduce.py comparison``): its plan (seeds per cell, tuned
-configs), performance profiles on a hand-made example (suite/reproduction/profiles.py), and a tiny
-end-to-end run."""
+"""The comparison protocol (``scripts/reproduce.py comparison``): its plans on both tracks (seeds per cell, tuned
+configs; the self-tuning track's defaults and wall-clock budgets), performance profiles on a hand-made example
+(suite/reproduction/profiles.py), and a tiny end-to-end run of both tracks, rebuilt from its per-run results."""
 
 import dataclasses
 import math
@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from suite.commands import reproduce
-from suite.reproduction import chapter5, profiles, protocol
-from suite.reproduction.comparison_settings import MNIST1D, WORKLOADS
+from suite.reproduction import chapter5, docs_block, profiles, protocol
+from suite.reproduction.comparison_settings import (EPOCH_CAP, MNIST1D, SELF_TUNING, SELF_TUNING_BUDGETS_S, TUNED,
+                                                    WORKLOADS)
 
 INF = math.inf
 
@@ -31,6 +32,55 @@ def test_the_plan_has_ten_seeds_five_where_expensive_and_its_own_run_folders(tmp
     overridden = protocol.plan(["comparison"], tmp_path, quick=False, seeds=2, only=["comparison_mnist1d"]).specs
     assert {s.seed for s in overridden} == {100, 101}  # --seeds overrides every cell's count
     assert "expensive" not in protocol.describe(MNIST1D.setting, quick=False, seeds=2)
+
+
+def by_cell(specs) -> dict:
+    cells = {}
+    for spec in specs:
+        cells.setdefault((spec.setting.task, spec.optim), []).append(spec)
+    return cells
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_self_tuning_plan_runs_every_optimiser_at_its_defaults_for_one_budget_per_workload(tmp_path, quick):
+    tuned = by_cell(protocol.plan(["comparison"], tmp_path, quick=quick, track="tuned").specs)
+    own = by_cell(protocol.plan(["comparison"], tmp_path, quick=quick, track="self_tuning").specs)
+    assert own.keys() == tuned.keys()  # the same workloads (tasks) and optimisers
+    for (task, optim), specs in own.items():
+        budget = SELF_TUNING_BUDGETS_S[task][quick]
+        for spec in specs:
+            assert spec.tuned is None and not any(o.startswith("+tuned=") for o in spec.overrides)
+            assert f"time_budget_s={budget}" in spec.overrides and f"epochs={EPOCH_CAP}" in spec.overrides
+            assert spec.setting.name == f"self_tuning_{task}" and spec.run_dir.parts[-3] == f"self_tuning_{task}"
+            assert spec.sweep_command is None  # defaults by design, not "untuned"
+        if not quick:  # the tuned track's seeds: 10 from 100, 5 where expensive
+            assert [s.seed for s in specs] == [s.seed for s in tuned[(task, optim)]]
+    kryball_plus = own[("mnist1d", "kryball_plus")]
+    assert kryball_plus[0].seed == 100 and len(kryball_plus) == (2 if quick else 5)
+    assert {s.run_dir for v in own.values() for s in v}.isdisjoint({s.run_dir for v in tuned.values() for s in v})
+    assert {w.setting.name for w in SELF_TUNING.workloads}.isdisjoint(w.setting.name for w in TUNED.workloads)
+
+
+def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
+    assert set(SELF_TUNING_BUDGETS_S) == {w.task for w in TUNED.workloads}
+    assert all(0 < quick < full for full, quick in SELF_TUNING_BUDGETS_S.values())
+    mnist1d = next(w for w in SELF_TUNING.workloads if w.task == "mnist1d").setting
+    assert protocol.describe(mnist1d, quick=False).startswith(
+        "MNIST-1D MLP: 10 seeds from seed 100 × 30 s of training (wall-clock, evaluation excluded")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["xor", "--track", "self_tuning"], "--track: for the comparison target only"),
+    (["comparison", "--publish", "--quick"], "--publish writes a track's committed results"),
+    (["comparison", "--publish", "--only", "comparison_xor"], "--publish writes a track's committed results"),
+    (["comparison", "--from-results", "--seeds", "2"], "--from-results runs nothing"),
+    (["comparison", "--write-docs"], "--write-docs and --docs go with --from-results"),
+    (["comparison", "--track", "selftuning"], "invalid choice: 'selftuning'"),
+])
+def test_the_comparisons_options_are_refused_where_they_do_not_apply(argv, message, capsys):
+    with pytest.raises(SystemExit) as error:
+        reproduce.parse_args(argv)
+    assert error.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_the_thesis_targets_keep_the_thesis_protocol(tmp_path):
@@ -93,22 +143,59 @@ def test_the_profile_figure_is_drawn(tmp_path):
     assert path.stat().st_size > 10_000
 
 
-def test_a_tiny_comparison_end_to_end(tmp_path, one_thread, capsys):
+def markdown_tables(path) -> list[str]:
+    """The table lines of a Markdown report (its header lines say when and where it was made)."""
+    return [line for line in path.read_text().splitlines() if line.startswith("|")]
+
+
+def test_a_tiny_comparison_end_to_end_on_both_tracks_rebuilt_from_its_per_run_results(tmp_path, one_thread):
+    out = tmp_path / "out"
     cells = ["comparison_xor/adam", "comparison_xor/kryball", "comparison_mnist1d/adam", "comparison_mnist1d/msgd"]
-    argv = ["comparison", "--quick", "--seeds", "1", "--out", str(tmp_path), *(f"--only={c}" for c in cells)]
+    argv = ["comparison", "--quick", "--seeds", "1", "--out", str(out), *(f"--only={c}" for c in cells)]
     assert reproduce.main(argv) == 0
-    written = {p.name for p in tmp_path.iterdir()}
-    assert {"comparison.quick.md", "time_to_target.quick.md", "time_to_target.quick.csv",
-            "performance_profile.quick.png", "performance_profile.quick.csv", "fig_time_to_target.quick.png"} <= written
-    final = (tmp_path / "comparison.quick.md").read_text()
-    assert "quick (CPU-sized; not the comparison protocol)" in final and "(n = 1)" in final
+    written = {p.name for p in out.iterdir()}
+    assert {"comparison.tuned.quick.md", "time_to_target.tuned.quick.md", "time_to_target.tuned.quick.csv",
+            "performance_profile.tuned.quick.png", "performance_profile.tuned.quick.csv",
+            "fig_time_to_target.tuned.quick.png"} <= written
+    final = (out / "comparison.tuned.quick.md").read_text()
+    assert "quick (CPU-sized; not the comparison protocol, tuned track)" in final and "(n = 1)" in final
     assert "95 % CI of the median" in final and "MNIST-1D MLP: 1 seed from seed 100 × 20 epochs" in final
-    runs = pd.read_csv(tmp_path / "time_to_target.quick.csv")
+    runs = pd.read_csv(out / "time_to_target.tuned.quick.csv")
     assert sorted(zip(runs["setting"], runs["optimiser"])) == sorted(tuple(c.split("/")) for c in cells)
     xor = runs[runs["setting"] == "comparison_xor"]
     assert (xor["reached"] == (xor["epoch"] < INF)).all()
-    report = (tmp_path / "time_to_target.quick.md").read_text()
+    report = (out / "time_to_target.tuned.quick.md").read_text()
     assert "converged (the task's criterion)" in report and "median final" in report  # both kinds of target
-    profile = pd.read_csv(tmp_path / "performance_profile.quick.csv")
+    assert "s, 32 runs" in report and "including tuning" in report  # what the tuned cells' sweeps cost
+    profile = pd.read_csv(out / "performance_profile.tuned.quick.csv")
     assert set(profile["measure"]) == {"wall-clock (s)", "gradient-equivalents", "epochs"}
     assert (profile["ratio r"].dropna() >= 1).all()
+
+    # The self-tuning track, beside it: its own settings and files; MNIST-1D's target is the tuned track's.
+    own = ["self_tuning_xor/adam", "self_tuning_xor/kryball", "self_tuning_mnist1d/adam"]
+    assert reproduce.main(["comparison", "--track", "self_tuning", "--quick", "--seeds", "1", "--out", str(out),
+                           *(f"--only={c}" for c in own)]) == 0
+    targets = (out / "time_to_target.self_tuning.quick.md").read_text()
+    assert "from the tuned track's runs under" in targets and "0.4 s of training" in targets
+    assert "defaults, by design" in (out / "comparison.self_tuning.quick.md").read_text()
+    assert "tuning" not in markdown_tables(out / "time_to_target.self_tuning.quick.md")[0]
+
+    # Rebuilt from the per-run results alone (no runs, no metrics.csv): the same tables, and the figures.
+    results = out / "per_run" / "quick"
+    for track in ("tuned", "self_tuning"):
+        rebuilt = tmp_path / f"rebuilt_{track}"
+        doc = tmp_path / "results.md"
+        doc.write_text(f"# Results\n\n{docs_block.begin(track)}\nstale\n{docs_block.end(track)}\nafter\n")
+        assert reproduce.main(["comparison", "--track", track, "--quick", "--from-results", "--results-dir",
+                               str(results), "--out", str(rebuilt), "--write-docs", "--docs", str(doc)]) == 0
+        for stem in ("comparison", "time_to_target"):
+            name = f"{stem}.{track}.quick.md"
+            assert markdown_tables(rebuilt / name) == markdown_tables(out / name), name
+        name = f"performance_profile.{track}.quick.csv"
+        assert (rebuilt / name).read_text() == (out / name).read_text()
+        assert (rebuilt / f"fig_time_to_target.{track}.quick.png").stat().st_size > 10_000
+        block = docs_block.read(track, doc)
+        assert "stale" not in block and doc.read_text().endswith(f"{docs_block.end(track)}\nafter\n")
+        lines = block.splitlines()
+        assert set(markdown_tables(out / f"comparison.{track}.quick.md")) <= set(lines)  # the final cells
+        assert sum(line.startswith("| r = t / fastest t") for line in lines) == 3  # a ratio table per measure

@@ -34,3 +34,10 @@ def test_thesis_numbers_as_printed_and_a_dash_where_there_is_none():
     assert registry.thesis_number("mnist1d", "zz_unknown", "final_test_acc") == "—"
     assert registry.thesis_number("no_such_setting", "kryball") == "—"
     assert registry.thesis_number("mnist1d", "kryball") == "—"  # Table 5.2 has a number per metric only
+
+
+def test_the_learning_rate_free_peers_are_first_order_and_drawn_apart():
+    peers = ("prodigy", "dadapt_adam", "dadapt_sgd", "schedule_free_adamw")
+    assert {registry.family(optim) for optim in peers} == {registry.Family.FIRST_ORDER}  # they set targets
+    looks = {(look.colour, look.line_style) for look in registry.KNOWN.values()}
+    assert len(looks) == len(registry.KNOWN) - 1  # each drawn apart (lbfgs_single is never beside lbfgs)

@@ -1,7 +1,9 @@
 """The comparison protocol's statistics on small synthetic records: confidence-interval cells
 (suite/reproduction/columns.py, suite/records.py), the target of a workload and the time to reach it
-(suite/reproduction/targets.py)."""
+(suite/reproduction/targets.py) — shared by the self-tuning track, within its time budget — and what the
+tuned track's cells cost to tune (suite/reproduction/tuning.py)."""
 
+import json
 import math
 
 import numpy as np
@@ -11,9 +13,9 @@ from scipy.stats import binom
 
 from suite.record import RunSummary
 from suite.records import Records, SeedStats, median_interval, summary_row
-from suite.reproduction import registry, targets
+from suite.reproduction import registry, targets, tuning
 from suite.reproduction.columns import interval, mean_ci
-from suite.reproduction.comparison_settings import MNIST1D, WORKLOADS
+from suite.reproduction.comparison_settings import MNIST1D, SELF_TUNING, WORKLOADS
 
 XOR = next(w for w in WORKLOADS if w.setting.name == "comparison_xor")
 INF = math.inf
@@ -154,3 +156,56 @@ def test_every_summary_field_is_a_column_even_after_a_run_without_record():
     newer = {**row, "final_val_acc": 0.6}  # a field this reader does not name
     records = Records.from_rows([summary_row(None, setting="s"), newer], labels=["setting"])
     assert records.stats("final_val_acc").n == 1
+
+
+# The self-tuning track shares the tuned track's targets (targets.target_from): the first source that sets one.
+SELF_MNIST1D = next(w for w in SELF_TUNING.workloads if w.task == "mnist1d")
+
+
+def test_the_self_tuning_track_takes_the_first_source_that_sets_a_target(tmp_path):
+    tuned = classification_runs(tmp_path / "tuned", CELLS, tuned=("adam", "msgd"))
+    own = classification_runs(tmp_path / "own", {"adam": [[0.1, 0.2]], "prodigy": [[0.3, 0.4]]}, tuned=())
+    called = []
+
+    def source(runs, name):
+        return name, lambda: called.append(name) or runs
+
+    target = targets.target_from(SELF_MNIST1D, [source(Records(), "committed"), source(tuned, "tuned runs"),
+                                                source(own, "own runs")])
+    assert (target.baseline, target.value) == ("msgd", 0.66)  # the tuned track's target, not its own
+    assert target.why.endswith("; from tuned runs") and "best tuned first-order baseline" in target.why
+    assert target.workload is SELF_MNIST1D and called == ["committed", "tuned runs"]  # own runs never read
+    fallback = targets.target_from(SELF_MNIST1D, [source(Records(), "committed"), source(own, "own runs")])
+    assert (fallback.baseline, fallback.value) == ("prodigy", 0.4) and "untuned first-order" in fallback.why
+    nothing = targets.target_from(SELF_MNIST1D, [source(Records(), "committed")])
+    assert not nothing.defined and nothing.why.startswith("no target")
+    xor = next(w for w in SELF_TUNING.workloads if w.task == "xor")
+    assert targets.target_from(xor, [source(own, "never read")]).defined and called[-1] != "never read"
+
+
+def test_a_target_reached_only_beyond_the_time_budget_is_not_reached(tmp_path):
+    runs = classification_runs(tmp_path, {"msgd": [[0.5, 0.7, 0.9]]})  # 1 s an epoch: 0.7 at 2 s
+    target = targets.Target(MNIST1D, 0.7, "val_acc", "msgd")
+    assert targets.run_times(runs, target)["wall_time_s"].tolist() == [2.0]
+    assert targets.run_times(runs, target, within_s=2.0)["wall_time_s"].tolist() == [2.0]
+    late = targets.run_times(runs, target, within_s=1.5)
+    assert late["wall_time_s"].tolist() == [INF] and not late["reached"].any()
+
+
+def write_sweep_results(folder, name, seconds, trials=20, reruns=(3, 3, 3, 3)):
+    data = {"search": {"trials": trials}, "duration_s": {"search": 1.0, "reruns": 1.0, "total": seconds},
+            "candidates": [{"values": [0.5] * n} for n in reruns]}
+    (folder / f"{name}.results.json").write_text(json.dumps(data))
+
+
+def test_the_tuned_tracks_cells_say_what_their_tuning_cost(tmp_path):
+    write_sweep_results(tmp_path, "mnist1d_msgd", 263.0)  # 20 search trials + 12 re-runs
+    runs = tuning.with_costs(classification_runs(tmp_path, CELLS, tuned=("msgd",)), tmp_path)
+    target = targets.target_of(runs, MNIST1D)
+    times = targets.run_times(runs, target)
+    table = targets.summary_table(times, [target], tuning=True).set_index("optimiser")
+    assert table.loc["msgd", targets.TUNING_COST] == "263 s, 32 runs"
+    assert table.loc["msgd", targets.INCLUDING_TUNING] == "264"  # 263 s of tuning + 1 s to target (low median)
+    assert table.loc["adam", targets.TUNING_COST] == table.loc["adam", targets.INCLUDING_TUNING] == "untuned"
+    assert targets.TUNING_COST not in targets.summary_table(times, [target]).columns  # the self-tuning track
+    assert tuning.cost_of("mnist1d_soap", tmp_path) == {"tuning_s": None, "tuning_runs": None}  # no results file

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # MNIST-1D, tiny: 180 training examples in batches of 64 (the last one 52: shards of 26), two epochs.
 MNIST1D = ["task=mnist1d", "task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]",
            "dtype=float64", "epochs=2", "threads=1"]
-# Each optimiser's overrides; KryBall+ with its curvature on 16 examples of each batch (kryball/sub_batch.py).
+# Each optimiser's overrides; KryBall+ with its curvature on 16 examples of each batch (kryball/closure.py).
 OPTIMS = {"kryball": ["optim=kryball"], "kryball_plus": ["optim=kryball_plus", "optim.curvature_batch=16"],
           "adam": ["optim=adam"], "lbfgs_single": ["optim=lbfgs_single"]}
 

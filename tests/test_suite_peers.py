@@ -1,6 +1,7 @@
-"""The peer optimisers beyond the thesis (conf/optim/{adahessian,sophiah,soap,muon,trust_krylov}.yaml,
-suite/optimisers/): every one runs through train.py's loop on every task where it applies and is refused
-in one line where it does not; HVPs are counted as the optimisers take them; Muon's parameter groups."""
+"""The peer optimisers beyond the thesis (conf/optim/{adahessian,sophiah,soap,muon,trust_krylov}.yaml, and the
+learning-rate-free prodigy, dadapt_adam, dadapt_sgd, schedule_free_adamw; suite/optimisers/): every one runs through
+train.py's loop on every task where it applies and is refused in one line where it does not; HVPs are counted as the
+optimisers take them; Muon's parameter groups; the learning-rate-free peers at their authors' defaults."""
 
 import math
 import re
@@ -39,6 +40,10 @@ APPLIES = {
              "cifar10_cnn": [], "cifar10_resnet": [], **dict.fromkeys(WORKLOADS, [])},
     "trust_krylov": {"rosenbrock": [], "rahimi_recht": [], "xor": [], "saddle": [], **dict.fromkeys(WORKLOADS, [])},
 }
+# The learning-rate-free peers (first-order: one gradient a step) apply wherever a gradient does; one short run
+# each on XOR, and at the configs' values. Every task's run is the same loop: test_suite_runs.py covers the tasks.
+LEARNING_RATE_FREE = ("prodigy", "dadapt_adam", "dadapt_sgd", "schedule_free_adamw")
+APPLIES.update({optim: {"xor": []} for optim in LEARNING_RATE_FREE})
 REFUSED = [("muon", "rosenbrock", "the model ParameterVector has no hidden weight matrix"),
            ("muon", "rahimi_recht", "the model DeepLinear has no hidden weight matrix (2 weight layers)"),
            ("trust_krylov", "mnist1d", "it is a full-batch method and the task MNIST1D has more than one batch")]
@@ -167,3 +172,27 @@ def test_trust_krylov_rejects_a_non_finite_trial_and_shrinks_the_radius():
     assert any(math.isnan(loss) for loss in losses)
     gradient, = torch.autograd.grad(closure(), x)
     assert x.item() > 0 and abs(gradient.item()) < 1e-6 and losses[-1] < losses[0]
+
+
+# The authors' reference defaults (the sources the configs cite), where the suite's config sets them itself.
+AUTHORS_DEFAULTS = {
+    "prodigy": {"lr": 1.0, "betas": [0.9, 0.999], "beta3": None, "d0": 1e-6, "d_coef": 1.0, "eps": 1e-8,
+                "weight_decay": 0.0, "bias_correction": False, "safeguard_warmup": False},
+    # D-Adaptation keeps d0 as the starting d
+    "dadapt_adam": {"lr": 1.0, "betas": [0.9, 0.999], "d": 1e-6, "eps": 1e-8, "weight_decay": 0.0,
+                    "bias_correction": False},
+    "dadapt_sgd": {"lr": 1.0, "momentum": 0.0, "d": 1e-6, "weight_decay": 0.0},  # pytorch-optimizer's momentum: 0.9
+    "schedule_free_adamw": {"lr": 2.5e-3, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
+                            "r": 0.0, "weight_lr_power": 2.0},
+}
+
+
+@pytest.mark.parametrize("optim", LEARNING_RATE_FREE)
+def test_the_learning_rate_free_peers_are_built_at_their_authors_defaults(optim):
+    cfg = compose_config(["task=xor", f"optim={optim}"])
+    optimizer = build_experiment(cfg, torch.device("cpu")).optimizer
+    group = optimizer.param_groups[0]
+    for key, value in AUTHORS_DEFAULTS[optim].items():
+        assert (list(group[key]) if isinstance(value, list) else group[key]) == value, key
+    assert group.get("growth_rate", math.inf) == math.inf  # unbounded, as the authors'; not in the (strict JSON) config
+    assert getattr(optimizer, "train_eval_modes", False) == (optim == "schedule_free_adamw")

@@ -34,7 +34,13 @@ PEER_SPACES = {
     "muon": {"optim.lr": ("log_uniform_values", 1e-3, 1.0), "optim.adamw_lr": ("log_uniform_values", 1e-4, 1.0)},
     "trust_krylov": {"optim.initial_trust_radius": ("log_uniform_values", 1e-3, 100.0),
                      "optim.eta": ("uniform", 0.0, 0.24)},
+    # The learning-rate-free peers: the multiplier of the estimated step size (Prodigy's d_coef), and momenta.
+    "prodigy": {"optim.d_coef": ("log_uniform_values", 0.1, 10.0), "optim.betas.1": ("uniform", 0.99, 0.99999)},
+    "dadapt_adam": {"optim.lr": ("log_uniform_values", 0.1, 10.0), "optim.betas.1": ("uniform", 0.99, 0.99999)},
+    "dadapt_sgd": {"optim.lr": ("log_uniform_values", 0.1, 10.0), "optim.momentum": ("uniform", 0.0, 0.99)},
+    "schedule_free_adamw": {"optim.lr": ("log_uniform_values", 1e-4, 1.0), "optim.betas.0": ("uniform", 0.9, 0.98)},
 }
+LEARNING_RATE_FREE = ("prodigy", "dadapt_adam", "dadapt_sgd", "schedule_free_adamw")
 # Searched by the default protocol beyond the thesis's space (Choi et al. 2019); --protocol thesis drops them.
 BEYOND_THESIS = {"adam": {"optim.eps": ("log_uniform_values", 1e-10, 1.0)}}
 GOOD = {
@@ -111,7 +117,8 @@ def test_spec_fields():
 def test_every_task_and_optimiser_has_a_spec():
     expected = {(t, o) for t in FUNCTION_TASKS + ["xor"] for o in THESIS_SPACES}
     expected |= {(t, o) for t in IMAGE_TASKS for o in ("msgd", "adam", "kryball", "kryball_plus")}
-    expected |= {(t, o) for t in FUNCTION_TASKS + ["xor"] + IMAGE_TASKS for o in ("adahessian", "sophiah", "soap")}
+    expected |= {(t, o) for t in FUNCTION_TASKS + ["xor"] + IMAGE_TASKS
+                 for o in ("adahessian", "sophiah", "soap", *LEARNING_RATE_FREE)}
     expected |= {(t, "muon") for t in ["xor"] + IMAGE_TASKS}  # needs hidden weight matrices
     expected |= {(t, "trust_krylov") for t in FUNCTION_TASKS}  # full batch; Table 5.1's program
     assert {(p.parent.name, p.stem) for p in SPECS} == expected

@@ -84,7 +84,7 @@ def test_robust_protocol_on_xor_anchors_reruns_and_resumes(tmp_path, capsys):
     saved = json.loads((tmp_path / "conf" / "tuned" / "xor_kryball.results.json").read_text())
     assert saved["protocol"] == "robust" and [s["seed"] for s in saved["seeds"]] == [1, 2]
     assert saved["selection"]["value"] == sum(s["value"] for s in saved["seeds"]) / 2
-    assert "mean epochs_to_convergence over seeds 1, 2" in out and "(new)" in out
+    assert "mean epochs_to_convergence over seeds 1, 2" in out and "(new; " in out
     # The same command again trains nothing: the search is complete and every re-run is reused.
     assert local_sweep(tmp_path, "xor/kryball.yaml", 3, *argv) == 0
     out = capsys.readouterr().out

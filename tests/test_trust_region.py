@@ -7,7 +7,7 @@ import torch
 
 from kryball import Options, Status
 from kryball.trust_region import is_accepted, reduction_ratio, solve_subproblem, update_radius
-from kryball.trust_region_loop import QuadraticModel, trust_region_step
+from kryball.trust_region import QuadraticModel, trust_region_step
 
 
 def random_symmetric(k, kind, generator):

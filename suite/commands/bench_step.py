@@ -11,7 +11,7 @@ one forward pass; an optimiser's floor is its gradient + HVPs/step × HVP + extr
 forwards/step × forward, and ``overhead_vs_floor`` is its step time over that floor.
 A KryBall step's cost depends on where it is in its refresh cycle, so its step time
 is the median over whole cycles of the mean step time in a cycle. Rows with curvature
-on a sub-batch (``curvature_batch``, kryball/sub_batch.py) also measure the gradient
+on a sub-batch (``curvature_batch``, kryball/closure.py) also measure the gradient
 with graph and the HVP on a sub-batch of that size, and their floor is a plain
 gradient + that gradient + HVPs/step × that HVP. ``kryball_plus`` is the shipped
 ``optim=kryball_plus``; ``kryball_plus (Adam direction only)`` the first KryBall+, the thesis
@@ -32,7 +32,7 @@ import sys
 import pandas as pd
 import torch
 
-from kryball.sub_batch import subset_size
+from kryball.closure import subset_size
 from suite.bench import bench_optimizer, hvp_variant_costs, primitive_costs
 from suite.config import compose_config
 from suite.experiment import build

@@ -17,13 +17,14 @@ import sys
 
 import torch
 
-from suite import dispatch
+from suite import comparison_results, dispatch
+from suite.commands import comparison_track
 from suite.config import REPO
 from suite.records import Records
-from suite.reproduction import ablation, comparison, figures, protocol, reconstruction, runner, tables
+from suite.reproduction import ablation, docs_block, figures, protocol, reconstruction, runner, tables
 from suite.reproduction.ablation_settings import ABLATIONS
 from suite.reproduction.chapter5 import RECONSTRUCTION
-from suite.reproduction.comparison_settings import WORKLOADS
+from suite.reproduction.comparison_settings import TRACKS, TUNED
 from suite.reproduction.setting import Setting
 
 TARGETS = [*protocol.TARGETS, "all"]
@@ -33,9 +34,19 @@ TARGET_HELP = """targets:
   ablation    KryBall's options beyond the thesis, alone and combined
   comparison  the comparison protocol: Table 5.1's five problems, XOR and MNIST-1D re-run for every
               optimiser with a sweep spec, 10 seeds (5 where expensive), 95 % confidence intervals,
-              time-to-target (AlgoPerf) and performance profiles over the workloads
-  all         every target above"""
+              time-to-target (AlgoPerf) and performance profiles over the workloads, on one of two
+              tracks (--track; they never mix, and share the tuned track's targets):
+                tuned        every cell with its task's tuned config (+tuned=), the thesis's epoch
+                             budgets, and what each cell's tuning cost (the default)
+                self_tuning  every optimiser from conf/optim/<name>.yaml unchanged, no tuning, one
+                             wall-clock budget per workload for every optimiser (AlgoPerf's
+                             self-tuning ruleset)
+              --publish writes the track's per-run results to conf/tuned/comparison/<track>/;
+              --from-results rebuilds its tables and figures from them (--write-docs: and its
+              block of docs/results.md)
+  all         every target above (the comparison's tuned track)"""
 COMPARISON_PROTOCOL = "the comparison protocol"
+COMPARISON_ONLY = ("--track", "--publish", "--from-results", "--results-dir", "--write-docs", "--docs")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,8 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", choices=TARGETS)
     p.add_argument("--quick", action="store_true",
-                   help="CPU-sized version of the target's protocol: fewer seeds, MNIST-1D 20 epochs "
-                        "(see docs/results.md)")
+                   help="CPU-sized version of the target's protocol: fewer seeds, MNIST-1D 20 epochs (the "
+                        "comparison's self-tuning track: a fifth of each time budget; see docs/results.md)")
     p.add_argument("--seeds", type=int,
                    help="seeds per cell, for every cell (default: the protocol's — thesis targets 5, 3 on "
                         "CIFAR-10; comparison 10, 5 for second-order optimisers on MNIST-1D)")
@@ -65,7 +76,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="folder holding cifar-10-batches-py (default: task.data_dir)")
     p.add_argument("--only", action="append", default=[], metavar="SETTING[/OPTIM]",
                    help="run just these settings or cells, e.g. --only xor/kryball (repeatable)")
+    p.add_argument("--track", choices=TRACKS,
+                   help="comparison: tuned (default) or self_tuning (see the targets below)")
+    p.add_argument("--publish", action="store_true",
+                   help="comparison: also write the track's per-run results to --results-dir, to commit (the full "
+                        "protocol of every cell only; they are always written under OUT/per_run/)")
+    p.add_argument("--from-results", action="store_true",
+                   help="comparison: run nothing; rebuild the track's tables and figures from its per-run results "
+                        "in --results-dir")
+    p.add_argument("--results-dir", type=pathlib.Path,
+                   help=f"comparison: where per-run results are published and read (default "
+                        f"{comparison_results.FOLDER.relative_to(REPO)}/)")
+    p.add_argument("--write-docs", action="store_true",
+                   help="comparison --from-results: rewrite the track's block of tables in --docs")
+    p.add_argument("--docs", type=pathlib.Path, help="the document --write-docs rewrites (default docs/results.md)")
     args = p.parse_args(argv)
+    given = [flag for flag in COMPARISON_ONLY if getattr(args, flag[2:].replace("-", "_")) not in (None, False)]
+    if given and args.target != "comparison":
+        p.error(f"{', '.join(given)}: for the comparison target only")
+    if args.publish and (args.quick or args.only or args.seeds is not None or args.from_results):
+        p.error("--publish writes a track's committed results: the full protocol of every cell (no --quick, --only, "
+                "--seeds or --from-results)")
+    if args.from_results and (args.only or args.seeds is not None):
+        p.error("--from-results runs nothing: --only and --seeds do not apply")
+    if (args.write_docs or args.docs) and not args.from_results:
+        p.error("--write-docs and --docs go with --from-results (the block is rebuilt from the committed results)")
+    args.track = args.track or TUNED.name
+    args.results_dir = args.results_dir or comparison_results.FOLDER
+    args.docs = args.docs or docs_block.RESULTS_MD
     if args.seeds is not None and args.seeds < 1 or args.threads < 1 or args.jobs < 1:
         p.error("--seeds, --threads and --jobs must be at least 1")
     if args.executor_options and args.executor == "local":
@@ -92,12 +130,14 @@ def header(args, plan: protocol.Plan, names: list[str], protocol_name: str = "th
                     else ", ".join(untuned) or "none")
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     when = datetime.datetime.now(datetime.UTC)
+    tunable = any(protocol.SETTINGS[n].tunable for n in names)
     return [(f"Protocol: {mode}; generated {when:%Y-%m-%d %H:%M} UTC on a {os.cpu_count()}-core "
              f"{platform.machine()} CPU{gpu}; --device {args.device}, --threads {args.threads}."),
             *(protocol.describe(protocol.SETTINGS[n], args.quick, args.seeds, plan.sweeps_dir)
               + (f" — not run here ({plan.not_run[n]})" if n in plan.not_run else "") for n in names),
             (f"Untuned cells (the optimiser's defaults; the `config` column names the sweep that tunes each): "
-             f"{untuned_text}.")]
+             f"{untuned_text}." if tunable else
+             "Every cell runs its optimiser's defaults (`conf/optim/<name>.yaml`), by design.")]
 
 
 def reconstruction_report(args, plan: protocol.Plan, records: Records, names: list[str],
@@ -129,7 +169,8 @@ def write_table(args, plan: protocol.Plan, records: Records, table: tables.Table
                         header(args, plan, names) + list(table.notes))
 
 
-def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str]) -> list[pathlib.Path]:
+def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str],
+                  common: list[str] = ()) -> list[pathlib.Path]:
     """The tables and figures of the targets, from the records of this plan's runs."""
     suffix = ".quick" if args.quick else ""
     written = []
@@ -157,18 +198,20 @@ def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str
         written += ablation.write(records.where(setting=names), ABLATIONS, args.out, suffix,
                                   lambda ablation_names: header(args, plan, ablation_names))
     if "comparison" in targets:
-        workloads = [w for w in WORKLOADS if w.setting.name in plan.planned]
-        written += comparison.write(records, workloads, args.out, suffix,
-                                    lambda names: header(args, plan, names, COMPARISON_PROTOCOL), plan.sweeps_dir)
+        name = f"{COMPARISON_PROTOCOL}, {TRACKS[args.track].name.replace('_', '-')} track"
+        written += comparison_track.report(args, plan, records, common, lambda names: header(args, plan, names, name))
     return written
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)  # the runs set it again from their config; this is for the analyses
+    if args.from_results:
+        return comparison_track.from_results(args)
     targets = list(protocol.TARGETS) if args.target == "all" else [args.target]
     common = [f"device={args.device}", f"threads={args.threads}"]
-    plan = protocol.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir)
+    plan = protocol.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir,
+                         track=args.track)
     if not plan.specs and not plan.not_run:
         print(f"error: --only {' '.join(args.only)} selects nothing of {args.target}", file=sys.stderr)
         return 2
@@ -182,7 +225,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the same command resumes, reusing the finished runs", file=sys.stderr)
         return 130
-    for path in write_outputs(args, plan, records, targets):
+    for path in write_outputs(args, plan, records, targets, common):
         print(f"wrote {path}")
     return 0
 

@@ -3,7 +3,8 @@
 - ``build.py`` — :func:`build_optimizer`: the one place an ``optim=`` config becomes an optimiser.
   What the suite must know beyond the constructor's arguments is data in the config's ``suite:``
   node (:class:`~suite.optimisers.build.SuiteOptions`): how to group the model's parameters, whether
-  the closure keeps the gradient's graph, whether the method needs the whole batch.
+  the closure keeps the gradient's graph, whether the method needs the whole batch, whether it evaluates
+  other weights than it trains (:func:`~suite.optimisers.build.set_mode`: Schedule-Free's train/eval modes).
 - ``muon.py`` — Muon as its authors prescribe: hidden weight matrices apart from the rest (AdamW),
   and the Newton–Schulz iteration in float32 on a CPU.
 - ``trust_krylov.py`` with ``flat_objective.py`` — a full-batch trust-region Newton method with a
@@ -13,6 +14,6 @@ The optimisers themselves come from maintained libraries (``pytorch-optimizer``,
 here re-implements one (docs/extending.md, "Adding an optimiser").
 """
 
-from .build import SuiteOptions, build_optimizer
+from .build import SuiteOptions, build_optimizer, set_mode
 
-__all__ = ["SuiteOptions", "build_optimizer"]
+__all__ = ["SuiteOptions", "build_optimizer", "set_mode"]

@@ -11,6 +11,7 @@ suite:
   parameters: suite.optimisers.muon.hidden_weights_apart  # model → parameter groups (default: all, one group)
   create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/closure.py)
   full_batch: true     # a full-batch method: refuse a task with more than one batch per epoch
+  train_eval_modes: true  # optimizer.train() before training steps, optimizer.eval() before evaluation (Schedule-Free)
   phases: [first, then]  # these keys are optimiser configs themselves: built here on the same model, then handed
                          # to the target by name (suite/optimisers/phased.py)
 ```
@@ -55,6 +56,10 @@ class SuiteOptions:
     create_graph: bool = False
     full_batch: bool = False
     phases: tuple[str, ...] = ()
+    # The optimiser holds other weights while it trains than the ones to evaluate (Schedule-Free's y and its
+    # average x): the training loop calls optimizer.train() before each epoch's steps and optimizer.eval()
+    # before evaluating, checkpointing and ending the run (set_mode below).
+    train_eval_modes: bool = False
 
     @classmethod
     def of(cls, node: dict | None) -> SuiteOptions:
@@ -107,4 +112,20 @@ def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
         raise ConfigError("optim", f"{name}: {error}") from None
     if options.create_graph:
         optimizer.create_graph = True  # read by suite.closure.make_closure
+    if options.train_eval_modes:
+        if not all(callable(getattr(optimizer, mode, None)) for mode in ("train", "eval")):
+            raise ConfigError("optim.suite.train_eval_modes",
+                              f"{name} ({type(optimizer).__name__}) has no train() and eval() methods to switch")
+        optimizer.train_eval_modes = True  # read by set_mode
     return optimizer
+
+
+def set_mode(optimizer: torch.optim.Optimizer, training: bool) -> None:
+    """``optimizer.train()`` (``training``) or ``optimizer.eval()`` for an optimiser whose config says
+    ``suite.train_eval_modes: true``; nothing for any other. The training loop's one call for both."""
+    if not getattr(optimizer, "train_eval_modes", False):
+        return
+    if training:
+        optimizer.train()
+    else:
+        optimizer.eval()

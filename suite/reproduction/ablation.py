@@ -24,8 +24,8 @@ from suite.reproduction.registry import cycled, label
 THESIS_KRYBALL_LABEL = "KryBall (thesis)"  # beside its options, the thesis's algorithm is named as such
 NOTES = [
     ("Options alone: the thesis KryBall with the task's tuned Krylov dimension and refresh rate plus that "
-     "one option (`suite/reproduction/ablation_settings.py`, `ABLATION_OPTIONS`). First-order steps (fallback, "
-     "switch, interleave) use Adam at its default lr 1e-3: no option was tuned on its own."),
+     "one option (`suite/reproduction/ablation_settings.py`, `ABLATION_OPTIONS`). Interleaved first-order steps "
+     "use Adam at its default lr 1e-3: no option was tuned on its own."),
     ("Gradient-equivalents: gradients + HVPs × t_HVP/t_grad + extra forwards × t_fwd/t_grad, with the "
      "unit times measured on the task's model and first batch on this machine (weights in the header)."),
 ]

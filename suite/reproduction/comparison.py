@@ -1,19 +1,26 @@
-"""The comparison protocol's report: final cells with 95 % confidence intervals, time-to-target and
-performance profiles over its workloads (``comparison_settings``; docs/results.md, "The comparison
+"""The comparison protocol's report, for one track: final cells with 95 % confidence intervals, time-to-target
+and performance profiles over its workloads (``comparison_settings``; docs/results.md, "The comparison
 protocol").
 
-Writes, under OUT (``.quick`` before the extension under the quick protocol):
+:func:`measure` turns a track's run records into what the report is built from (:class:`Measured`: the runs,
+each workload's target, every run's time to target); :func:`write` writes the report, and
+:func:`markdown_block` the tables that docs/results.md holds. The per-run results files
+(``per_run.py``) hold a :class:`Measured`, so a report rebuilt from them is the report of the runs.
 
-- ``comparison.md/.csv/.runs.csv`` — the final cells: epochs to convergence on the function problems
-  and XOR, the final metrics of MNIST-1D;
-- ``time_to_target.md/.csv/.runs.csv`` — each workload's target, epochs / wall-clock /
+Writes, under OUT, with ``<track>`` (``tuned``, ``self_tuning``) and ``.quick`` under the quick protocol in
+``SUFFIX`` (``comparison.self_tuning.quick.md``):
+
+- ``comparison.SUFFIX.md/.csv/.runs.csv`` — the final cells: epochs to convergence on the function
+  problems and XOR, the final metrics of MNIST-1D (on the tuned track, with what each cell's tuning cost);
+- ``time_to_target.SUFFIX.md/.csv/.runs.csv`` — each workload's target, epochs / wall-clock /
   gradient-equivalents to reach it per cell, and the wall-clock performance ratios (CSV: every run);
-- ``performance_profile.png/.csv`` — Dolan–Moré profiles over the workloads (``profiles``);
-- ``fig_time_to_target.png`` — validation (or test) accuracy against wall-clock and
+- ``performance_profile.SUFFIX.png/.csv`` — Dolan–Moré profiles over the workloads (``profiles``);
+- ``fig_time_to_target.SUFFIX.png`` — validation (or test) accuracy against wall-clock and
   gradient-equivalents with the target line, for each workload whose target is an accuracy.
 """
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from collections.abc import Callable
 
@@ -21,18 +28,19 @@ import pandas as pd
 
 from suite.record import Status
 from suite.records import GRAD_EQ, Records, median_interval
-from suite.reproduction import profiles, tables, targets
+from suite.reproduction import profiles, tables, targets, tuning
 from suite.reproduction.columns import EPOCHS, config_column, epochs_column, interval, mean_ci, per_epoch, runs_column
-from suite.reproduction.comparison_settings import Criterion, Workload
+from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.plots import axis_label, plt, save
 from suite.reproduction.registry import label, look
-from suite.reproduction.targets import METRIC_NAMES, TARGET_STATISTIC
+from suite.reproduction.targets import MEASURES, METRIC_NAMES, TARGET_STATISTIC
+from suite.sweeps.tuned import TUNED_DIR
 
 MEDIAN_CI = "95 % CI of the median"
 CONVERGED_MEAN = "converged runs: mean ± 95 % CI"
 NOTES = [
     ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`); "
-     "`--seeds` overrides both. Cells use their task's tuned config (`config` column)."),
+     "`--seeds` overrides both."),
     ("`mean ± h (n = k)`: the mean over the k finished runs with a value, h the half-width of its 95 % "
      "confidence interval (Student's t, k − 1 degrees of freedom)."),
     ("Epochs to convergence are censored: a run that never converged has no number, only \"more than the "
@@ -43,24 +51,73 @@ NOTES = [
      f"95 % (5 seeds: 93.75 %). `{CONVERGED_MEAN}` is conditional on converging, so it flatters a cell "
      "where some runs did not: read it with the `runs` column."),
 ]
+TRACK_NOTES = {
+    "tuned": [("Cells use their task's tuned config (`config` column: the default tuning protocol's winner); "
+               f"`{tuning.UNTUNED}` cells run the optimiser's defaults. `tuning`: the wall-clock and the runs of the "
+               "sweep that wrote the cell's tuned config (its `conf/tuned/*.results.json`).")],
+    "self_tuning": [("Self-tuning track (AlgoPerf's self-tuning ruleset): every optimiser from its "
+                     "`conf/optim/<name>.yaml` unchanged — no `+tuned=`, no search — for one wall-clock budget per "
+                     "workload, the same for every optimiser (the lines above); a run ends when its training "
+                     "wall-clock reaches the budget, at convergence, or at its epoch cap.")],
+}
 TARGET_NOTES = [
     ("Time to target (AlgoPerf): the first epoch at which a run reaches its workload's target, and the "
      "training wall-clock and gradient-equivalents (gradients + HVPs, nominal count) until then; ∞ for a "
-     "run that never does. Per cell: the low median over its finished runs, ∞ counted — the time by which "
-     "half of them had reached it (with an even number of seeds the usual median would average in the first "
-     "run that did not) — and [min–max] over those that reached it; `reached` counts them. Failed runs are "
-     "left out (the `.runs.csv` lists them)."),
+     "run that never does (under a time budget: within it). Per cell: the low median over its finished runs, "
+     "∞ counted — the time by which half of them had reached it (with an even number of seeds the usual median "
+     "would average in the first run that did not) — and [min–max] over those that reached it; `reached` "
+     "counts them. Failed runs are left out (the `.runs.csv` lists them)."),
     ("Targets: the task's convergence criterion on the function problems and XOR; on a classification task "
      "the median final validation accuracy of the best tuned first-order baseline over its seeds "
-     "(`suite/reproduction/targets.py`). Its own runs reach it about half the time by construction."),
+     "(`suite/reproduction/targets.py`), the same on both tracks (the targets table says where it was set). "
+     "The baseline's own runs reach it about half the time by construction."),
     ("Performance ratios r = t / (fastest t on the workload), t a cell's time to target as above; "
      "B = AlgoPerf's score, the area under the performance profile up to r = 4, normalised "
-     "(`performance_profile.png`, `.csv`: every measure). An optimiser that did not run on a workload counts "
+     "(`performance_profile.*.png`, `.csv`: every measure). An optimiser that did not run on a workload counts "
      "there as never reaching the target; XOR's one-evaluation LBFGS counts as LBFGS (tuned by the same sweep)."),
 ]
+TUNING_NOTE = ("Tuned track: `tuning` is the wall-clock and the number of runs of the sweep behind the cell's "
+               "tuned config, and the wall-clock to target including tuning adds it to the cell's wall-clock to "
+               "target — what a user who tunes by the default protocol first waits for.")
 
 
-def convergence_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path) -> pd.DataFrame:
+@dataclasses.dataclass
+class Measured:
+    """What a track's report is built from: one row per run (``records``: setting, optim, seed, tuned, status,
+    the summary's outcomes; on the tuned track the tuning costs), each workload's target (in workload order)
+    and every finished run's time to target (``times``: ``targets.TIME_COLUMNS``)."""
+
+    records: Records
+    targets: list[targets.Target]
+    times: pd.DataFrame
+
+    def target(self, workload: Workload) -> targets.Target:
+        """The workload's target."""
+        return next(t for t in self.targets if t.workload.setting.name == workload.setting.name)
+
+
+def with_runs(records: Records, workloads: list[Workload]) -> list[Workload]:
+    """The workloads that have runs in ``records``."""
+    return [w for w in workloads if not records.where(setting=w.setting.name).empty]
+
+
+def measure(records: Records, workloads: list[Workload], track: Track, quick: bool = False,
+            target_sources: Callable[[Workload], list] | None = None,
+            tuned_dir: pathlib.Path = TUNED_DIR) -> Measured:
+    """The track's runs among ``records``, their targets and times to target. ``target_sources(workload)``:
+    where a workload's target is set (``targets.target_from``); None: from the workload's own runs.
+    ``tuned_dir``: where the tuned track's cells' results files (their tuning costs) are."""
+    workloads = with_runs(records, workloads)
+    runs = records.where(setting=[w.setting.name for w in workloads])
+    if track.tuned:
+        runs = tuning.with_costs(runs, tuned_dir)
+    found = [targets.target_from(w, target_sources(w)) if target_sources
+             else targets.target_of(runs.where(setting=w.setting.name), w) for w in workloads]
+    return Measured(runs, found, targets.all_run_times(runs, found, quick=quick))
+
+
+def convergence_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
+                      show_tuning: bool = False) -> pd.DataFrame:
     """Function problems and XOR: epochs to convergence per cell, with their confidence intervals."""
     rows = []
     for workload in workloads:
@@ -75,7 +132,8 @@ def convergence_table(records: Records, workloads: list[Workload], sweeps_dir: p
                          "thesis: epochs": tables.thesis_column(setting, optim), EPOCHS: epochs_column(cell),
                          MEDIAN_CI: interval(*median_interval(epochs.fillna(float("inf")))),
                          CONVERGED_MEAN: mean_ci(cell.converged().stats("epochs_to_convergence"), digits=4),
-                         "runs": runs_column(cell), "config": config_column(cell)})
+                         "runs": runs_column(cell), "config": config_column(cell),
+                         **({"tuning": tuning.column(cell.frame)} if show_tuning else {})})
     return pd.DataFrame(rows)
 
 
@@ -85,7 +143,8 @@ FINAL_METRICS = {"final_train_loss": "final training loss", "final_val_loss": "f
                  "final_test_acc": "final test accuracy", "peak_test_acc": "peak test accuracy"}
 
 
-def classification_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path) -> pd.DataFrame:
+def classification_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
+                         show_tuning: bool = False) -> pd.DataFrame:
     """Classification tasks: each final metric as mean ± 95 % CI over the finished runs of a cell."""
     shown = {key: name for key, name in FINAL_METRICS.items() if records.finished().stats(key).n}
     rows = []
@@ -96,9 +155,30 @@ def classification_table(records: Records, workloads: list[Workload], sweeps_dir
             finished = cell.finished()
             rows.append({"task": setting.label, "optimiser": optim,
                          **{name: mean_ci(finished.stats(key)) for key, name in shown.items()},
+                         "epochs run": mean_ci(finished.stats("epochs_run")),
                          "wall-clock per epoch (s)": mean_ci(per_epoch(cell, cell.column("wall_time_s"))),
-                         "runs": runs_column(cell), "config": config_column(cell)})
+                         "runs": runs_column(cell), "config": config_column(cell),
+                         **({"tuning": tuning.column(cell.frame)} if show_tuning else {})})
     return pd.DataFrame(rows)
+
+
+def final_tables(measured: Measured, workloads: list[Workload], sweeps_dir: pathlib.Path,
+                 show_tuning: bool) -> list[pd.DataFrame]:
+    """The final cells: the function problems' and XOR's, then the classification tasks'."""
+    workloads = with_runs(measured.records, workloads)
+    functions = [w for w in workloads if w.criterion is Criterion.CONVERGENCE]
+    classification = [w for w in workloads if w.criterion is Criterion.ACCURACY]
+    return [convergence_table(measured.records, functions, sweeps_dir, show_tuning),
+            classification_table(measured.records, classification, sweeps_dir, show_tuning)]
+
+
+def target_tables(measured: Measured, show_tuning: bool, ratios_in=tuple(MEASURES)) -> list[pd.DataFrame]:
+    """The targets, each cell's time to target, and the performance ratios in each measure of ``ratios_in``."""
+    built = [targets.targets_table(measured.targets), targets.summary_table(measured.times, measured.targets,
+                                                                             show_tuning)]
+    if not measured.times.empty:
+        built += [profiles.ratios_table(measured.times, measure) for measure in ratios_in]
+    return built
 
 
 def target_figure(records: Records, found: list[targets.Target], path: pathlib.Path) -> pathlib.Path | None:
@@ -129,33 +209,34 @@ def target_figure(records: Records, found: list[targets.Target], path: pathlib.P
     return save(fig, path)
 
 
-def write(records: Records, workloads: list[Workload], out: pathlib.Path, suffix: str,
+def write(measured: Measured, workloads: list[Workload], track: Track, out: pathlib.Path, suffix: str,
           header: Callable[[list[str]], list[str]], sweeps_dir: pathlib.Path) -> list[pathlib.Path]:
-    """Every file of the module docstring for the workloads that have runs in ``records``;
-    ``header(names)`` gives the lines that say how the named settings ran."""
-    workloads = [w for w in workloads if not records.where(setting=w.setting.name).empty]
+    """Every file of the module docstring for the workloads that have runs; ``suffix`` is ``.<track>[.quick]``
+    and ``header(names)`` gives the lines that say how the named settings ran."""
+    workloads = with_runs(measured.records, workloads)
     if not workloads:
         return []
-    names = [w.setting.name for w in workloads]
-    runs, lines = records.where(setting=names), header(names)
-    functions = [w for w in workloads if w.criterion is Criterion.CONVERGENCE]
-    classification = [w for w in workloads if w.criterion is Criterion.ACCURACY]
-    finals = [convergence_table(runs, functions, sweeps_dir), classification_table(runs, classification, sweeps_dir)]
+    runs, lines = measured.records, header([w.setting.name for w in workloads])
+    finals = final_tables(measured, workloads, sweeps_dir, track.tuned)
     written = tables.write(finals, runs, out, f"comparison{suffix}",
-                           "Comparison protocol: final cells with 95 % confidence intervals", [*lines, *NOTES],
-                           data=pd.concat(finals, ignore_index=True))
-
-    found = [targets.target_of(runs.where(setting=w.setting.name), w) for w in workloads]
-    times = targets.all_run_times(runs, found)
-    summary = [targets.targets_table(found), targets.summary_table(times, found)]
-    if not times.empty:
-        summary.append(profiles.ratios_table(times))
-    written += tables.write(summary, runs, out, f"time_to_target{suffix}", "Comparison protocol: time to target",
-                            [*lines, *TARGET_NOTES], data=times)
-    if not times.empty:
+                           f"Comparison protocol, {track.title}: final cells with 95 % confidence intervals",
+                           [*lines, *NOTES, *TRACK_NOTES[track.name]], data=pd.concat(finals, ignore_index=True))
+    notes = [*lines, *TARGET_NOTES, *([TUNING_NOTE] if track.tuned else [])]
+    # The report's Markdown shows the wall-clock ratios; the other measures' are in performance_profile.*.csv.
+    written += tables.write(target_tables(measured, track.tuned, ["wall_time_s"]), runs, out,
+                            f"time_to_target{suffix}", f"Comparison protocol, {track.title}: time to target", notes,
+                            data=measured.times)
+    if not measured.times.empty:
         profile = out / f"performance_profile{suffix}.csv"
-        profiles.long_table(times).to_csv(profile, index=False)
-        written += [profile, profiles.figure(times, out / f"performance_profile{suffix}.png")]
-    if (png := target_figure(runs, found, out / f"fig_time_to_target{suffix}.png")) is not None:
+        profiles.long_table(measured.times).to_csv(profile, index=False)
+        written += [profile, profiles.figure(measured.times, out / f"performance_profile{suffix}.png")]
+    if (png := target_figure(runs, measured.targets, out / f"fig_time_to_target{suffix}.png")) is not None:
         written.append(png)
     return written
+
+
+def markdown_block(measured: Measured, workloads: list[Workload], track: Track, sweeps_dir: pathlib.Path) -> str:
+    """The track's tables as docs/results.md holds them: the final cells, the targets, each cell's time to
+    target and the performance ratios in every measure — nothing that depends on when or where it is made."""
+    built = [*final_tables(measured, workloads, sweeps_dir, track.tuned), *target_tables(measured, track.tuned)]
+    return "\n\n".join(table.to_markdown(index=False, disable_numparse=True) for table in built if not table.empty)

@@ -4,7 +4,7 @@ The thesis samples the loss along the SGD direction by "an exhaustive line searc
 λ ∈ [−2, 2]" at the start and the end of training. Here the direction is the normalised negative
 gradient −g/‖g‖ on the first mini-batch of epoch 1 (the thesis does not say how the direction is
 scaled; a unit direction makes the two slices comparable), sampled with
-``kryball.landscape.sample_line`` at the run's initialisation and its last checkpoint
+``kryball.analysis.sample_line`` at the run's initialisation and its last checkpoint
 (``checkpointed.start_and_end``; the landscape setting runs with ``checkpoint=true``).
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pathlib
 import numpy as np
 import torch
 
-from kryball.flat import flatten
-from kryball.landscape import sample_line
+from kryball.parameters import flatten
+from kryball.analysis import sample_line
 from suite.reproduction.checkpointed import start_and_end
 
 LAMBDAS = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)  # the thesis's λ range

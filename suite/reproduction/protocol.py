@@ -18,7 +18,7 @@ import torch
 from suite.config import REPO, compose_config
 from suite.reproduction import chapter5
 from suite.reproduction.ablation_settings import ABLATIONS
-from suite.reproduction.comparison_settings import WORKLOADS
+from suite.reproduction.comparison_settings import TRACKS, TUNED
 from suite.reproduction.setting import SWEEPS_DIR, Setting, sweep_optim
 from suite.sweeps import tuned as tuned_configs
 
@@ -33,11 +33,20 @@ TARGETS: dict[str, tuple[Setting, ...]] = {
     "figures": (chapter5.SADDLE, *chapter5.TABLE_5_1, chapter5.XOR, chapter5.MNIST1D, *chapter5.SENSITIVITY,
                 chapter5.ACTIVATIONS, chapter5.LANDSCAPE),
     "ablation": tuple(setting for ablation in ABLATIONS for setting in ablation.settings),
-    "comparison": tuple(workload.setting for workload in WORKLOADS),
+    "comparison": tuple(workload.setting for workload in TUNED.workloads),  # --track picks another (settings_of)
 }
 FIGURE_TARGETS = ("sensitivity", "activations", "figures")  # the targets whose settings are drawn
-# Every setting by name, for the command line (--only) and for naming a setting found in a record.
-SETTINGS = {setting.name: setting for settings in TARGETS.values() for setting in settings}
+# Every setting by name (every track's), for the command line (--only) and for naming a setting found in a record.
+SETTINGS = {setting.name: setting
+            for settings in (*TARGETS.values(), *((w.setting for w in t.workloads) for t in TRACKS.values()))
+            for setting in settings}
+
+
+def settings_of(target: str, track: str = TUNED.name) -> tuple[Setting, ...]:
+    """The settings a target runs: the comparison's are those of its track (comparison_settings.TRACKS)."""
+    if target == "comparison":
+        return tuple(workload.setting for workload in TRACKS[track].workloads)
+    return TARGETS[target]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,14 +102,16 @@ def cifar_unavailable(setting: Setting, overrides: list[str]) -> str | None:
 
 def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None = None,
          common: list[str] = (), only: list[str] = (), data_dir: str | None = None,
-         tuned_dir: pathlib.Path = TUNED_DIR, sweeps_dir: pathlib.Path = SWEEPS_DIR) -> Plan:
+         tuned_dir: pathlib.Path = TUNED_DIR, sweeps_dir: pathlib.Path = SWEEPS_DIR, track: str = TUNED.name) -> Plan:
     """Every run the targets need, once each (settings shared by targets are run once).
 
     ``common`` overrides go to every run (device, threads); ``data_dir`` to the CIFAR-10 runs;
     ``only`` keeps just the cells named ``setting/optim`` (or whole settings by name);
-    ``sweeps_dir`` is where a table's setting finds the optimisers beyond the thesis's rows.
+    ``sweeps_dir`` is where a table's setting finds the optimisers beyond the thesis's rows;
+    ``track`` is the comparison's (comparison_settings.TRACKS).
     """
-    settings = list({setting.name: setting for target in targets for setting in TARGETS[target]}.values())
+    settings = list({setting.name: setting for target in targets
+                     for setting in settings_of(target, track)}.values())
     mode = "quick" if quick else "full"
     specs, not_run = [], {}
     for setting in settings:
@@ -120,6 +131,7 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
                 overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
                              *setting.variant_overrides(variant),
                              *([f"epochs={budget.epochs}"] if budget.epochs else []),
+                             *([f"time_budget_s={budget.time_budget_s}"] if budget.time_budget_s else []),
                              *([f"+tuned={tuned}"] if tuned else []), *own]
                 specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant,
                                      sweeps_dir))
@@ -131,9 +143,14 @@ def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir
     budget = setting.budget(quick)
     epochs = budget.epochs or setting.thesis_epochs
     n = seeds if seeds is not None else budget.seeds
-    cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
+    if budget.time_budget_s:
+        length = (f"{budget.time_budget_s:g} s of training (wall-clock, evaluation excluded; at most {epochs} "
+                  f"epochs; thesis: {setting.thesis_epochs} epochs)")
+    else:
+        cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
+        length = f"{epochs} epochs{cut}"
     key = setting.variant_key
     each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
     fewer = budget.describe_expensive(setting.optimisers(sweeps_dir)) if seeds is None else ""
     first = f" from seed {budget.first_seed}" if budget.first_seed else ""
-    return f"{setting.label}: {n} seed{'s' * (n != 1)}{first} × {epochs} epochs{cut}{each}{fewer}"
+    return f"{setting.label}: {n} seed{'s' * (n != 1)}{first} × {length}{each}{fewer}"

@@ -3,7 +3,7 @@
 The thesis measures the reconstruction error ‖r‖ = ‖z* − ẑ‖ (eq. 5.5) between the exact
 saddle-free Newton direction z* = −V|Λ|⁻¹Vᵀĝ (eq. 5.7) and a vector ẑ of the Krylov space
 𝒦_M(H, ĝ) (eqs 5.6, 5.8), with the coefficients chosen to make it small (eqs 5.9–5.12), but
-reports no numbers. Here ``kryball.reconstruction.reconstruction_errors`` gives, relative to ‖z*‖,
+reports no numbers. Here ``kryball.analysis.reconstruction_errors`` gives, relative to ‖z*‖,
 the best error any ẑ ∈ 𝒦_M reaches (the orthogonal projection: what eq. 5.12 solves for, computed
 stably) and the error of the direction KryBall's SFN step takes, for M = 1…10 (the sweep range,
 §5.2.5), with the run's eigenvalue clip ε (eqs 4.11–4.12) in both z* and KryBall's direction.
@@ -21,7 +21,7 @@ import pathlib
 import pandas as pd
 import torch
 
-from kryball.reconstruction import dense_hessian, reconstruction_errors
+from kryball.analysis import dense_hessian, reconstruction_errors
 from suite.records import Records
 from suite.reproduction.chapter5 import RECONSTRUCTION
 from suite.reproduction.checkpointed import has_checkpoint, run_config, start_and_end

@@ -22,7 +22,10 @@ NO_NUMBER = "—"  # the thesis left the cell blank, or has no such cell
 class Family(str, enum.Enum):
     """What an optimiser computes per step — which decides its role in the comparison protocol."""
 
-    FIRST_ORDER = "first-order"  # one gradient per step: the baselines that set targets (AlgoPerf)
+    # One gradient per step: the baselines that set targets (AlgoPerf). The learning-rate-free methods (Prodigy,
+    # D-Adaptation, Schedule-Free) are first-order too — they estimate a step size from gradients alone — and
+    # set targets by the same rule: no role depends on whether an optimiser has a learning rate to tune.
+    FIRST_ORDER = "first-order"
     QUASI_NEWTON = "quasi-Newton"  # gradients only, curvature from their history and a line search
     HESSIAN_DIAGONAL = "Hessian-diagonal"  # a Hutchinson estimate of diag(H) from an HVP now and then
     SECOND_ORDER = "second-order"  # several Hessian-vector products per step: a run costs many gradients
@@ -56,6 +59,12 @@ KNOWN = {
     "soap": Look("SOAP", "tab:olive", family=Family.FIRST_ORDER),  # matrix (Kronecker-factored / orthogonalised) preconditioning
     "muon": Look("Muon", "tab:olive", "--", Family.FIRST_ORDER),
     "trust_krylov": Look("trust-region Newton–Krylov", "tab:purple", "--", Family.SECOND_ORDER),  # Newton's colour: never in Fig. 2.12
+    # Learning-rate-free first-order methods, in the colour of the method each adapts (Adam's, MSGD's), told
+    # apart from it by the line style — which keeps the two free colours free.
+    "prodigy": Look("Prodigy", "tab:orange", "--", Family.FIRST_ORDER),
+    "dadapt_adam": Look("D-Adapt Adam", "tab:orange", ":", Family.FIRST_ORDER),
+    "schedule_free_adamw": Look("Schedule-Free AdamW", "tab:orange", "-.", Family.FIRST_ORDER),
+    "dadapt_sgd": Look("D-Adapt SGD", "tab:blue", "--", Family.FIRST_ORDER),
 }
 
 

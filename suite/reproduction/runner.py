@@ -110,13 +110,23 @@ def run_all(specs: list[RunSpec], report: Callable[[str], None] = print, jobs: i
             results = dispatched(specs, pool)
         for i, (spec, outcome) in enumerate(zip(specs, results), 1):
             report(progress_line(i, len(specs), spec, outcome))
-            labels = dict(setting=spec.setting.name, variant=spec.variant, tuned=spec.tuned,
-                          sweep_command=spec.sweep_command)
-            row = summary_row(outcome.summary, run_dir=spec.run_dir, **labels)
-            row.update(optim=spec.optim, seed=spec.seed, status=outcome.status.value,
-                       error=outcome.error or row.get("error"))
-            rows.append(row)
+            rows.append(record_row(spec, outcome))
     return Records.from_rows(rows, labels=PLAN_COLUMNS)
+
+
+def record_row(spec: RunSpec, outcome: Outcome) -> dict:
+    """The record row of a planned run: its plan's labels, then its summary's fields."""
+    labels = dict(setting=spec.setting.name, variant=spec.variant, tuned=spec.tuned, sweep_command=spec.sweep_command)
+    row = summary_row(outcome.summary, run_dir=spec.run_dir, **labels)
+    row.update(optim=spec.optim, seed=spec.seed, status=outcome.status.value, error=outcome.error or row.get("error"))
+    return row
+
+
+def finished_records(specs: list[RunSpec]) -> Records:
+    """The record rows of those specs that finished before with their very config; nothing is run."""
+    outcomes = ((spec, settled(spec)) for spec in specs)
+    return Records.from_rows([record_row(spec, outcome) for spec, outcome in outcomes
+                              if outcome is not None and outcome.reused], labels=PLAN_COLUMNS)
 
 
 def dispatched(specs: list[RunSpec], pool: concurrent.futures.Executor) -> Iterator[Outcome]:

@@ -36,6 +36,9 @@ class Budget:
     # The first seed: the comparison protocol starts beyond every seed its sweeps tune or select on
     # (search seed 0, re-run seeds 1–3), so that its cells measure settings on seeds they never saw.
     first_seed: int = 0
+    # Seconds of training for every run (``time_budget_s``; ``epochs`` is then a cap): the self-tuning track's
+    # one wall-clock budget per workload. None: the epochs alone.
+    time_budget_s: float | None = None
 
     def seed_range(self, optim: str, seeds: int | None = None) -> range:
         """The cell's seeds: ``seeds`` (``--seeds``) or the budget's count for the optimiser, from ``first_seed``."""

@@ -19,8 +19,13 @@ The target of a workload (:func:`target_of`):
 A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are
 evaluated once per epoch): that epoch, the training wall-clock until then (``wall_time_s``,
 cumulative, evaluation excluded) and the gradient-equivalents until then (the nominal count,
-gradients + HVPs: ``suite.records.NOMINAL``). Only finished runs are scored; a failed run is an
-error of the run, not a result of the optimiser, and is counted in the tables' ``runs`` column.
+gradients + HVPs: ``suite.records.NOMINAL``). Under a wall-clock budget (the self-tuning track) only
+what a run reached within it counts: a run stops after the epoch that crosses its budget, and a target
+first reached in that epoch, beyond the budget, is not reached. Only finished runs are scored; a failed
+run is an error of the run, not a result of the optimiser, and is counted in the tables' ``runs`` column.
+
+The self-tuning track shares the tuned track's targets, as AlgoPerf's rulesets share theirs
+(:func:`target_from`: the first of several sources of runs that sets one, named in its ``why``).
 
 A cell's time to target (:func:`cell_time`) is the *low* median of its runs' times, ∞ counted: the
 time by which half of its seeds had reached the target. With an even number of seeds the usual
@@ -36,6 +41,7 @@ import statistics
 import pandas as pd
 
 from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
+from suite.reproduction import tuning as tuning_mod
 from suite.reproduction.columns import number
 from suite.reproduction.comparison_settings import Criterion, Workload
 from suite.reproduction.registry import Family, family, label
@@ -97,8 +103,25 @@ def target_of(runs: Records, workload: Workload) -> Target:
     return Target(workload, medians[best], metric, best, why)
 
 
-def first_reached(run: dict, curve: pd.DataFrame | None, target: Target) -> pd.Series | None:
-    """The metrics row of the first epoch at which the run reached the target, None if it never did."""
+def target_from(workload: Workload, sources) -> Target:
+    """The target set by the first of ``sources`` — ``(what, runs)`` pairs, ``runs`` a callable giving
+    :class:`Records`, called only when reached — whose runs set one, its ``why`` saying which runs it came from; if none
+    does, the last source's (undefined) target. A convergence criterion needs no runs."""
+    if workload.criterion is Criterion.CONVERGENCE:
+        return target_of(Records(), workload)
+    found = Target(workload, why="no target: no runs to set it")
+    for what, runs in sources:
+        found = target_of(runs(), workload)
+        found = dataclasses.replace(found, why=f"{found.why}; from {what}")
+        if found.defined:
+            return found
+    return found
+
+
+def first_reached(run: dict, curve: pd.DataFrame | None, target: Target,
+                  within_s: float | None = None) -> pd.Series | None:
+    """The metrics row of the first epoch at which the run reached the target, None if it never did
+    (within ``within_s`` seconds of training, if given)."""
     if curve is None:
         return None
     if target.workload.criterion is Criterion.CONVERGENCE:
@@ -108,27 +131,36 @@ def first_reached(run: dict, curve: pd.DataFrame | None, target: Target) -> pd.S
         hits = curve[pd.to_numeric(curve[target.metric], errors="coerce") >= target.value - TOLERANCE]
     else:
         return None
+    if within_s is not None:
+        hits = hits[pd.to_numeric(hits["wall_time_s"], errors="coerce") <= within_s]
     return hits.iloc[0] if not hits.empty else None
 
 
-def run_times(runs: Records, target: Target, cost: GradientEquivalents = NOMINAL) -> pd.DataFrame:
-    """One row per finished run of the workload: whether and when it reached the target (∞ if never)."""
+# What a times row carries of its run's cell beside the times: its tuned config and what tuning it cost.
+CELL_COLUMNS = ("tuned", "tuning_s", "tuning_runs")
+TIME_COLUMNS = ["setting", "task", "optimiser", "seed", "status", "reached", *MEASURES, *CELL_COLUMNS]
+
+
+def run_times(runs: Records, target: Target, cost: GradientEquivalents = NOMINAL,
+              within_s: float | None = None) -> pd.DataFrame:
+    """One row per finished run of the workload: whether and when it reached the target (∞ if never) within
+    ``within_s`` seconds of training (None: whenever)."""
     rows = []
     for run, curve in runs.finished().each_run(cost):
-        hit = first_reached(run, curve, target)
+        hit = first_reached(run, curve, target, within_s)
         rows.append({"setting": target.workload.setting.name, "task": target.workload.label,
                      "optimiser": run["optim"], "seed": run["seed"], "status": run["status"],
                      "reached": hit is not None,
-                     **{measure: float(hit[measure]) if hit is not None else math.inf for measure in MEASURES}})
+                     **{measure: float(hit[measure]) if hit is not None else math.inf for measure in MEASURES},
+                     **{column: run.get(column) for column in CELL_COLUMNS}})
     return pd.DataFrame(rows, columns=TIME_COLUMNS)
 
 
-TIME_COLUMNS = ["setting", "task", "optimiser", "seed", "status", "reached", *MEASURES]
-
-
-def all_run_times(records: Records, found: list[Target], cost: GradientEquivalents = NOMINAL) -> pd.DataFrame:
-    """:func:`run_times` of every workload that has a target, one table."""
-    frames = [run_times(records.where(setting=t.workload.setting.name), t, cost) for t in found if t.defined]
+def all_run_times(records: Records, found: list[Target], cost: GradientEquivalents = NOMINAL,
+                  quick: bool = False) -> pd.DataFrame:
+    """:func:`run_times` of every workload that has a target, one table; each within its setting's time budget."""
+    frames = [run_times(records.where(setting=t.workload.setting.name), t, cost,
+                        t.workload.setting.budget(quick).time_budget_s) for t in found if t.defined]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TIME_COLUMNS)
 
 
@@ -153,15 +185,24 @@ def targets_table(targets: list[Target]) -> pd.DataFrame:
     return pd.DataFrame([{"task": t.workload.label, "target": t.text, "set by": t.why} for t in targets])
 
 
-def summary_table(times: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
+def summary_table(times: pd.DataFrame, targets: list[Target], tuning: bool = False) -> pd.DataFrame:
     """One row per workload × optimiser: how many runs reached the target, and the (low) median time
-    over all of them (∞ counted) with [min–max] over those that reached it, in each measure."""
+    over all of them (∞ counted) with [min–max] over those that reached it, in each measure. With
+    ``tuning`` (the tuned track), what the cell's sweep cost and the wall-clock to target including it."""
     rows = []
     for target in targets:
         runs = times[times["setting"] == target.workload.setting.name]
         for optim, cell in runs.groupby("optimiser", sort=False):
-            rows.append({"task": target.workload.label, "optimiser": optim, "target": target.text,
-                         "reached": f"{int(cell['reached'].sum())}/{len(cell)}",
-                         **{f"{name}, median [min–max]": censored_median(cell[measure])
-                            for measure, name in MEASURES.items()}})
+            row = {"task": target.workload.label, "optimiser": optim, "target": target.text,
+                   "reached": f"{int(cell['reached'].sum())}/{len(cell)}",
+                   **{f"{name}, median [min–max]": censored_median(cell[measure])
+                      for measure, name in MEASURES.items()}}
+            if tuning:
+                row[TUNING_COST] = tuning_mod.column(cell)
+                row[INCLUDING_TUNING] = tuning_mod.including(cell, cell_time(cell["wall_time_s"]))
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+TUNING_COST = "tuning: sweep wall-clock (s), runs"
+INCLUDING_TUNING = "wall-clock to target including tuning (s)"

@@ -11,7 +11,7 @@ batch fall back to the loop, once, and remember it.
 
 import torch
 
-from .flat import flat_parts, flatten
+from .parameters import flat_parts, flatten
 
 
 class HessianVectorProducts:
