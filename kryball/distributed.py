@@ -3,7 +3,7 @@ parallel hardware could share).
 
 Each process evaluates the loss on its own shard of the batch. Thesis Algorithm 4 reads the data in three places
 only — the loss and the gradient at θ (line 4), the Hessian-vector products (Lanczos, lines 5–7, and the curvature
-of the search subspace, lines 13–14) and the loss at the trial point (line 16) — and there the shards' numbers are
+of the search subspace, lines 13–14) and the loss at the trial point (line 17) — and there the shards' numbers are
 summed across processes, each weighted by its share of the batch's examples, which is the mean over the whole
 batch. Everything computed from them (the Lanczos coefficients, the saddle-free direction, the subspace, the exact
 subproblem solve, ρ, acceptance, the radius, the momentum) is then computed from bit-identical numbers on every
