@@ -150,7 +150,8 @@ def test_every_option_round_trips_through_state_dict():
 
 # A value that turns each option beyond the thesis on (with what it needs).
 FIRST_ORDER_SGD = dict(first_order="sgd", first_order_lr=0.1)
-TURNED_ON = dict(reuse_curvature=dict(reuse_curvature=True), directions=dict(directions=("previous_step",)),
+TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), reuse_curvature=dict(reuse_curvature=True),
+                 directions=dict(directions=("previous_step",)),
                  first_order=FIRST_ORDER_SGD, interleave=dict(interleave=2, **FIRST_ORDER_SGD),
                  curvature_batch=dict(curvature_batch=4))
 
@@ -179,3 +180,31 @@ def test_every_key_of_the_hydra_configs_constructs_kryball():
             assert opt.defaults[key] == expected and type(opt.defaults[key]) is type(expected), key
     assert set(options) == set(HYPERPARAMETERS)  # kryball_plus names every option
     assert opt.defaults["directions"] == ("adam", "previous_step") and opt.defaults["curvature_batch"] == 128
+
+
+def test_an_adaptive_krylov_dimension_grows_until_the_model_settles():
+    """``krylov_tol``: the basis stops at the first m ≥ 2 whose vector added at most tol of the decrease the
+    trust-region model predicts within the Krylov space (computed here densely), or at the cap ``krylov_dim``."""
+    from kryball.krylov import lanczos
+    from kryball.trust_region import predicted_reduction
+    x, tol, cap = start(3), 0.05, 6
+    opt = KryBall([x], krylov_dim=cap, krylov_tol=tol, refresh=1)
+    chosen = []
+    for _ in range(8):
+        g, H = dense(x)
+        radius = opt.flat_state.radius if opt.flat_state is not None else opt.defaults["initial_radius"]
+        _, T = lanczos(lambda v: H @ v, g, cap)
+        decreases = []
+        for j in range(1, T.shape[0] + 1):
+            c = torch.zeros(j, dtype=torch.float64)
+            c[0] = g.norm()
+            decreases.append(predicted_reduction(T[:j, :j], c, solve_subproblem(T[:j, :j], c, radius).step))
+        expected = next((j for j in range(2, len(decreases) + 1)
+                         if decreases[j - 1] - decreases[j - 2] <= tol * decreases[j - 1]), len(decreases))
+        opt.step(lambda: quartic(x))
+        assert opt.last_step.krylov_dim == expected
+        chosen.append(expected)
+    assert len(set(chosen)) > 1  # the dimension moved with the point and the radius
+    fixed = KryBall([start(3)], krylov_dim=cap, refresh=1)
+    fixed.step(lambda: quartic(fixed.param_groups[0]["params"][0]))
+    assert fixed.last_step.krylov_dim == cap  # without krylov_tol: the thesis's fixed M
