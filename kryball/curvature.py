@@ -22,7 +22,7 @@ class HessianVectorProducts:
         params: the tensors differentiated; a parameter the loss does not depend on
             has zero gradient and zero curvature.
         gradient: the flat gradient to report instead of ∇loss — curvature on a
-            sub-batch (:mod:`kryball.sub_batch`): ``loss`` is then the sub-batch's, whose
+            sub-batch (:mod:`kryball.closure`): ``loss`` is then the sub-batch's, whose
             Hessian the products take, and ``gradient`` the whole batch's.
 
     ``gradient`` is the flat gradient (detached); ``matvec(v)`` and ``matmat(V)``

@@ -16,7 +16,7 @@ u(x_hi, t) − u(x_lo, t); zero: u(x_lo, t)² + u(x_hi, t)²), each term a mean 
 number. An *example* is one point (or boundary pair); the batch is their positions 0 … N − 1 (residual points,
 then initial points, then boundary pairs). ``reduction="none"`` gives one loss per example, each term's
 squared errors weighted by N / (its number of examples), so that their mean is the paper's loss; ``indices``
-evaluates some examples only (KryBall's ``curvature_batch``, kryball/sub_batch.py). Full batch: an epoch is
+evaluates some examples only (KryBall's ``curvature_batch``, kryball/closure.py). Full batch: an epoch is
 one step on all the points, fixed for the whole run.
 
 The error metric is the paper's ``l2_relative_error``, ‖u − u_exact‖₂ / ‖u_exact‖₂, on its test set: the

@@ -170,7 +170,7 @@ def planned_runs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
 
 def steps_per_kryball_step(optim_cfg) -> int:
     """A KryBall's steps per trust-region step: ``interleave`` where it takes first-order steps between them
-    (kryball/hybrid.py), else 1."""
+    (kryball/optimizer.py), else 1."""
     return optim_cfg.get("interleave") or 1
 
 
