@@ -18,6 +18,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .errors import ConfigError  # raised here, and by tasks and models from the leaf module itself
+
 # The suite is installed from its checkout (pip install -e .): the Hydra config tree, the sweep
 # specs and outputs/ are beside the package.
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +42,6 @@ def shown(path: str | Path) -> str:
         return path.relative_to(Path.cwd()).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-class ConfigError(ValueError):
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key, self.message = key, message
 
 
 def _is_int(value) -> bool:

@@ -1,0 +1,32 @@
+"""The layering docs/design.md §1 states, checked on what a fresh interpreter actually imports: tasks and models sit
+below the suite (they may raise its one-line ``ConfigError``, from the leaf ``suite.errors``, and nothing else of it)."""
+
+import ast
+import json
+import subprocess
+import sys
+
+from suite.config import REPO
+
+
+def suite_modules_imported_by(*modules: str) -> set[str]:
+    """The ``suite`` modules that importing ``modules`` loads, in a fresh interpreter (so nothing is loaded already)."""
+    code = ("import importlib, json, sys\n"
+            f"for name in {list(modules)!r}: importlib.import_module(name)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m == 'suite' or m.startswith('suite.'))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def package_modules(package: str) -> list[str]:
+    return [f"{package}.{path.stem}" for path in sorted((REPO / package).glob("*.py")) if path.stem != "__init__"]
+
+
+def test_tasks_and_models_import_nothing_of_the_suite_but_its_leaf_error():
+    assert suite_modules_imported_by(*package_modules("tasks"), *package_modules("models")) <= {"suite", "suite.errors"}
+
+
+def test_the_leaf_error_module_imports_nothing():
+    tree = ast.parse((REPO / "suite" / "errors.py").read_text())
+    assert not [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
