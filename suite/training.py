@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from . import processes as processes_mod
 from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint, search_root
-from .closure import Counts
+from .step_closure import Counts
 from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment

@@ -10,7 +10,7 @@ import torch
 from conftest import compose_config
 
 from kryball import KryBall
-from suite.closure import Counts, make_closure
+from suite.step_closure import Counts, make_closure
 from suite.experiment import build_experiment
 from suite.optimisers.phased import Phased
 from suite.training import run

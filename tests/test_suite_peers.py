@@ -14,7 +14,7 @@ from conftest import REPO, compose_config, tiny_overrides
 
 from models.cnn import CNN
 from models.mlp import MLP
-from suite.closure import Counts, make_closure
+from suite.step_closure import Counts, make_closure
 from suite.config import ConfigError
 from suite.experiment import build_experiment
 from suite.optimisers.flat_objective import FlatObjective

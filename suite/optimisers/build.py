@@ -9,7 +9,7 @@ or the closure:
 ```yaml
 suite:
   parameters: suite.optimisers.muon.hidden_weights_apart  # model → parameter groups (default: all, one group)
-  create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/closure.py)
+  create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/step_closure.py)
   full_batch: true     # a full-batch method: refuse a task with more than one batch per epoch
   train_eval_modes: true  # optimizer.train() before training steps, optimizer.eval() before evaluation (Schedule-Free)
   phases: [first, then]  # these keys are optimiser configs themselves: built here on the same model, then handed
@@ -111,7 +111,7 @@ def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
     except BAD_HYPERPARAMETER as error:
         raise ConfigError("optim", f"{name}: {error}") from None
     if options.create_graph:
-        optimizer.create_graph = True  # read by suite.closure.make_closure
+        optimizer.create_graph = True  # read by suite.step_closure.make_closure
     if options.train_eval_modes:
         if not all(callable(getattr(optimizer, mode, None)) for mode in ("train", "eval")):
             raise ConfigError("optim.suite.train_eval_modes",
