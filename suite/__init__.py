@@ -2,7 +2,7 @@
 
 - :func:`suite.config.compose_config` — the config ``python train.py <overrides>`` runs;
 - :func:`suite.training.run` — train, evaluate and record one run (every number comes from it);
-- :class:`suite.record.RunSummary`, :class:`suite.record.Status` — one run's record;
+- :class:`suite.run_record.RunSummary`, :class:`suite.run_record.RunStatus` — one run's record;
 - :class:`suite.records.Records` — many runs: filter, group, seed statistics;
 - :mod:`suite.sweeps` — hyperparameter sweeps (embedded Optuna engine or W&B);
 - :mod:`suite.reproduction` — the thesis's tables and figures from runs;

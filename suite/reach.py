@@ -18,7 +18,7 @@ import pathlib
 
 import pandas as pd
 
-from suite.record import GOALS
+from suite.run_record import GOALS
 from suite.records import GRAD_EQ, NOMINAL, Records
 from suite.reproduction.targets import MEASURES, censored_median
 
@@ -39,7 +39,7 @@ def parse(text: str) -> tuple[str, float]:
 
 def first_reached(curve: pd.DataFrame, metric: str, value: float) -> pd.Series | None:
     """The first metrics row at which the metric is at least ``value`` (at most, for one that improves downwards:
-    a loss, an error; ``suite.record.GOALS``), or None."""
+    a loss, an error; ``suite.run_record.GOALS``), or None."""
     column = pd.to_numeric(curve[metric], errors="coerce") if metric in curve else pd.Series(dtype=float)
     hits = curve[column <= value] if GOALS[metric] == "min" else curve[column >= value]
     return hits.iloc[0] if not hits.empty else None

@@ -24,7 +24,7 @@ import statistics
 
 from . import comparison_results
 from .config import REPO
-from .record import FINAL, RunSummary
+from .run_record import FINAL, RunSummary
 from .records import SeedStats
 from .reproduction import registry
 from .sweeps import results as results_mod

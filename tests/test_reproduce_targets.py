@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from suite.record import RunSummary
+from suite.run_record import RunSummary
 from suite.records import Records, SeedStats, median_interval, summary_row
 from suite.reproduction import registry, targets, tuning
 from suite.reproduction.columns import interval, mean_ci
@@ -150,7 +150,7 @@ def test_failed_runs_are_not_scored(tmp_path):
 
 
 def test_every_summary_field_is_a_column_even_after_a_run_without_record():
-    """So the validation fields are read as soon as suite/record.py's RunSummary has them."""
+    """So the validation fields are read as soon as suite/run_record.py's RunSummary has them."""
     row = summary_row(RunSummary("mnist1d", "adam", "mlp", 1, "completed", device="cpu", config={"a": 1}), setting="s")
     assert row["device"] == "cpu" and "config" not in row
     newer = {**row, "final_val_acc": 0.6}  # a field this reader does not name

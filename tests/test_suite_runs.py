@@ -10,7 +10,7 @@ import torch
 from conftest import CONF_DIR, TINY, compose_config, tiny_overrides
 
 from suite.step_closure import Counts, make_closure
-from suite.record import COLUMNS
+from suite.run_record import COLUMNS
 from suite.experiment import build
 from suite.training import run
 

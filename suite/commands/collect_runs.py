@@ -18,7 +18,7 @@ import pathlib
 import sys
 
 from suite import reach
-from suite.record import OUTCOMES
+from suite.run_record import OUTCOMES
 from suite.records import Records, summarise
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from suite import comparison_results as files
-from suite.record import FINAL, read_summary
+from suite.run_record import FINAL, read_summary
 from suite.records import Records
 from suite.reproduction import targets
 from suite.reproduction.comparison import Measured

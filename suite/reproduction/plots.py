@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from suite.record import Status  # noqa: E402
+from suite.run_record import RunStatus  # noqa: E402
 from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records  # noqa: E402
 from suite.reproduction.checkpointed import run_config  # noqa: E402
 from suite.reproduction.registry import label, look  # noqa: E402
@@ -40,7 +40,7 @@ def optimisers(records: Records, setting: Setting) -> list[str]:
 
 def legend_label(cell: Records, optim: str) -> str:
     """The optimiser's label, and how many of its runs diverged (their curves leave the plot)."""
-    diverged = len(cell.where(status=Status.DIVERGED.value))
+    diverged = len(cell.where(status=RunStatus.DIVERGED.value))
     return label(optim) + (f" ({diverged}/{len(cell)} diverged)" if diverged else "")
 
 

@@ -86,7 +86,7 @@ def target_of(runs: Records, workload: Workload) -> Target:
         return Target(workload, why="the thesis's convergence criterion of the task (§5.2)")
     split = split_of(runs)
     metric = SPLITS[split]
-    field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/record.py's RunSummary)
+    field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/run_record.py's RunSummary)
     finished = runs.finished()
     baselines = {optim: finished.where(optim=optim) for optim in runs.distinct("optim")
                  if family(optim) is Family.FIRST_ORDER and finished.where(optim=optim).stats(field).n}

@@ -48,7 +48,7 @@ import os
 import pathlib
 import platform
 
-from suite.record import code_version, write_atomic
+from suite.run_record import code_version, write_atomic
 
 from .backend import repo_relative
 

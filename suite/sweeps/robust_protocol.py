@@ -35,7 +35,7 @@ import time
 from omegaconf import OmegaConf
 
 from suite import dispatch
-from suite.record import read_summary
+from suite.run_record import read_summary
 
 from . import reruns as reruns_mod
 from . import results as results_mod
