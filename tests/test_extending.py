@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import CONF_DIR
 
-from suite.reproduction import chapter5, protocol, registry, runner, tables
+from suite.reproduction import chapter5, registry, run_plan, runner, tables
 from suite.sweeps import generator, sources
 
 NAME = "zz_recipe_sgd"  # sorts after every real optimiser, so its rows come last
@@ -44,7 +44,7 @@ def test_an_optimiser_added_by_a_config_and_a_space_reaches_every_table(recipe):
         assert setting.beyond_thesis(NAME)
 
     # The reproduction plans and runs it like any other optimiser; the XOR table shows its row.
-    plan = protocol.plan(["xor"], recipe / "out", quick=True, seeds=1, only=[f"xor/{NAME}"],
+    plan = run_plan.plan(["xor"], recipe / "out", quick=True, seeds=1, only=[f"xor/{NAME}"],
                          tuned_dir=recipe / "tuned", sweeps_dir=sweeps)
     assert [(spec.optim, spec.tuned) for spec in plan.specs] == [(NAME, None)]
     records = runner.run_all(plan.specs, report=lambda line: None)

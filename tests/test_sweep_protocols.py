@@ -13,7 +13,7 @@ from suite.config import REPO
 from suite.sweeps import publish as publish_mod
 from suite.sweeps import reruns, results, robust_protocol, sources, thesis_protocol
 from suite.sweeps.backend import Backend, Search, SearchTrial, prepare
-from suite.sweeps.protocol import Outcome
+from suite.sweeps.tuning_protocol import Outcome
 from suite.sweeps.registry import BACKENDS
 
 XOR_KRYBALL = REPO / "sweeps" / "xor" / "kryball.yaml"

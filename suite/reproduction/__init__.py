@@ -5,7 +5,7 @@ What runs:
 - ``chapter5`` — the thesis's settings, declared once; ``ablation_settings`` — the ablation's, beyond the thesis;
   ``comparison_settings`` — the comparison protocol's workloads (10 seeds, 5 where expensive) and its two tracks
   (tuned; self-tuning: every optimiser at its defaults, one wall-clock budget per workload);
-- ``protocol`` — which runs a target needs (quick or full, tuned or not, CIFAR-10 here or not);
+- ``run_plan`` — which runs a target needs (quick or full, tuned or not, CIFAR-10 here or not);
 - ``runner`` — runs or reuses them through ``suite.training.run``, and returns their ``suite.records.Records``.
 
 What is shown (every report reads runs through ``Records``; a cell is ``Records.cell``):

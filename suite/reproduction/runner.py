@@ -20,7 +20,7 @@ from suite import checkpoint, dispatch
 from suite.config import REPO, compose_config
 from suite.run_record import RunSummary, RunStatus, read_summary
 from suite.records import Records, summary_row
-from suite.reproduction.protocol import RunSpec
+from suite.reproduction.run_plan import RunSpec
 from suite.training import run
 
 

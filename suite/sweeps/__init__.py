@@ -6,7 +6,7 @@ translates its parameters into Optuna distributions, ``hydra_overrides`` checks 
 real Hydra config; ``backend`` is what every backend gets (a checked ``Sweep``) and gives (a
 ``Best``, or a ranked ``Search``), and ``registry`` lists the backends and protocols by name:
 ``local`` runs an Optuna study (each trial is one ``objective.TrainRun``), ``wandb_backend`` runs
-the same spec on W&B. A ``protocol`` decides how a spec is tuned: ``robust_protocol`` (the
+the same spec on W&B. A ``tuning_protocol`` decides how a spec is tuned: ``robust_protocol`` (the
 default: anchors, search, ``reruns`` on further seeds, best mean) or ``thesis_protocol`` (thesis
 §5.2.5 exactly). ``publish`` decides where the winner goes under ``conf/tuned/`` (``tuned``
 writes it) and ``results`` writes its per-seed results beside it.

@@ -25,7 +25,7 @@ from . import results as results_mod
 from . import tuned
 from ..config import shown
 from .backend import Sweep
-from .protocol import Outcome
+from .tuning_protocol import Outcome
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,9 +45,9 @@ from .backend import (
 )
 from .hydra_overrides import format_override
 from .objective import trial_value, worst
-from .protocol import Outcome, Protocol
 from .space import clip
 from .spec import SpecError, load, parse
+from .tuning_protocol import Outcome, Protocol
 
 DEFAULTS = "defaults"  # the library defaults anchor's name
 # An earlier tuning of the same spec that anchors this one: the thesis protocol's winners.

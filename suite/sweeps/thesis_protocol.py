@@ -28,8 +28,8 @@ from . import results as results_mod
 from . import sources
 from .backend import Backend, Sweep, prepare, repo_relative
 from .objective import VALIDATION
-from .protocol import Outcome, Protocol
 from .spec import ARGS_MACRO, Spec, load, parse
+from .tuning_protocol import Outcome, Protocol
 
 # The thesis's data: the whole training set, every batch of it (tasks/classification.py).
 WHOLE_TRAINING_SET = ("task.validation_fraction=0", "task.drop_last=false")
