@@ -14,7 +14,7 @@ from suite.sweeps import publish as publish_mod
 from suite.sweeps import reruns, results, robust_protocol, sources, thesis_protocol
 from suite.sweeps.backend import Backend, Search, SearchTrial, prepare
 from suite.sweeps.tuning_protocol import Outcome
-from suite.sweeps.registry import BACKENDS
+from suite.sweeps.choices import BACKENDS
 
 XOR_KRYBALL = REPO / "sweeps" / "xor" / "kryball.yaml"
 MNIST1D_ADAM = REPO / "sweeps" / "mnist1d" / "adam.yaml"

@@ -4,7 +4,7 @@ One module per job. A spec (``sweeps/<task>/<optim>.yaml``, W&B's format) is gen
 ``generator`` from the ``sources`` in ``sweep_sources/``. ``spec`` reads and checks it, ``space``
 translates its parameters into Optuna distributions, ``hydra_overrides`` checks them against the
 real Hydra config; ``backend`` is what every backend gets (a checked ``Sweep``) and gives (a
-``Best``, or a ranked ``Search``), and ``registry`` lists the backends and protocols by name:
+``Best``, or a ranked ``Search``), and ``choices`` lists the backends and protocols by name:
 ``local`` runs an Optuna study (each trial is one ``objective.TrainRun``), ``wandb_backend`` runs
 the same spec on W&B. A ``tuning_protocol`` decides how a spec is tuned: ``robust_protocol`` (the
 default: anchors, search, ``reruns`` on further seeds, best mean) or ``thesis_protocol`` (thesis

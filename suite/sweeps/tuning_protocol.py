@@ -1,7 +1,7 @@
 """How a sweep tunes: a protocol turns a spec into a tuned configuration on some backend
 (docs/sweeps.md, "Protocols").
 
-``scripts/sweep.py --protocol NAME`` picks one from ``suite.sweeps.registry``:
+``scripts/sweep.py --protocol NAME`` picks one from ``suite.sweeps.choices``:
 
 * ``robust`` (the default, :mod:`suite.sweeps.robust_protocol`): anchors, search, re-runs on
   further seeds, best mean wins;
