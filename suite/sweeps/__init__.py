@@ -9,5 +9,5 @@ real Hydra config; ``backend`` is what every backend gets (a checked ``Sweep``) 
 the same spec on W&B. A ``tuning_protocol`` decides how a spec is tuned: ``robust_protocol`` (the
 default: anchors, search, ``reruns`` on further seeds, best mean) or ``thesis_protocol`` (thesis
 §5.2.5 exactly). ``publish`` decides where the winner goes under ``conf/tuned/`` (``tuned``
-writes it) and ``results`` writes its per-seed results beside it.
+writes it) and ``tuned_results`` writes its per-seed results beside it (one type, read back there too).
 """
