@@ -27,10 +27,17 @@ CONF_DIR = REPO / "conf"
 
 
 def compose_config(overrides: list[str], config_dir: Path = CONF_DIR) -> DictConfig:
-    """The config ``python train.py <overrides>`` runs, for scripts and tests (no Hydra run directory)."""
+    """The config ``python train.py <overrides>`` runs, for scripts and tests (no Hydra run directory). Inside a
+    Hydra app (``train.py``'s closing line reads optimisers' labels from their configs) the app's own Hydra is
+    set aside meanwhile and restored after."""
+    outer = GlobalHydra.instance().hydra
     GlobalHydra.instance().clear()  # compose may run many times in one process
-    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+    finally:
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
 
 
 def shown(path: str | Path) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
-from .run_record import RunSummary, RunStatus
+from .run_record import RunStatus, RunSummary
 
 log = logging.getLogger("train")
 

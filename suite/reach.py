@@ -18,9 +18,9 @@ import pathlib
 
 import pandas as pd
 
-from suite.run_record import GOALS
 from suite.records import GRAD_EQ, NOMINAL, Records
 from suite.reproduction.targets import MEASURES, censored_median
+from suite.run_record import GOALS
 
 CURVES = tuple(GOALS)  # the metrics.csv columns a value can be set on
 

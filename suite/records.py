@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .run_record import COSTS, FINAL, METRICS, OUTCOMES, SUMMARY, RunSummary, RunStatus
+from .run_record import COSTS, FINAL, METRICS, OUTCOMES, SUMMARY, RunStatus, RunSummary
 
 IDENTITY = ("task", "optim", "seed", "status")
 

@@ -23,9 +23,9 @@ import statistics
 
 from . import comparison_results
 from .config import REPO
+from .optimisers.presentation import label
 from .records import SeedStats
 from .run_record import FINAL, RunSummary
-from .reproduction import registry
 from .sweeps import tuned_results
 from .sweeps.tuned import TUNED_DIR
 
@@ -110,12 +110,12 @@ def _reached(entry: Others, field: str) -> str | None:
             return None
         values = [seed[field] for seed in entry.seeds if isinstance(seed.get(field), (int, float))]
         median = f" in {statistics.median(values):g} epochs (median)" if values else ""
-        return f"{registry.label(entry.optim)} {len(values)}/{len(entry.seeds)} converged{median}"
+        return f"{label(entry.optim)} {len(values)}/{len(entry.seeds)} converged{median}"
     stats = SeedStats.of(seed.get(field) for seed in entry.seeds)
     if not stats.n:
         return None
     spread = f" ± {stats.ci95:.3f}" if stats.n > 1 else ""
-    return f"{registry.label(entry.optim)} {stats.mean:.3f}{spread}"
+    return f"{label(entry.optim)} {stats.mean:.3f}{spread}"
 
 
 def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING,

@@ -30,13 +30,13 @@ from tqdm import tqdm
 
 from . import processes as processes_mod
 from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint, search_root
-from .step_closure import Counts
 from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
 from .optimisers import set_mode
-from .run_record import COLUMNS, RunRecord, RunSummary, RunStatus
+from .run_record import COLUMNS, RunRecord, RunStatus, RunSummary
+from .step_closure import Counts
 
 log = logging.getLogger("train")
 

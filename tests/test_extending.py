@@ -7,7 +7,8 @@ import shutil
 import pytest
 from conftest import CONF_DIR
 
-from suite.reproduction import chapter5, registry, run_plan, runner, tables
+from suite.optimisers import presentation
+from suite.reproduction import chapter5, run_plan, runner, tables
 from suite.sweeps import generator, sources
 
 NAME = "zz_recipe_sgd"  # sorts after every real optimiser, so its rows come last
@@ -53,4 +54,4 @@ def test_an_optimiser_added_by_a_config_and_a_space_reaches_every_table(recipe):
     assert list(table.index) == [NAME]
     assert table.loc[NAME, "thesis: epochs"] == tables.BEYOND
     assert f"sweeps/xor/{NAME}.yaml" in table.loc[NAME, "config"]  # how to tune it
-    assert registry.label(NAME) == NAME  # shown under its own name, in a colour of its own
+    assert presentation.label(NAME) == NAME  # shown under its own name, in a colour of its own

@@ -30,3 +30,11 @@ def test_tasks_and_models_import_nothing_of_the_suite_but_its_leaf_error():
 def test_the_leaf_error_module_imports_nothing():
     tree = ast.parse((REPO / "suite" / "errors.py").read_text())
     assert not [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def test_train_py_imports_nothing_of_the_reporting_layer():
+    """``train.py``'s closing line reads optimisers' labels from their configs (suite.optimisers.presentation), not
+    from the reproduction's tables and figures."""
+    loaded = suite_modules_imported_by("train")
+    assert "suite.training" in loaded and "suite.standing" in loaded
+    assert not {name for name in loaded if name.startswith(("suite.reproduction", "suite.commands"))}

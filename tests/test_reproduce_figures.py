@@ -82,7 +82,7 @@ def legend(ax):
     return [text.get_text() for text in ax.get_legend().get_texts()]
 
 
-def test_an_optimiser_unknown_to_the_registry_is_drawn_under_its_name(tmp_path):
+def test_an_optimiser_without_a_declared_look_is_drawn_under_its_name(tmp_path):
     records = synthetic_records(tmp_path / "runs", extra_optims=("zz_newton_cg",))
     fig = figures.fig_loss_curves(records, [chapter5.XOR], title="Fig. 5.3")
     by_epoch, by_cost = fig.axes

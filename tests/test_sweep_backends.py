@@ -9,8 +9,8 @@ import yaml
 from suite.commands import sweep
 from suite.config import REPO
 from suite.sweeps.backend import Backend, Best, NoBestRun, Option, repo_relative
-from suite.sweeps.local import LocalBackend
 from suite.sweeps.choices import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
+from suite.sweeps.local import LocalBackend
 from suite.sweeps.wandb_backend import WandbBackend
 
 SPEC = REPO / "sweeps" / "xor" / "kryball.yaml"

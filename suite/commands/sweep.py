@@ -23,8 +23,8 @@ import sys
 
 from suite.sweeps import tuned
 from suite.sweeps.backend import BackendUnavailable, NoBestRun, positive_int
-from suite.sweeps.publish import publish
 from suite.sweeps.choices import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
+from suite.sweeps.publish import publish
 from suite.sweeps.sources import SourceError
 from suite.sweeps.spec import SpecError
 

@@ -14,6 +14,8 @@ suite:
   train_eval_modes: true  # optimizer.train() before training steps, optimizer.eval() before evaluation (Schedule-Free)
   phases: [first, then]  # these keys are optimiser configs themselves: built here on the same model, then handed
                          # to the target by name (suite/optimisers/phased.py)
+  label: …               # how reports show it: label, colour, line_style, family, thesis_printed — checked here,
+                         # read by suite/optimisers/presentation.py, never used to build or step it
 ```
 
 A config that does not apply to the run (Muon on a model without hidden weight matrices, a
@@ -32,6 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
 
 from suite.config import ConfigError, refuse_unknown_keys
+
+from . import presentation
 
 
 class DoesNotApply(ValueError):
@@ -63,12 +67,15 @@ class SuiteOptions:
 
     @classmethod
     def of(cls, node: dict | None) -> SuiteOptions:
-        """Read and check the node (absent: the defaults); a bad key is a one-line ``optim.suite`` error."""
-        node = dict(node or {})
+        """Read and check the node (absent: the defaults); a bad key is a one-line ``optim.suite`` error. Its keys
+        for reports are checked too, and left to :mod:`suite.optimisers.presentation`."""
+        presentation.Declared.of(node)
+        node = {key: value for key, value in (node or {}).items() if key not in presentation.KEYS}
         known = {field.name for field in dataclasses.fields(cls)}
         for key, value in node.items():
             if key not in known:
-                raise ConfigError(f"optim.suite.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+                raise ConfigError(f"optim.suite.{key}",
+                                  f"unknown key (known: {', '.join(sorted([*known, *presentation.KEYS]))})")
             if key == "phases":
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise ConfigError("optim.suite.phases", f"must be a list of keys of the config, got {value!r}")

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite.run_record import RunStatus
 from suite.records import Records, SeedStats
+from suite.run_record import RunStatus
 
 EPOCHS = "ours: epochs, median [min–max]"
 # Why the median seed has no epochs to convergence, by how the finished runs ended.

@@ -26,14 +26,14 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from suite.run_record import RunStatus
+from suite.optimisers.presentation import label, look
 from suite.records import GRAD_EQ, Records, median_interval
 from suite.reproduction import profiles, tables, targets, tuning
 from suite.reproduction.columns import EPOCHS, config_column, epochs_column, interval, mean_ci, per_epoch, runs_column
 from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.plots import axis_label, plt, save
-from suite.reproduction.registry import label, look
 from suite.reproduction.targets import MEASURES, METRIC_NAMES, TARGET_STATISTIC
+from suite.run_record import RunStatus
 from suite.sweeps.tuned import TUNED_DIR
 
 MEDIAN_CI = "95 % CI of the median"

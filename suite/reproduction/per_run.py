@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from suite import comparison_results as files
-from suite.run_record import FINAL, read_summary
 from suite.records import Records
 from suite.reproduction import targets
 from suite.reproduction.comparison import Measured
 from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.targets import CELL_COLUMNS, MEASURES
+from suite.run_record import FINAL, read_summary
 from suite.sweeps import tuned_results
 
 # The per-run columns of a run's time to target, by the times table's measure (targets.MEASURES).

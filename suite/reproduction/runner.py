@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 
 from suite import checkpoint, dispatch
 from suite.config import REPO, compose_config
-from suite.run_record import RunSummary, RunStatus, read_summary
 from suite.records import Records, summary_row
 from suite.reproduction.run_plan import RunSpec
+from suite.run_record import RunStatus, RunSummary, read_summary
 from suite.training import run
 
 

@@ -9,7 +9,7 @@ The target of a workload (:func:`target_of`):
   on XOR) — those already are targets; a run reaches it at ``epochs_to_convergence``;
 - a classification task (:attr:`Criterion.ACCURACY`): the median over seeds of the final validation
   accuracy of the best tuned first-order baseline — among the workload's optimisers of the
-  first-order family (``registry.KNOWN``), tuned cells only when any is tuned, the one with the
+  first-order family (its config's ``suite.family``: ``suite.optimisers.presentation``), tuned cells only when any is tuned, the one with the
   highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
   the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
   validation error; we take the *final* one, which a user of the tuned config gets:
@@ -40,11 +40,11 @@ import statistics
 
 import pandas as pd
 
+from suite.optimisers.presentation import Family, family, label
 from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
 from suite.reproduction import tuning as tuning_mod
 from suite.reproduction.columns import number
 from suite.reproduction.comparison_settings import Criterion, Workload
-from suite.reproduction.registry import Family, family, label
 
 # Per split, the metrics.csv column a run is read on; the summary field <statistic>_<column> sets the target.
 SPLITS = {"validation": "val_acc", "test": "test_acc"}
