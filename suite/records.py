@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .run_record import COSTS, FINAL, METRICS, OUTCOMES, SUMMARY, RunStatus, RunSummary
+from .run_record import COSTS, FINAL, GOALS, METRICS, OUTCOMES, SUMMARY, RunStatus, RunSummary
 
 IDENTITY = ("task", "optim", "seed", "status")
 
@@ -133,6 +133,16 @@ class GradientEquivalents:
 
 NOMINAL = GradientEquivalents(hvp=1.0, forward=0.0)
 GRAD_EQ = "grad_eq"  # the column Records.curves adds
+
+
+def rows_reaching(curve: pd.DataFrame, metric: str, value: float) -> pd.DataFrame:
+    """The rows of a run's ``metrics.csv`` at which ``metric`` has reached ``value``: at least it, at most it for a
+    metric that improves downwards (a loss, an error; ``suite.run_record.GOALS``); none where the curve lacks the
+    metric. The first is when the run reached it (``collect_runs --reach``; the comparison's time to target)."""
+    if metric not in curve:
+        return curve.iloc[:0]
+    column = pd.to_numeric(curve[metric], errors="coerce")
+    return curve[column <= value] if GOALS[metric] == "min" else curve[column >= value]
 
 
 class Records:

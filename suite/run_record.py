@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "wall_time_s", "gradient_evals",
            "hvps", "loss_evals", "l2_relative_error", "test_psnr"]
 # Which way each metric of a row improves: what "best" means in the summary, and what reaching a value means
-# (suite/reach.py: at most the value for "min", at least for "max").
+# (suite.records.rows_reaching: at most the value for "min", at least for "max").
 GOALS = {"train_loss": "min", "test_loss": "min", "test_acc": "max", "val_loss": "min", "val_acc": "max",
          "l2_relative_error": "min", "test_psnr": "max"}
 COSTS = ("gradient_evals", "hvps", "loss_evals")  # cumulative per-run counts, in every row and the summary

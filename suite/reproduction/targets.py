@@ -41,7 +41,7 @@ import statistics
 import pandas as pd
 
 from suite.optimisers.presentation import Family, family, label
-from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
+from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records, rows_reaching
 from suite.reproduction import tuning as tuning_mod
 from suite.reproduction.columns import number
 from suite.reproduction.comparison_settings import Criterion, Workload
@@ -127,8 +127,8 @@ def first_reached(run: dict, curve: pd.DataFrame | None, target: Target,
     if target.workload.criterion is Criterion.CONVERGENCE:
         epoch = run.get("epochs_to_convergence")
         hits = curve[curve["epoch"] == epoch] if epoch is not None and not pd.isna(epoch) else curve.iloc[:0]
-    elif target.metric in curve:
-        hits = curve[pd.to_numeric(curve[target.metric], errors="coerce") >= target.value - TOLERANCE]
+    elif target.metric in curve:  # an accuracy: reached at or above the target, less the median's round-off
+        hits = rows_reaching(curve, target.metric, target.value - TOLERANCE)
     else:
         return None
     if within_s is not None:
