@@ -38,3 +38,11 @@ def test_train_py_imports_nothing_of_the_reporting_layer():
     loaded = suite_modules_imported_by("train")
     assert "suite.training" in loaded and "suite.standing" in loaded
     assert not {name for name in loaded if name.startswith(("suite.reproduction", "suite.commands"))}
+
+
+def test_no_two_modules_of_kryball_and_the_suite_share_a_name():
+    """A name says which module it is (kryball/closure.py is the optimiser's closure contract, suite/step_closure.py
+    the suite's closure for every optimiser), wherever it is imported or cited."""
+    names = [path.stem for package in ("kryball", "suite") for path in (REPO / package).rglob("*.py")
+             if path.stem != "__init__"]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
