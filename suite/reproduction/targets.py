@@ -9,11 +9,11 @@ The target of a workload (:func:`target_of`):
   on XOR) — those already are targets; a run reaches it at ``epochs_to_convergence``;
 - a classification task (:attr:`Criterion.ACCURACY`): the median over seeds of the final validation
   accuracy of the best tuned first-order baseline — among the workload's optimisers of the
-  first-order family (its config's ``suite.family``: ``suite.optimisers.presentation``), tuned cells only when any is tuned, the one with the
-  highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
-  the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
-  validation error; we take the *final* one, which a user of the tuned config gets:
-  :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
+  first-order family (``suite.family`` in its config: ``suite.optimisers.presentation``), tuned cells
+  only when any is tuned, the one with the highest median. Taking a median over re-runs of the best
+  setting keeps a lucky seed from setting the target (AlgoPerf, "Defining target performance"; it
+  takes the median of each seed's *best* validation error; we take the *final* one, which a user of
+  the tuned config gets: :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
   (older runs) fall back to test accuracy, and the target says so.
 
 A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are

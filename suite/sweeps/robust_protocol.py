@@ -224,7 +224,7 @@ class RobustProtocol(Protocol):
         results = tuned_results.TunedResults(
             protocol=self.name, spec=repo_relative(spec.path), study=search.study,
             overrides=tuple(sweep.extra_overrides),
-            metric=tuned_results.Metric(metric, spec.metric.goal),
+            metric=tuned_results.ScoredMetric(metric, spec.metric.goal),
             params=winner.trial.params,
             selection=tuned_results.Selection("mean", seeds, finite(winner.mean), winner.trial.number),
             seeds=tuple(tuned_results.seed_entry(seed, value, done.summary)

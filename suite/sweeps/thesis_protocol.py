@@ -67,7 +67,7 @@ class ThesisProtocol(Protocol):
         results = tuned_results.TunedResults(
             protocol=self.name, spec=repo_relative(spec.path),
             study=getattr(args, "study_name", None) or spec.study_name, overrides=tuple(sweep.extra_overrides),
-            metric=tuned_results.Metric(spec.metric.name, spec.metric.goal),
+            metric=tuned_results.ScoredMetric(spec.metric.name, spec.metric.goal),
             params=best.params,
             selection=tuned_results.Selection("single run", (seed,), tuned_results.finite(best.value), None),
             seeds=(tuned_results.seed_entry(seed, best.value, summary),),

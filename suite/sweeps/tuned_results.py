@@ -31,7 +31,7 @@ NOT_RESULTS = ("threads=", "device=", "resume=")
 
 
 @dataclasses.dataclass(frozen=True)
-class Metric:
+class ScoredMetric:
     """What selected: ``val_acc`` ...; ``epochs_to_convergence`` on the function tasks and XOR, scored as
     :func:`suite.sweeps.objective.trial_value` says."""
 
@@ -72,7 +72,8 @@ class SeedResult:
 
 
 # The summary.json fields a seed keeps: what tables and "where does my run stand" compare against.
-PER_SEED = tuple(field.name for field in dataclasses.fields(SeedResult) if field.name not in ("seed", "value", "run_dir"))
+PER_SEED = tuple(field.name for field in dataclasses.fields(SeedResult)
+                 if field.name not in ("seed", "value", "run_dir"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +152,7 @@ class TunedResults:
     spec: str | None = None
     study: str | None = None
     overrides: tuple[str, ...] = ()
-    metric: Metric = Metric()
+    metric: ScoredMetric = ScoredMetric()
     params: dict = dataclasses.field(default_factory=dict)
     selection: Selection = Selection()
     seeds: tuple[SeedResult, ...] = ()
