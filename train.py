@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from suite import comparison_results, processes
 from suite.config import ConfigError
-from suite.record import RunSummary
+from suite.run_record import RunSummary
 from suite.standing import standing_lines
 from suite.training import run
 

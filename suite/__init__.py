@@ -2,13 +2,15 @@
 
 - :func:`suite.config.compose_config` — the config ``python train.py <overrides>`` runs;
 - :func:`suite.training.run` — train, evaluate and record one run (every number comes from it);
-- :class:`suite.record.RunSummary`, :class:`suite.record.Status` — one run's record;
+- :class:`suite.run_record.RunSummary`, :class:`suite.run_record.RunStatus` — one run's record;
 - :class:`suite.records.Records` — many runs: filter, group, seed statistics;
 - :mod:`suite.sweeps` — hyperparameter sweeps (embedded Optuna engine or W&B);
 - :mod:`suite.reproduction` — the thesis's tables and figures from runs;
-- :mod:`suite.commands` — the programs behind ``scripts/``.
+- :mod:`suite.optimisers` — an ``optim=`` config → its optimiser, and how reports show it (``presentation``);
+- :mod:`suite.commands` — the programs behind ``scripts/`` and the console scripts (``kryball-sweep`` …).
 
-Tasks (``tasks/``) and models (``models/``) are separate packages; ``kryball`` does not import this one.
+Tasks (``tasks/``) and models (``models/``) are separate packages below this one: they import only its leaf
+:class:`suite.errors.ConfigError`; ``kryball`` does not import it at all.
 """
 
 import warnings

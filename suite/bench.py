@@ -17,7 +17,7 @@ import torch
 
 from kryball.curvature import HessianVectorProducts
 
-from .closure import Counts, make_closure
+from .step_closure import Counts, make_closure
 
 
 def synchronize(device: torch.device) -> None:
@@ -62,7 +62,7 @@ def primitive_costs(model, loss_fn, device, repeats, warmup, curvature_loss_fn=N
 def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle) -> dict:
     """Step time (median over cycles), per-step HVPs and loss evaluations, peak memory.
 
-    Steps go through the suite's own closure (``suite.closure``), so the counts are
+    Steps go through the suite's own closure (``suite.step_closure``), so the counts are
     those a training run records.
     """
     counts = Counts()

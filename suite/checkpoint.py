@@ -28,6 +28,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from .optimisers.presentation import without_presentation
+
 NAME = "checkpoint.pt"
 # Config keys added after records existed, whose null is what a record without them ran: left out of
 # ``comparable`` when null, so a finished run from before the key is still the same run.
@@ -49,12 +51,16 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
 
 
 def comparable(config: DictConfig | dict) -> dict:
-    """A run's resolved config without the keys that do not change what it computes.
+    """A run's resolved config without the keys that do not change what it computes: ``resume``, ``threads``,
+    ``device``, and how reports show its optimiser (``optim.suite``'s label, colour, …:
+    :func:`suite.optimisers.presentation.without_presentation`).
 
     Two runs whose ``comparable`` configs are equal are the same run: a checkpoint of one may be
     resumed by the other, and a finished one may stand in for the other (scripts/reproduce.py).
     """
     data = dict(config) if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
+    if isinstance(data.get("optim"), dict):
+        data["optim"] = without_presentation(data["optim"])
     return {key: value for key, value in data.items()
             if key not in ("resume", "threads", "device") and not (key in ABSENT_WHEN_NULL and value is None)}
 

@@ -28,7 +28,7 @@ import math
 import pathlib
 
 from .config import REPO
-from .record import write_atomic
+from .run_record import write_atomic
 
 FOLDER = REPO / "conf" / "tuned" / "comparison"
 # The comparison's tracks, by the names of their folders (suite/reproduction/comparison_settings.py declares them).
@@ -49,7 +49,7 @@ COLUMNS = (
     Column("setting", str, "the track's setting of the workload: comparison_<task> or self_tuning_<task>"),
     Column("optimiser", str, "the optim= choice"),
     Column("seed", int, "the run's seed"),
-    Column("status", str, "how the run ended: completed, converged, diverged or failed (suite/record.py)"),
+    Column("status", str, "how the run ended: completed, converged, diverged or failed (suite/run_record.py)"),
     Column("tuned", str, "the +tuned= config the run used; empty: the optimiser's defaults"),
     Column("sweep_command", str, "for a tunable cell without a tuned config, the sweep that would tune it"),
     Column("error", str, "a failed run's error"),

@@ -18,6 +18,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .errors import ConfigError  # raised here, and by tasks and models from the leaf module itself
+
 # The suite is installed from its checkout (pip install -e .): the Hydra config tree, the sweep
 # specs and outputs/ are beside the package.
 REPO = Path(__file__).resolve().parents[1]
@@ -25,10 +27,17 @@ CONF_DIR = REPO / "conf"
 
 
 def compose_config(overrides: list[str], config_dir: Path = CONF_DIR) -> DictConfig:
-    """The config ``python train.py <overrides>`` runs, for scripts and tests (no Hydra run directory)."""
+    """The config ``python train.py <overrides>`` runs, for scripts and tests (no Hydra run directory). Inside a
+    Hydra app (``train.py``'s closing line reads optimisers' labels from their configs) the app's own Hydra is
+    set aside meanwhile and restored after."""
+    outer = GlobalHydra.instance().hydra
     GlobalHydra.instance().clear()  # compose may run many times in one process
-    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+    finally:
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
 
 
 def shown(path: str | Path) -> str:
@@ -40,12 +49,6 @@ def shown(path: str | Path) -> str:
         return path.relative_to(Path.cwd()).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-class ConfigError(ValueError):
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key, self.message = key, message
 
 
 def _is_int(value) -> bool:

@@ -33,9 +33,9 @@ from torch.nn.parallel import DistributedDataParallel
 from kryball import KryBall
 from kryball.distributed import DistributedKryBall
 
-from .closure import Counts, make_closure
 from .config import ConfigError
 from .processes import Processes
+from .step_closure import Counts, make_closure
 
 
 class Shard(NamedTuple):

@@ -16,12 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, refuse_unknown_keys
 from .optimisers import build_optimizer
+from .optimisers.presentation import without_presentation
 
 
 def build(node: DictConfig, **kwargs):
-    """Instantiate a group's config; its ``name`` labels the run and is no constructor argument. A key the target
-    does not take is a one-line ``ConfigError`` (``kwargs`` and an optimiser's ``params`` are the suite's to pass)."""
-    spec = OmegaConf.to_container(node, resolve=True)
+    """Instantiate a group's config; its ``name`` labels the run and is no constructor argument, nor is what an
+    optimiser's config declares for reports (the benchmarks build optimisers here). A key the target does not take
+    is a one-line ``ConfigError`` (``kwargs`` and an optimiser's ``params`` are the suite's to pass)."""
+    spec = without_presentation(OmegaConf.to_container(node, resolve=True))
     refuse_unknown_keys(node._key() or "config", spec, supplied=("params", *kwargs))
     spec.pop("name", None)
     try:

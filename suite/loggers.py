@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
-from .record import RunSummary, Status
+from .run_record import RunStatus, RunSummary
 
 log = logging.getLogger("train")
 
@@ -91,4 +91,4 @@ class WandbLogger(LocalLogger):
         super().finish(summary)
         if self.run is not None:
             self.run.summary.update({k: v for k, v in summary.to_json().items() if k != "config" and v is not None})
-            self.run.finish(exit_code=0 if summary.status != Status.FAILED else 1)
+            self.run.finish(exit_code=0 if summary.status != RunStatus.FAILED else 1)

@@ -18,9 +18,9 @@ import pathlib
 
 import pandas as pd
 
-from suite.record import GOALS
-from suite.records import GRAD_EQ, NOMINAL, Records
+from suite.records import GRAD_EQ, NOMINAL, Records, rows_reaching
 from suite.reproduction.targets import MEASURES, censored_median
+from suite.run_record import GOALS
 
 CURVES = tuple(GOALS)  # the metrics.csv columns a value can be set on
 
@@ -38,10 +38,9 @@ def parse(text: str) -> tuple[str, float]:
 
 
 def first_reached(curve: pd.DataFrame, metric: str, value: float) -> pd.Series | None:
-    """The first metrics row at which the metric is at least ``value`` (at most, for one that improves downwards:
-    a loss, an error; ``suite.record.GOALS``), or None."""
-    column = pd.to_numeric(curve[metric], errors="coerce") if metric in curve else pd.Series(dtype=float)
-    hits = curve[column <= value] if GOALS[metric] == "min" else curve[column >= value]
+    """The first metrics row at which the metric has reached ``value`` (:func:`suite.records.rows_reaching`), or
+    None."""
+    hits = rows_reaching(curve, metric, value)
     return hits.iloc[0] if not hits.empty else None
 
 

@@ -1,6 +1,6 @@
 """Many run records as one table, and the questions every report asks of them.
 
-:class:`Records` holds one row per run — its :class:`~suite.record.RunSummary` fields, any config
+:class:`Records` holds one row per run — its :class:`~suite.run_record.RunSummary` fields, any config
 keys asked for (dotted: ``optim.krylov_dim``) and whatever labels the caller adds (the
 reproduction's setting and variant) — and answers with small methods: :meth:`Records.where`
 (filter; :meth:`Records.cell` is a report's one way to pick a cell), :meth:`Records.groups`
@@ -9,7 +9,7 @@ number such as epochs to convergence, :func:`median_interval`) and :meth:`Record
 :meth:`Records.each_run` (the runs' ``metrics.csv``, read once, with their cost in
 :class:`GradientEquivalents`). The reproduction's tables, figures and ablation and
 ``scripts/collect_runs.py`` read runs through it, so a status (a finished run is one whose
-:class:`~suite.record.Status` is final), a field name, a statistic or a cost means the same thing
+:class:`~suite.run_record.RunStatus` is final), a field name, a statistic or a cost means the same thing
 everywhere (docs/design.md §5).
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .record import COSTS, FINAL, METRICS, OUTCOMES, SUMMARY, RunSummary, Status
+from .run_record import COSTS, FINAL, GOALS, METRICS, OUTCOMES, SUMMARY, RunStatus, RunSummary
 
 IDENTITY = ("task", "optim", "seed", "status")
 
@@ -135,6 +135,16 @@ NOMINAL = GradientEquivalents(hvp=1.0, forward=0.0)
 GRAD_EQ = "grad_eq"  # the column Records.curves adds
 
 
+def rows_reaching(curve: pd.DataFrame, metric: str, value: float) -> pd.DataFrame:
+    """The rows of a run's ``metrics.csv`` at which ``metric`` has reached ``value``: at least it, at most it for a
+    metric that improves downwards (a loss, an error; ``suite.run_record.GOALS``); none where the curve lacks the
+    metric. The first is when the run reached it (``collect_runs --reach``; the comparison's time to target)."""
+    if metric not in curve:
+        return curve.iloc[:0]
+    column = pd.to_numeric(curve[metric], errors="coerce")
+    return curve[column <= value] if GOALS[metric] == "min" else curve[column >= value]
+
+
 class Records:
     """One row per run (see the module docstring). Immutable: every query returns new Records.
 
@@ -202,7 +212,7 @@ class Records:
         return self.where(status=[status.value for status in FINAL])
 
     def converged(self) -> "Records":
-        return self.where(status=Status.CONVERGED.value)
+        return self.where(status=RunStatus.CONVERGED.value)
 
     def sorted(self, *columns: str) -> "Records":
         return self._derive(self.frame.sort_values(list(columns), kind="stable"))

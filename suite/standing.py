@@ -18,16 +18,15 @@ to convergence. Nothing is printed when no results match.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import statistics
 
 from . import comparison_results
 from .config import REPO
-from .record import FINAL, RunSummary
+from .optimisers.presentation import label
 from .records import SeedStats
-from .reproduction import registry
-from .sweeps import results as results_mod
+from .run_record import FINAL, RunSummary
+from .sweeps import tuned_results
 from .sweeps.tuned import TUNED_DIR
 
 ROBUST = "robust"  # the default protocol: selection on validation, re-runs on further seeds
@@ -50,17 +49,14 @@ class Found:
     where: str  # the file(s)
 
 
-def tuned_results(task: dict, epochs: int, tuned_dir: pathlib.Path = TUNED_DIR) -> list[Others]:
+def sweeps_results(task: dict, epochs: int, tuned_dir: pathlib.Path = TUNED_DIR) -> list[Others]:
     """The default protocol's committed results whose runs trained on ``task`` for ``epochs`` epochs."""
     found = []
-    for path in sorted(pathlib.Path(tuned_dir).glob(f"*{results_mod.SUFFIX}")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+    for path in sorted(pathlib.Path(tuned_dir).glob(f"*{tuned_results.SUFFIX}")):
+        results = tuned_results.read(path)
+        if results is None or results.protocol != ROBUST or results.setting != tuned_results.TrainedOn(task, epochs):
             continue
-        setting = data.get("setting") or {}
-        if data.get("protocol") == ROBUST and setting.get("task") == task and setting.get("epochs") == epochs:
-            found.append(Others(pathlib.Path(data.get("spec", "")).stem, list(data.get("seeds") or [])))
+        found.append(Others(results.optim, [dataclasses.asdict(seed) for seed in results.seeds]))
     return found
 
 
@@ -101,7 +97,7 @@ def find(summary: RunSummary, track: str, tuned_dir: pathlib.Path = TUNED_DIR,
         where = where.relative_to(REPO) if where.is_relative_to(REPO) else where
         return Found(others, f"{what}, {budget})", str(where))
     if track == comparison_results.TUNED:
-        others = tuned_results(config["task"], config["epochs"], tuned_dir)
+        others = sweeps_results(config["task"], config["epochs"], tuned_dir)
         return Found(others, "tuned on this task and budget, re-run seeds of the sweeps", "conf/tuned/*.results.json")
     return None
 
@@ -114,12 +110,12 @@ def _reached(entry: Others, field: str) -> str | None:
             return None
         values = [seed[field] for seed in entry.seeds if isinstance(seed.get(field), (int, float))]
         median = f" in {statistics.median(values):g} epochs (median)" if values else ""
-        return f"{registry.label(entry.optim)} {len(values)}/{len(entry.seeds)} converged{median}"
+        return f"{label(entry.optim)} {len(values)}/{len(entry.seeds)} converged{median}"
     stats = SeedStats.of(seed.get(field) for seed in entry.seeds)
     if not stats.n:
         return None
     spread = f" ± {stats.ci95:.3f}" if stats.n > 1 else ""
-    return f"{registry.label(entry.optim)} {stats.mean:.3f}{spread}"
+    return f"{label(entry.optim)} {stats.mean:.3f}{spread}"
 
 
 def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING,

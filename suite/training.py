@@ -30,13 +30,13 @@ from tqdm import tqdm
 
 from . import processes as processes_mod
 from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_checkpoint, search_root
-from .closure import Counts
 from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
 from .loggers import NoLogger
 from .optimisers import set_mode
-from .record import COLUMNS, RunRecord, RunSummary, Status
+from .run_record import COLUMNS, RunRecord, RunStatus, RunSummary
+from .step_closure import Counts
 
 log = logging.getLogger("train")
 
@@ -104,7 +104,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     logger = build(cfg.logger) if parallel.is_main else NoLogger()
 
     # Resume from the last checkpoint (the one process 0 finds, loaded by every process), or start afresh.
-    counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, Status.RUNNING
+    counts, rows, wall_time, convergence, status = Counts(), [], 0.0, {}, RunStatus.RUNNING
     checkpoint = parallel.from_main(lambda: find_checkpoint(cfg, run_dir) if cfg.resume else None)
     if cfg.resume and checkpoint is None and parallel.is_main:  # say so: a user cannot tell otherwise
         notice(f"resume=true: no checkpoint of this config under {shown(search_root(run_dir))}/ (runs with "
@@ -115,7 +115,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
         optimizer.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["rng"])
         counts, rows, wall_time = Counts(**saved["counts"]), saved["rows"], saved["wall_time_s"]
-        convergence, status = saved["convergence"], Status(saved["status"])
+        convergence, status = saved["convergence"], RunStatus(saved["status"])
         log.info("resuming %s after epoch %d", run_dir, len(rows))
     record = RunRecord(run_dir, cfg, rows, write=parallel.is_main)
     logger.start(cfg, run_dir, rows)
@@ -147,12 +147,12 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             record.append(row)
             logger.log(row)
             if not is_finite_row(row):
-                status = Status.DIVERGED
+                status = RunStatus.DIVERGED
             elif not convergence and task.converged(row):
                 convergence = {"epoch": epoch, "wall_time_s": wall_time}
-                status = Status.CONVERGED if cfg.stop_on_convergence else status
-            if status == Status.RUNNING and budget_spent(cfg, wall_time):  # as if the epochs had run out
-                status = Status.CONVERGED if convergence else Status.COMPLETED
+                status = RunStatus.CONVERGED if cfg.stop_on_convergence else status
+            if status == RunStatus.RUNNING and budget_spent(cfg, wall_time):  # as if the epochs had run out
+                status = RunStatus.CONVERGED if convergence else RunStatus.COMPLETED
             epochs.set_postfix(loss=f"{row['train_loss']:.4g}", refresh=False)
 
             if cfg.checkpoint and parallel.is_main:
@@ -161,16 +161,16 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
                     "rng": torch.get_rng_state(), "counts": counts.as_dict(), "rows": record.rows,
                     "wall_time_s": wall_time, "convergence": convergence, "status": status.value,
                     "config": comparable(cfg)})
-            if status != Status.RUNNING:
+            if status != RunStatus.RUNNING:
                 break
             record.running(convergence, extra)
             if on_epoch is not None and on_epoch(epoch, row):
-                status = Status.PRUNED
+                status = RunStatus.PRUNED
                 break
-        if status == Status.RUNNING:
-            status = Status.CONVERGED if convergence else Status.COMPLETED
+        if status == RunStatus.RUNNING:
+            status = RunStatus.CONVERGED if convergence else RunStatus.COMPLETED
     except BaseException as error:  # Ctrl-C included: leave a readable record, then re-raise
-        status, extra["error"] = Status.FAILED, f"{type(error).__name__}: {error}"
+        status, extra["error"] = RunStatus.FAILED, f"{type(error).__name__}: {error}"
         raise
     finally:
         epochs.close()

@@ -20,7 +20,7 @@ import torch
 from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
 
 from tasks.classification import ClassificationTask
-from suite.config import ConfigError
+from suite.errors import ConfigError
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)

@@ -22,7 +22,7 @@ split existed) and no validation metrics.
 import torch
 import torch.nn.functional as F
 
-from suite.config import ConfigError
+from suite.errors import ConfigError
 from tasks.base import Task, epoch_generator, select
 
 

@@ -23,7 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from suite.config import ConfigError
+from suite.errors import ConfigError
 from tasks.base import Task, epoch_generator, select
 
 

@@ -30,7 +30,7 @@ detached, as a caller in that mode expects.
 
 import torch
 
-from suite.config import ConfigError
+from suite.errors import ConfigError
 from tasks.base import Task, select
 from tasks.pdes import T, input_gradient
 

@@ -1,13 +1,14 @@
-"""docs/extending.md's recipe for adding an optimiser, followed to the end: a config file and a search
-space — no code — give it sweep specs, runs planned by the reproduction and rows in the tables, marked
-beyond the thesis. The throw-away config is removed again whatever happens."""
+"""docs/extending.md's recipe for adding an optimiser, followed to the end: a config file (with how reports show
+it) and a search space — no code — give it sweep specs, runs planned by the reproduction, rows in the tables,
+marked beyond the thesis, and its label. The throw-away config is removed again whatever happens."""
 
 import shutil
 
 import pytest
 from conftest import CONF_DIR
 
-from suite.reproduction import chapter5, protocol, registry, runner, tables
+from suite.optimisers import presentation
+from suite.reproduction import chapter5, run_plan, runner, tables
 from suite.sweeps import generator, sources
 
 NAME = "zz_recipe_sgd"  # sorts after every real optimiser, so its rows come last
@@ -19,7 +20,8 @@ def recipe(tmp_path):
     search space) in a copy of sweep_sources/, so the committed sources and specs stay as they are."""
     config = CONF_DIR / "optim" / f"{NAME}.yaml"
     config.write_text("# A throw-away optimiser of tests/test_extending.py.\n"
-                      f"_target_: torch.optim.SGD\n_partial_: true\nname: {NAME}\nlr: 0.5\nmomentum: 0.9\n")
+                      f"_target_: torch.optim.SGD\n_partial_: true\nname: {NAME}\nlr: 0.5\nmomentum: 0.9\n"
+                      "suite:\n  label: Recipe SGD\n  family: first-order\n")
     try:
         shutil.copytree(sources.SOURCES_DIR, tmp_path / "sweep_sources")
         (tmp_path / "sweep_sources" / "spaces" / f"{NAME}.yaml").write_text(
@@ -44,7 +46,7 @@ def test_an_optimiser_added_by_a_config_and_a_space_reaches_every_table(recipe):
         assert setting.beyond_thesis(NAME)
 
     # The reproduction plans and runs it like any other optimiser; the XOR table shows its row.
-    plan = protocol.plan(["xor"], recipe / "out", quick=True, seeds=1, only=[f"xor/{NAME}"],
+    plan = run_plan.plan(["xor"], recipe / "out", quick=True, seeds=1, only=[f"xor/{NAME}"],
                          tuned_dir=recipe / "tuned", sweeps_dir=sweeps)
     assert [(spec.optim, spec.tuned) for spec in plan.specs] == [(NAME, None)]
     records = runner.run_all(plan.specs, report=lambda line: None)
@@ -53,4 +55,7 @@ def test_an_optimiser_added_by_a_config_and_a_space_reaches_every_table(recipe):
     assert list(table.index) == [NAME]
     assert table.loc[NAME, "thesis: epochs"] == tables.BEYOND
     assert f"sweeps/xor/{NAME}.yaml" in table.loc[NAME, "config"]  # how to tune it
-    assert registry.label(NAME) == NAME  # shown under its own name, in a colour of its own
+    # Shown under its declared label, in a colour no declared optimiser uses (it declared none).
+    look = presentation.look(NAME)
+    assert look.label == presentation.label(NAME) == "Recipe SGD" and look.family is presentation.Family.FIRST_ORDER
+    assert look.colour not in {d.colour for name, d in presentation.every_declared().items() if name != NAME}

@@ -173,7 +173,8 @@ def test_every_key_of_the_hydra_configs_constructs_kryball():
     kryball = OmegaConf.load(CONF_OPTIM / "kryball.yaml")
     kryball_plus = OmegaConf.merge(kryball, OmegaConf.load(CONF_OPTIM / "kryball_plus.yaml"))
     for cfg in (kryball, kryball_plus):
-        options = {key: value for key, value in cfg.items() if key not in ("_target_", "_partial_", "name", "defaults")}
+        options = {key: value for key, value in cfg.items()
+                   if key not in ("_target_", "_partial_", "name", "defaults", "suite")}
         opt = KryBall([start()], **options)
         for key, value in options.items():
             expected = tuple(value) if OmegaConf.is_list(value) else value

@@ -172,7 +172,7 @@ def test_bad_curvature_batch_is_refused_by_name(value):
 
 
 def test_the_suite_closure_gives_per_example_losses_and_sub_batches_only_to_a_sampling_kryball():
-    from suite.closure import Counts, make_closure
+    from suite.step_closure import Counts, make_closure
     from tasks.classification import ClassificationTask
 
     task = ClassificationTask(torch.randn(16, 3), torch.randint(0, 2, (16,)), torch.randn(4, 3),

@@ -6,7 +6,7 @@ import pandas as pd
 
 from suite.commands import reproduce
 from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
-from suite.reproduction import ablation, chapter5, plots, protocol, runner
+from suite.reproduction import ablation, chapter5, plots, run_plan, runner
 from suite.reproduction.ablation_settings import ABLATION_OPTIONS, ABLATIONS
 
 WEIGHTS = GradientEquivalents(hvp=2.0, forward=0.5, measured_on="a test")
@@ -18,7 +18,7 @@ def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     (tuned / "thesis").mkdir(parents=True)  # the thesis protocol's tuned configs, which the ablation's cells use
     for name in ("mnist1d_kryball", "xor_kryball_plus"):
         (tuned / "thesis" / f"{name}.yaml").write_text("# @package _global_\n")
-    specs = protocol.plan(["ablation"], tmp_path, quick=True, tuned_dir=tuned).specs
+    specs = run_plan.plan(["ablation"], tmp_path, quick=True, tuned_dir=tuned).specs
     options = [s for s in specs if s.setting.name == "ablation_mnist1d"]
     assert [s.variant for s in options if s.seed == 0] == [name for name, _ in ABLATION_OPTIONS]
     interleave = next(s for s in options if s.variant == "interleave")
@@ -34,7 +34,7 @@ def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     assert plus["mnist1d"].sweep_command == "python scripts/sweep.py sweeps/mnist1d/kryball_plus.yaml"
     long = next(s for s in specs if s.setting.name == "adam_long_mnist1d")
     assert "epochs=800" in long.overrides  # 40× the quick protocol's 20 epochs
-    assert "for each option in {adam_direction," in protocol.describe(protocol.SETTINGS["ablation_xor"], quick=True)
+    assert "for each option in {adam_direction," in run_plan.describe(run_plan.SETTINGS["ablation_xor"], quick=True)
 
 
 def metrics_file(folder, seconds_per_epoch, epochs, loss0=1.0):
@@ -104,7 +104,7 @@ def test_one_definition_of_gradient_equivalents_with_the_weighting_on_the_axis()
 
 
 def test_parallel_runs_give_the_records_of_sequential_ones(tmp_path, one_thread):
-    specs = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs
+    specs = run_plan.plan(["figures"], tmp_path, quick=True, only=["saddle"]).specs
     parallel = runner.run_all(specs, report=lambda line: None, jobs=2).frame
     assert parallel["status"].tolist() == ["completed"] * 3
     sequential = runner.run_all(specs, report=lambda line: None).frame  # now reused from disk

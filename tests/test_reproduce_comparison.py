@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from suite.commands import reproduce
-from suite.reproduction import chapter5, docs_block, profiles, protocol
+from suite.reproduction import chapter5, docs_block, profiles, run_plan
 from suite.reproduction.comparison_settings import (EPOCH_CAP, MNIST1D, SELF_TUNING, SELF_TUNING_BUDGETS_S, TUNED,
                                                     WORKLOADS)
 
@@ -17,7 +17,7 @@ INF = math.inf
 
 
 def test_the_plan_has_ten_seeds_five_where_expensive_and_its_own_run_folders(tmp_path):
-    specs = protocol.plan(["comparison"], tmp_path, quick=False).specs
+    specs = run_plan.plan(["comparison"], tmp_path, quick=False).specs
     seeds = pd.DataFrame([(s.setting.name, s.optim) for s in specs], columns=["setting", "optim"]).value_counts()
     assert seeds[("comparison_mnist1d", "adam")] == 10 and seeds[("comparison_mnist1d", "msgd")] == 10
     assert seeds[("comparison_mnist1d", "kryball")] == 5 and seeds[("comparison_mnist1d", "kryball_plus")] == 5
@@ -28,10 +28,10 @@ def test_the_plan_has_ten_seeds_five_where_expensive_and_its_own_run_folders(tmp
     # seeds no sweep selected on (search seed 0, re-run seeds 1–3)
     assert {s.seed for s in specs if s.setting.name == "comparison_xor" and s.optim == "kryball"} == set(range(100, 110))
     assert kryball.overrides[0] == "experiment=fig5_3_xor"
-    assert "5 seeds: expensive (kryball, kryball_plus)" in protocol.describe(MNIST1D.setting, quick=False)
-    overridden = protocol.plan(["comparison"], tmp_path, quick=False, seeds=2, only=["comparison_mnist1d"]).specs
+    assert "5 seeds: expensive (kryball, kryball_plus)" in run_plan.describe(MNIST1D.setting, quick=False)
+    overridden = run_plan.plan(["comparison"], tmp_path, quick=False, seeds=2, only=["comparison_mnist1d"]).specs
     assert {s.seed for s in overridden} == {100, 101}  # --seeds overrides every cell's count
-    assert "expensive" not in protocol.describe(MNIST1D.setting, quick=False, seeds=2)
+    assert "expensive" not in run_plan.describe(MNIST1D.setting, quick=False, seeds=2)
 
 
 def by_cell(specs) -> dict:
@@ -43,8 +43,8 @@ def by_cell(specs) -> dict:
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_the_self_tuning_plan_runs_every_optimiser_at_its_defaults_for_one_budget_per_workload(tmp_path, quick):
-    tuned = by_cell(protocol.plan(["comparison"], tmp_path, quick=quick, track="tuned").specs)
-    own = by_cell(protocol.plan(["comparison"], tmp_path, quick=quick, track="self_tuning").specs)
+    tuned = by_cell(run_plan.plan(["comparison"], tmp_path, quick=quick, track="tuned").specs)
+    own = by_cell(run_plan.plan(["comparison"], tmp_path, quick=quick, track="self_tuning").specs)
     assert own.keys() == tuned.keys()  # the same workloads (tasks) and optimisers
     for (task, optim), specs in own.items():
         budget = SELF_TUNING_BUDGETS_S[task][quick]
@@ -65,7 +65,7 @@ def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
     assert set(SELF_TUNING_BUDGETS_S) == {w.task for w in TUNED.workloads}
     assert all(0 < quick < full for full, quick in SELF_TUNING_BUDGETS_S.values())
     mnist1d = next(w for w in SELF_TUNING.workloads if w.task == "mnist1d").setting
-    assert protocol.describe(mnist1d, quick=False).startswith(
+    assert run_plan.describe(mnist1d, quick=False).startswith(
         "MNIST-1D MLP: 10 seeds from seed 100 × 30 s of training (wall-clock, evaluation excluded")
 
 
@@ -84,7 +84,7 @@ def test_the_comparisons_options_are_refused_where_they_do_not_apply(argv, messa
 
 
 def test_the_thesis_targets_keep_the_thesis_protocol(tmp_path):
-    specs = protocol.plan(["xor"], tmp_path, quick=False, sweeps_dir=tmp_path / "no_sweeps").specs
+    specs = run_plan.plan(["xor"], tmp_path, quick=False, sweeps_dir=tmp_path / "no_sweeps").specs
     assert len(specs) == 4 * 5 and {s.setting.name for s in specs} == {"xor"}
 
 
@@ -93,11 +93,11 @@ def test_a_cell_reads_its_tuned_config_from_its_protocols_folder(tmp_path):
     (tmp_path / "robust" / "xor_adam.yaml").write_text("# @package _global_\n")
     (tmp_path / "xor_adam.yaml").write_text("# @package _global_\n")
     xor = next(w for w in WORKLOADS if w.setting.name == "comparison_xor").setting
-    assert protocol.tuned_name(xor, "adam", tmp_path) == "xor_adam"
+    assert run_plan.tuned_name(xor, "adam", tmp_path) == "xor_adam"
     moved = dataclasses.replace(xor, tuned_from="robust")
-    assert protocol.tuned_name(moved, "adam", tmp_path) == "robust/xor_adam"
-    assert protocol.tuned_name(moved, "msgd", tmp_path) is None  # untuned, never refused
-    assert protocol.tuned_name(chapter5.SADDLE, "adam", tmp_path) is None  # defaults by design
+    assert run_plan.tuned_name(moved, "adam", tmp_path) == "robust/xor_adam"
+    assert run_plan.tuned_name(moved, "msgd", tmp_path) is None  # untuned, never refused
+    assert run_plan.tuned_name(chapter5.SADDLE, "adam", tmp_path) is None  # defaults by design
 
 
 def times(cells: dict) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from suite.records import Records
-from suite.reproduction import chapter5, figures, landscape, protocol, reconstruction, runner
+from suite.reproduction import chapter5, figures, landscape, reconstruction, run_plan, runner
 
 
 def fake_run(folder, epochs=5, diverged=False):
@@ -25,7 +25,7 @@ def fake_run(folder, epochs=5, diverged=False):
 
 def synthetic_records(root, extra_optims=()):
     rows = []
-    for name, setting in protocol.SETTINGS.items():
+    for name, setting in run_plan.SETTINGS.items():
         for optim in (*setting.optims, *extra_optims):
             for variant in setting.variants:
                 run_dir = root / name / optim / (variant or "") / "seed0"
@@ -82,7 +82,7 @@ def legend(ax):
     return [text.get_text() for text in ax.get_legend().get_texts()]
 
 
-def test_an_optimiser_unknown_to_the_registry_is_drawn_under_its_name(tmp_path):
+def test_an_optimiser_without_a_declared_look_is_drawn_under_its_name(tmp_path):
     records = synthetic_records(tmp_path / "runs", extra_optims=("zz_newton_cg",))
     fig = figures.fig_loss_curves(records, [chapter5.XOR], title="Fig. 5.3")
     by_epoch, by_cost = fig.axes
@@ -101,7 +101,7 @@ def test_landscape_start_is_the_runs_initialisation(tmp_path, one_thread):
     state, so both slices must agree exactly — which holds only if the start point is rebuilt as
     suite.training.run built it."""
     overrides = ["task.num_samples=200", "task.batch_size=64", "model.hidden_sizes=[16]", "epochs=1", "optim.lr=1e-30"]
-    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["landscape"], common=overrides).specs[0]
+    spec = run_plan.plan(["figures"], tmp_path, quick=True, only=["landscape"], common=overrides).specs[0]
     assert runner.run_one(spec).status == "completed"
     data = landscape.slices(spec.run_dir)
     assert data["start"].shape == data["lambda"].shape == (41,)

@@ -10,7 +10,7 @@ import pytest
 from conftest import write_cifar10
 
 from suite.commands import reproduce
-from suite.reproduction import chapter5, protocol, runner
+from suite.reproduction import chapter5, run_plan, runner
 from suite.reproduction.comparison_settings import SELF_TUNING
 
 
@@ -18,14 +18,14 @@ def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
     (tmp_path / "tuned" / "thesis").mkdir(parents=True)  # the thesis protocol's tuned configs
     (tmp_path / "tuned" / "thesis" / "xor_lbfgs.yaml").write_text("# @package _global_\n")
     no_sweeps = tmp_path / "sweeps"  # the settings' optimisers are then the thesis's rows alone
-    quick = protocol.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned", sweeps_dir=no_sweeps)
+    quick = run_plan.plan(["xor"], tmp_path, quick=True, tuned_dir=tmp_path / "tuned", sweeps_dir=no_sweeps)
     assert len(quick.specs) == 4 * 3  # four optimisers × the quick protocol's 3 seeds
     lbfgs = next(s for s in quick.specs if s.optim == "lbfgs_single")
     assert lbfgs.tuned == "thesis/xor_lbfgs" and "+tuned=thesis/xor_lbfgs" in lbfgs.overrides  # tuned by sweeps/xor/lbfgs.yaml
     assert next(s for s in quick.specs if s.optim == "kryball").tuned is None
     assert lbfgs.run_dir == tmp_path / "runs" / "quick" / "xor" / "lbfgs_single" / "seed0"
 
-    full = protocol.plan(["table_5_2"], tmp_path, quick=False, common=["device=cpu"],
+    full = run_plan.plan(["table_5_2"], tmp_path, quick=False, common=["device=cpu"],
                          data_dir=str(tmp_path / "nowhere"), sweeps_dir=no_sweeps)
     assert {s.setting.name for s in full.specs} == {"mnist1d"} and len(full.specs) == 3 * 5
     assert not any("epochs=" in o for o in full.specs[0].overrides)  # the thesis budget, 100 epochs
@@ -39,17 +39,17 @@ def test_plan_quick_vs_full_tuned_and_cifar_without_data(tmp_path):
     ("activations", {"activations": 4}),
 ])
 def test_figure_targets_plan_only_their_settings(tmp_path, target, settings):
-    plan = protocol.plan([target], tmp_path, quick=True)
+    plan = run_plan.plan([target], tmp_path, quick=True)
     names = [s.setting.name for s in plan.specs]
     assert {name: names.count(name) for name in names} == settings  # quick: one seed per value, 5 and 2 seeds
     assert reproduce.parse_args([target, "--quick"]).target == target
 
 
 def test_all_plans_every_setting_once_and_the_saddle_has_fig_1_2s_optimisers(tmp_path):
-    specs = protocol.plan(list(protocol.TARGETS), tmp_path, quick=True, common=["device=cpu"]).specs
+    specs = run_plan.plan(list(run_plan.TARGETS), tmp_path, quick=True, common=["device=cpu"]).specs
     assert len({s.run_dir for s in specs}) == len(specs)  # settings shared by targets are run once
     self_tuning = {w.setting.name for w in SELF_TUNING.workloads}  # `all` runs the comparison's tuned track
-    assert {s.setting.name for s in specs} == set(protocol.SETTINGS) - {"cifar10_cnn", "cifar10_resnet"} - self_tuning
+    assert {s.setting.name for s in specs} == set(run_plan.SETTINGS) - {"cifar10_cnn", "cifar10_resnet"} - self_tuning
     assert [s.optim for s in specs if s.setting.name == "saddle"] == ["msgd", "adam", "kryball"]
     reconstruction = next(s for s in specs if s.setting.name == "reconstruction_mnist1d")
     assert "checkpoint=true" in reconstruction.overrides and "epochs=20" in reconstruction.overrides
@@ -58,8 +58,8 @@ def test_all_plans_every_setting_once_and_the_saddle_has_fig_1_2s_optimisers(tmp
 def test_cifar_needs_the_data_and_a_gpu(tmp_path):
     write_cifar10(tmp_path)
     cnn = chapter5.CIFAR10_CNN
-    assert protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path}"]) == "no GPU"
-    missing = protocol.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path / 'x'}"])
+    assert run_plan.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path}"]) == "no GPU"
+    missing = run_plan.cifar_unavailable(cnn, ["device=cpu", f"task.data_dir={tmp_path / 'x'}"])
     assert missing.startswith("no CIFAR-10 in") and missing.endswith("no GPU")
 
 
@@ -72,7 +72,7 @@ def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
     assert table[["optimiser", "thesis: epochs"]].values.tolist() == [["kryball", 5]]
     markdown = (tmp_path / "table_5_1.quick.md").read_text()
     assert "quick (CPU-sized; not the thesis protocol)" in markdown and "1 seed × 2000 epochs" in markdown
-    tuned = protocol.tuned_name(chapter5.ROSENBROCK_U11, "kryball")  # conf/tuned/ decides which it is
+    tuned = run_plan.tuned_name(chapter5.ROSENBROCK_U11, "kryball")  # conf/tuned/ decides which it is
     assert (f"tuned: +tuned={tuned}" if tuned else "untuned defaults") in markdown
 
     assert reproduce.main(argv) == 0  # an interrupted or repeated reproduction reuses finished runs
@@ -80,7 +80,7 @@ def test_one_quick_cell_runs_then_is_reused(tmp_path, one_thread, capsys):
 
 
 def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
-    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
+    spec = run_plan.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
     outcome = runner.run_one(spec)
     assert outcome.status == "completed" and not outcome.reused
     assert runner.run_one(spec).reused
@@ -93,7 +93,7 @@ def test_a_changed_config_or_unfinished_run_is_run_again(tmp_path, one_thread):
 
 
 def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
-    spec = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"],
+    spec = run_plan.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"],
                          common=["checkpoint=true"]).specs[0]
     first = runner.run_one(spec).summary
     path = spec.run_dir / "summary.json"
@@ -106,8 +106,8 @@ def test_an_interrupted_run_with_checkpoints_resumes(tmp_path, one_thread):
 
 
 def test_a_crashing_run_is_recorded_as_failed_and_the_rest_goes_on(tmp_path, one_thread):
-    good = protocol.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
-    bad = protocol.RunSpec(good.setting, "kryball", 1, tmp_path / "bad", (*good.overrides, "optim.krylov_dim=0"), None)
+    good = run_plan.plan(["figures"], tmp_path, quick=True, only=["saddle/kryball"]).specs[0]
+    bad = run_plan.RunSpec(good.setting, "kryball", 1, tmp_path / "bad", (*good.overrides, "optim.krylov_dim=0"), None)
     records = runner.run_all([bad, good], report=lambda line: None).frame
     assert records["status"].tolist() == ["failed", "completed"]
     assert "krylov_dim" in records.loc[0, "error"]

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from suite.records import Records
-from suite.reproduction import chapter5, columns, protocol, tables
+from suite.reproduction import chapter5, columns, run_plan, tables
 
 ROSENBROCK = chapter5.ROSENBROCK_U11
 SWEEP = "python scripts/sweep.py sweeps/rosenbrock_u11/{}.yaml"
@@ -131,7 +131,7 @@ def test_an_optimiser_with_a_sweep_spec_joins_the_table_beyond_the_thesis(tmp_pa
     sweeps = sweeps_dir(tmp_path, "rosenbrock_u11", ["kryball", "lbfgs", "zz_newton_cg", "adagrad"])
     assert ROSENBROCK.optimisers(sweeps) == ("msgd", "adam", "lbfgs", "kryball", "adagrad", "zz_newton_cg")
     assert chapter5.ROSENBROCK_U01.optimisers(sweeps) == chapter5.FUNCTION_OPTIMS  # its task has no new spec
-    plan = protocol.plan(["table_5_1"], tmp_path, quick=True, only=["rosenbrock_u11"], sweeps_dir=sweeps)
+    plan = run_plan.plan(["table_5_1"], tmp_path, quick=True, only=["rosenbrock_u11"], sweeps_dir=sweeps)
     assert [s.optim for s in plan.specs if s.seed == 0] == list(ROSENBROCK.optimisers(sweeps))
     newton = next(s for s in plan.specs if s.optim == "zz_newton_cg")
     assert "optim=zz_newton_cg" in newton.overrides and newton.tuned is None

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from suite.record import RunSummary
 from suite.records import Records, SeedStats, median_interval, summary_row
-from suite.reproduction import registry, targets, tuning
+from suite.optimisers import presentation
+from suite.reproduction import targets, tuning
 from suite.reproduction.columns import interval, mean_ci
 from suite.reproduction.comparison_settings import MNIST1D, SELF_TUNING, WORKLOADS
+from suite.run_record import RunSummary
 
 XOR = next(w for w in WORKLOADS if w.setting.name == "comparison_xor")
 INF = math.inf
@@ -48,9 +49,9 @@ def test_the_median_interval_is_the_narrowest_with_95_percent_coverage_from_six_
 
 
 def test_optimiser_families_are_data():
-    assert registry.family("adam") is registry.family("msgd") is registry.Family.FIRST_ORDER
-    assert registry.family("kryball_plus") is registry.Family.SECOND_ORDER
-    assert registry.family("zz_unknown") is None  # never a baseline until declared
+    assert presentation.family("adam") is presentation.family("msgd") is presentation.Family.FIRST_ORDER
+    assert presentation.family("kryball_plus") is presentation.Family.SECOND_ORDER
+    assert presentation.family("zz_unknown") is None  # never a baseline until declared
 
 
 def write_curve(folder, accuracies, seconds_per_epoch=1.0, hvps_per_epoch=0, validation=True):
@@ -71,7 +72,7 @@ def classification_runs(root, cells, validation=True, tuned=("msgd",)):
     rows = []
     for optim, curves in cells.items():
         for seed, curve in enumerate(curves):
-            second_order = registry.family(optim) is registry.Family.SECOND_ORDER
+            second_order = presentation.family(optim) is presentation.Family.SECOND_ORDER
             run_dir = write_curve(root / optim / f"seed{seed}", curve, validation=validation,
                                   hvps_per_epoch=5 if second_order else 0)
             rows.append({"setting": MNIST1D.setting.name, "optim": optim, "seed": seed, "status": "completed",
@@ -150,7 +151,7 @@ def test_failed_runs_are_not_scored(tmp_path):
 
 
 def test_every_summary_field_is_a_column_even_after_a_run_without_record():
-    """So the validation fields are read as soon as suite/record.py's RunSummary has them."""
+    """So the validation fields are read as soon as suite/run_record.py's RunSummary has them."""
     row = summary_row(RunSummary("mnist1d", "adam", "mlp", 1, "completed", device="cpu", config={"a": 1}), setting="s")
     assert row["device"] == "cpu" and "config" not in row
     newer = {**row, "final_val_acc": 0.6}  # a field this reader does not name

@@ -10,7 +10,7 @@ import pytest
 
 from suite import comparison_results
 from suite.config import REPO
-from suite.record import RunSummary
+from suite.run_record import RunSummary
 from suite.standing import standing_lines
 
 MNIST1D = {"_target_": "tasks.mnist1d.MNIST1D", "name": "mnist1d", "batch_size": 512, "num_samples": 5000,

@@ -17,7 +17,7 @@ from suite import processes
 from suite.config import REPO, ConfigError
 from suite.data_parallel import DataParallel
 from suite.local_group import run_in_processes
-from suite.record import read_summary
+from suite.run_record import read_summary
 from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -14,12 +14,12 @@ from conftest import REPO, compose_config, tiny_overrides
 
 from models.cnn import CNN
 from models.mlp import MLP
-from suite.closure import Counts, make_closure
 from suite.config import ConfigError
 from suite.experiment import build_experiment
 from suite.optimisers.flat_objective import FlatObjective
 from suite.optimisers.muon import hidden_weights, hidden_weights_apart
 from suite.optimisers.trust_krylov import TrustKrylov
+from suite.step_closure import Counts, make_closure
 from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import CONF_DIR, TINY, compose_config, tiny_overrides
 
-from suite.closure import Counts, make_closure
-from suite.record import COLUMNS
 from suite.experiment import build
+from suite.run_record import COLUMNS
+from suite.step_closure import Counts, make_closure
 from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")

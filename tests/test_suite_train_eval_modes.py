@@ -9,9 +9,9 @@ import torch
 from conftest import compose_config
 
 from suite.checkpoint import NAME, load_checkpoint
-from suite.closure import Counts, make_closure
 from suite.config import ConfigError
 from suite.experiment import build_experiment
+from suite.step_closure import Counts, make_closure
 from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")

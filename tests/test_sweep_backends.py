@@ -1,5 +1,5 @@
-"""The sweep command and its backends (docs/sweeps.md): the command dispatches through the
-registry, writes whatever Best a backend returns (--protocol thesis), and refuses another
+"""The sweep command and its backends (docs/sweeps.md): the command dispatches through its
+choices (suite/sweeps/choices.py), writes whatever Best a backend returns (--protocol thesis), and refuses another
 backend's or protocol's options."""
 import argparse
 
@@ -9,8 +9,8 @@ import yaml
 from suite.commands import sweep
 from suite.config import REPO
 from suite.sweeps.backend import Backend, Best, NoBestRun, Option, repo_relative
+from suite.sweeps.choices import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
 from suite.sweeps.local import LocalBackend
-from suite.sweeps.registry import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
 from suite.sweeps.wandb_backend import WandbBackend
 
 SPEC = REPO / "sweeps" / "xor" / "kryball.yaml"
@@ -41,7 +41,7 @@ def standin(monkeypatch):
     return backend
 
 
-def test_registry_holds_both_backends_and_protocols_under_their_names():
+def test_the_choices_hold_both_backends_and_protocols_under_their_names():
     assert isinstance(BACKENDS["local"], LocalBackend) and isinstance(BACKENDS["wandb"], WandbBackend)
     assert all(name == owner.name for owners in (BACKENDS, PROTOCOLS) for name, owner in owners.items())
     assert DEFAULT == "local" and DEFAULT_PROTOCOL == "robust" and set(PROTOCOLS) == {"robust", "thesis"}

@@ -11,10 +11,10 @@ import yaml
 from suite.commands import sweep as sweep_command
 from suite.config import REPO
 from suite.sweeps import publish as publish_mod
-from suite.sweeps import reruns, results, robust_protocol, sources, thesis_protocol
+from suite.sweeps import reruns, robust_protocol, sources, thesis_protocol, tuned_results
 from suite.sweeps.backend import Backend, Search, SearchTrial, prepare
-from suite.sweeps.protocol import Outcome
-from suite.sweeps.registry import BACKENDS
+from suite.sweeps.choices import BACKENDS
+from suite.sweeps.tuning_protocol import Outcome
 
 XOR_KRYBALL = REPO / "sweeps" / "xor" / "kryball.yaml"
 MNIST1D_ADAM = REPO / "sweeps" / "mnist1d" / "adam.yaml"
@@ -117,14 +117,14 @@ def test_the_best_mean_over_the_rerun_seeds_wins_not_the_search_winner(tmp_path,
     assert all("seed=0" not in j.overrides and "experiment=fig5_3_xor" in j.overrides for j in fake_reruns)
     tuned = yaml.safe_load((tmp_path / "tuned" / "xor_kryball.yaml").read_text())
     assert tuned == {"optim": {"krylov_dim": 4, "refresh": 2}}  # mean 9.5, not the search's winner (21.5)
-    saved = results.read(tmp_path / "tuned" / "xor_kryball.results.json")
-    assert saved["protocol"] == "robust" and saved["selection"] == {
-        "statistic": "mean", "seeds": [1, 2], "value": 9.5, "trial": 2}
-    assert [(s["seed"], s["value"], s["epochs_to_convergence"]) for s in saved["seeds"]] == [(1, 9.0, 9), (2, 10.0, 10)]
-    assert [(c["trial"], c["anchor"], c["mean"]) for c in saved["candidates"]] == [
+    saved = tuned_results.read(tmp_path / "tuned" / "xor_kryball.results.json")
+    assert saved.protocol == "robust" and saved.selection == tuned_results.Selection(
+        statistic="mean", seeds=(1, 2), value=9.5, trial=2)
+    assert [(s.seed, s.value, s.epochs_to_convergence) for s in saved.seeds] == [(1, 9.0, 9), (2, 10.0, 10)]
+    assert [(c.trial, c.anchor, c.mean) for c in saved.candidates] == [
         (1, None, 21.5), (2, None, 9.5), (0, "defaults", 13.5)]
-    assert saved["use"] == "python train.py experiment=fig5_3_xor optim=kryball +tuned=xor_kryball"
-    assert saved["machine"]["cpu_count"] and saved["search"]["seed"] == 0
+    assert saved.use == "python train.py experiment=fig5_3_xor optim=kryball +tuned=xor_kryball"
+    assert saved.machine.cpu_count and saved.search.seed == 0
     out = capsys.readouterr().out
     assert "mean epochs_to_convergence over seeds 1, 2 = 9.5" in out and "tuned config:" in out
 
@@ -161,7 +161,7 @@ def outcome(value, params=None, protocol="robust", seeds=(1, 2, 3), study="xor-k
             "metric": {"name": "epochs_to_convergence", "goal": "minimize"}, "params": params,
             "selection": {"statistic": "mean", "seeds": list(seeds), "value": value, "trial": 1},
             "search": {"epochs": 100}}
-    return Outcome(params, value, f"mean = {value}", ("a header line",), data)
+    return Outcome(params, value, f"mean = {value}", ("a header line",), tuned_results.TunedResults.from_json(data))
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def xor_sweep():
 
 
 def publish(tmp_path, xor_sweep, result, replace=False):
-    return publish_mod.publish(result, xor_sweep, result.results["study"], result.results["protocol"],
+    return publish_mod.publish(result, xor_sweep, result.results.study, result.results.protocol,
                                tmp_path, replace)
 
 
@@ -201,7 +201,7 @@ def test_a_tuned_config_is_replaced_only_by_a_comparable_better_result(tmp_path,
     forced = publish(tmp_path, xor_sweep, outcome(30.0, {"optim.krylov_dim": 1, "optim.refresh": 1},
                                                   study="xor-kryball-x"), replace=True)
     assert forced.tuned_file.name == "xor_kryball.yaml" and "--replace" in forced.message
-    assert results.read(tmp_path / "xor_kryball.results.json")["selection"]["value"] == 30.0
+    assert tuned_results.read(tmp_path / "xor_kryball.results.json").selection.value == 30.0
 
 
 def test_a_tuned_config_without_results_is_never_replaced_silently(tmp_path, xor_sweep):
@@ -215,9 +215,9 @@ def test_a_tuned_config_without_results_is_never_replaced_silently(tmp_path, xor
 
 
 def test_results_hold_finite_numbers_and_relative_paths():
-    entry = results.seed_entry(3, -math.inf, {"final_val_acc": math.nan, "run_dir": str(REPO / "outputs" / "x")})
-    assert entry["value"] is None and entry["final_val_acc"] is None and entry["run_dir"] == "outputs/x"
-    assert results.path_for(pathlib.Path("conf/tuned/mnist1d_adam.yaml")).name == "mnist1d_adam.results.json"
+    entry = tuned_results.seed_entry(3, -math.inf, {"final_val_acc": math.nan, "run_dir": str(REPO / "outputs" / "x")})
+    assert entry.value is None and entry.final_val_acc is None and entry.run_dir == "outputs/x"
+    assert tuned_results.path_for(pathlib.Path("conf/tuned/mnist1d_adam.yaml")).name == "mnist1d_adam.results.json"
     assert publish_mod.own_name("mnist1d", "adam", "mnist1d-adam-robust", "robust") == "mnist1d_adam_robust"
     assert publish_mod.own_name("mnist1d", "adam", "mnist1d-adam", "thesis") == "mnist1d_adam_thesis"
     assert publish_mod.own_name("mnist1d", "adam", "my study", "robust") == "mnist1d_adam_my_study"

@@ -10,6 +10,7 @@ import yaml
 
 from suite.commands import sweep
 from suite.config import REPO, compose_config
+from suite.sweeps import tuned_results
 from suite.sweeps.backend import prepare
 
 SPECS = sorted((REPO / "sweeps").glob("*/*.yaml"))
@@ -81,9 +82,9 @@ def test_robust_protocol_on_xor_anchors_reruns_and_resumes(tmp_path, capsys):
     reran = sorted(p.parent.name for p in (tmp_path / "runs").glob("reruns/*/summary.json"))
     assert len(reran) in (2, 4) and {name[-5:] for name in reran} == {"seed1", "seed2"}
     assert "trial_0000_seed1" in reran  # the defaults are always compared on the re-run seeds
-    saved = json.loads((tmp_path / "conf" / "tuned" / "xor_kryball.results.json").read_text())
-    assert saved["protocol"] == "robust" and [s["seed"] for s in saved["seeds"]] == [1, 2]
-    assert saved["selection"]["value"] == sum(s["value"] for s in saved["seeds"]) / 2
+    saved = tuned_results.read(tmp_path / "conf" / "tuned" / "xor_kryball.results.json")
+    assert saved.protocol == "robust" and [s.seed for s in saved.seeds] == [1, 2]
+    assert saved.selection.value == sum(s.value for s in saved.seeds) / 2
     assert "mean epochs_to_convergence over seeds 1, 2" in out and "(new; " in out
     # The same command again trains nothing: the search is complete and every re-run is reused.
     assert local_sweep(tmp_path, "xor/kryball.yaml", 3, *argv) == 0
@@ -98,26 +99,26 @@ def test_mnist1d_sweeps_select_on_validation_and_the_thesis_protocol_on_test(tmp
     trial = json.loads((tmp_path / "runs" / "trial_0000" / "summary.json").read_text())
     assert trial["config"]["task"]["validation_fraction"] == 0.1 and trial["final_val_acc"] is not None
     assert trial["config"]["optim"]["eps"] == 1e-8  # the defaults anchor, Adam's epsilon included
-    saved = json.loads((tmp_path / "conf" / "tuned" / "mnist1d_adam.results.json").read_text())
-    assert saved["metric"]["name"] == "val_acc"
-    (seed,) = saved["seeds"]
-    assert seed["value"] == seed["final_val_acc"] and seed["final_test_acc"] is not None
-    assert "optim.eps" in saved["params"]
+    saved = tuned_results.read(tmp_path / "conf" / "tuned" / "mnist1d_adam.results.json")
+    assert saved.metric.name == "val_acc"
+    (seed,) = saved.seeds
+    assert seed.value == seed.final_val_acc and seed.final_test_acc is not None
+    assert "optim.eps" in saved.params
 
     assert local_sweep(tmp_path / "thesis", "mnist1d/adam.yaml", 2, "--protocol", "thesis", *tiny) == 0
     trial = json.loads((tmp_path / "thesis" / "runs" / "trial_0000" / "summary.json").read_text())
     assert trial["config"]["task"]["validation_fraction"] == 0 and trial["final_val_acc"] is None
-    saved = json.loads((tmp_path / "thesis" / "conf" / "tuned" / "mnist1d_adam.results.json").read_text())
-    assert saved["metric"]["name"] == "test_acc" and "optim.eps" not in saved["params"]
-    assert saved["seeds"][0]["value"] == saved["seeds"][0]["final_test_acc"]
+    saved = tuned_results.read(tmp_path / "thesis" / "conf" / "tuned" / "mnist1d_adam.results.json")
+    assert saved.metric.name == "test_acc" and "optim.eps" not in saved.params
+    assert saved.seeds[0].value == saved.seeds[0].final_test_acc
 
 
 def test_cifar10_sweep_runs_the_same_protocol_on_files_in_the_real_format(tmp_path, capsys, cifar_dir):
     tiny = (f"task.data_dir={cifar_dir}", "task.batch_size=16", "model.channels=[4,4,8]", "model.hidden=8",
             "epochs=1", "threads=1")
     assert local_sweep(tmp_path, "cifar10_cnn/msgd.yaml", 2, "--top-k", "1", "--seeds", "1", *tiny) == 0
-    saved = json.loads((tmp_path / "conf" / "tuned" / "cifar10_cnn_msgd.results.json").read_text())
-    assert saved["metric"]["name"] == "val_acc" and saved["seeds"][0]["final_val_acc"] is not None
+    saved = tuned_results.read(tmp_path / "conf" / "tuned" / "cifar10_cnn_msgd.results.json")
+    assert saved.metric.name == "val_acc" and saved.seeds[0].final_val_acc is not None
 
 
 def test_parameter_that_is_no_override_is_refused(tmp_path, capsys):

@@ -10,6 +10,7 @@ import yaml
 
 from suite.commands import sweep
 from suite.config import REPO
+from suite.sweeps import tuned_results
 
 SPEC = REPO / "sweeps" / "xor" / "kryball.yaml"
 
@@ -103,8 +104,8 @@ def test_full_flow_with_a_stand_in_server(monkeypatch, tmp_path, capsys, no_logi
     assert "wandb agent me/kryball/abc123" in out
     tuned = yaml.safe_load((tmp_path / "tuned" / "xor_kryball.yaml").read_text())
     assert tuned == {"optim": {"krylov_dim": 4, "refresh": 7}}
-    saved = yaml.safe_load((tmp_path / "tuned" / "xor_kryball.results.json").read_text())
-    assert saved["protocol"] == "thesis" and saved["seeds"][0]["epochs_to_convergence"] == 12
+    saved = tuned_results.read(tmp_path / "tuned" / "xor_kryball.results.json")
+    assert saved.protocol == "thesis" and saved.seeds[0].epochs_to_convergence == 12
 
 
 def test_the_default_protocol_is_refused_on_wandb_before_anything_is_created(monkeypatch, tmp_path, capsys,

@@ -7,7 +7,7 @@ from conftest import compose_config
 
 from suite.config import ConfigError
 from suite.experiment import build
-from suite.record import RunSummary
+from suite.run_record import RunSummary
 from tasks.classification import split_validation
 from tasks.mnist1d import MNIST1D, generate
 

@@ -18,8 +18,8 @@ import pathlib
 import sys
 
 from suite import reach
-from suite.record import OUTCOMES
 from suite.records import Records, summarise
+from suite.run_record import OUTCOMES
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from suite import comparison_results
 from suite.records import Records
-from suite.reproduction import comparison, docs_block, per_run, protocol, runner
+from suite.reproduction import comparison, docs_block, per_run, run_plan, runner
 from suite.reproduction.comparison_settings import TRACKS, Track, Workload
 from suite.reproduction.setting import SWEEPS_DIR
 from suite.sweeps.backend import repo_relative
@@ -47,7 +47,7 @@ def target_sources(args: argparse.Namespace, track: Track, records: Records,
         committed = comparison_results.path(args.results_dir, other.name, workload.task)
 
         def their_runs() -> Records:
-            plan = protocol.plan(["comparison"], args.out, args.quick, args.seeds, common,
+            plan = run_plan.plan(["comparison"], args.out, args.quick, args.seeds, common,
                                  only=[theirs.setting.name], track=other.name)
             return runner.finished_records(plan.specs)
 
@@ -62,7 +62,7 @@ def target_sources(args: argparse.Namespace, track: Track, records: Records,
     return sources
 
 
-def report(args: argparse.Namespace, plan: protocol.Plan, records: Records, common: list[str],
+def report(args: argparse.Namespace, plan: run_plan.Plan, records: Records, common: list[str],
            header: Callable[[list[str]], list[str]]) -> list[pathlib.Path]:
     """The track's report from this plan's runs, its per-run results under ``--out`` (``per_run/<mode>/``),
     and with ``--publish`` under ``--results-dir``."""
@@ -94,7 +94,7 @@ def from_results(args: argparse.Namespace) -> int:
     def header(names: list[str]) -> list[str]:
         return [(f"Rebuilt from the per-run results in {repo_relative(args.results_dir / track.name)} "
                  f"(`--from-results`; published {', '.join(published)}; where they ran: its index.json)."),
-                *(protocol.describe(protocol.SETTINGS[name], args.quick, None, SWEEPS_DIR) for name in names)]
+                *(run_plan.describe(run_plan.SETTINGS[name], args.quick, None, SWEEPS_DIR) for name in names)]
 
     written = comparison.write(measured, workloads, track, args.out, suffix(track, args.quick), header, SWEEPS_DIR)
     if args.write_docs:

@@ -21,13 +21,13 @@ from suite import comparison_results, dispatch
 from suite.commands import comparison_track
 from suite.config import REPO
 from suite.records import Records
-from suite.reproduction import ablation, docs_block, figures, protocol, reconstruction, runner, tables
+from suite.reproduction import ablation, docs_block, figures, reconstruction, run_plan, runner, tables
 from suite.reproduction.ablation_settings import ABLATIONS
 from suite.reproduction.chapter5 import RECONSTRUCTION
 from suite.reproduction.comparison_settings import TRACKS, TUNED
 from suite.reproduction.setting import Setting
 
-TARGETS = [*protocol.TARGETS, "all"]
+TARGETS = [*run_plan.TARGETS, "all"]
 TARGET_HELP = """targets:
   table_5_1, xor, table_5_2, sensitivity, activations, figures
               the thesis protocol (the reproduction: as the thesis ran them, 5 seeds, mean ± std)
@@ -115,13 +115,13 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(str(error))
     for cell in args.only:
         name, _, optim = cell.partition("/")
-        if name not in protocol.SETTINGS or optim and optim not in protocol.SETTINGS[name].optimisers():
-            p.error(f"--only {cell}: settings are {', '.join(protocol.SETTINGS)}; optimisers: the setting's "
+        if name not in run_plan.SETTINGS or optim and optim not in run_plan.SETTINGS[name].optimisers():
+            p.error(f"--only {cell}: settings are {', '.join(run_plan.SETTINGS)}; optimisers: the setting's "
                     "(the thesis's rows and those with a sweep spec for its task)")
     return args
 
 
-def header(args, plan: protocol.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
+def header(args, plan: run_plan.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
     """What ran, where and how — the first lines of every table."""
     mode = f"quick (CPU-sized; not {protocol_name})" if args.quick else protocol_name
     cells = {f"{s.setting.name}/{s.optim}": s.tuned for s in plan.specs if s.setting.name in names}
@@ -130,17 +130,17 @@ def header(args, plan: protocol.Plan, names: list[str], protocol_name: str = "th
                     else ", ".join(untuned) or "none")
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     when = datetime.datetime.now(datetime.UTC)
-    tunable = any(protocol.SETTINGS[n].tunable for n in names)
+    tunable = any(run_plan.SETTINGS[n].tunable for n in names)
     return [(f"Protocol: {mode}; generated {when:%Y-%m-%d %H:%M} UTC on a {os.cpu_count()}-core "
              f"{platform.machine()} CPU{gpu}; --device {args.device}, --threads {args.threads}."),
-            *(protocol.describe(protocol.SETTINGS[n], args.quick, args.seeds, plan.sweeps_dir)
+            *(run_plan.describe(run_plan.SETTINGS[n], args.quick, args.seeds, plan.sweeps_dir)
               + (f" — not run here ({plan.not_run[n]})" if n in plan.not_run else "") for n in names),
             (f"Untuned cells (the optimiser's defaults; the `config` column names the sweep that tunes each): "
              f"{untuned_text}." if tunable else
              "Every cell runs its optimiser's defaults (`conf/optim/<name>.yaml`), by design.")]
 
 
-def reconstruction_report(args, plan: protocol.Plan, records: Records, names: list[str],
+def reconstruction_report(args, plan: run_plan.Plan, records: Records, names: list[str],
                           suffix: str) -> list[pathlib.Path]:
     """§5.4's reconstruction error against M: every error (CSV), the table (Markdown) and the figure."""
     runs = records.where(setting=names)
@@ -153,7 +153,7 @@ def reconstruction_report(args, plan: protocol.Plan, records: Records, names: li
     return written
 
 
-def planned(plan: protocol.Plan, settings: tuple[Setting, ...]) -> list[Setting]:
+def planned(plan: run_plan.Plan, settings: tuple[Setting, ...]) -> list[Setting]:
     """Those of the settings that this plan ran (or could not run here)."""
     return [setting for setting in settings if setting.name in plan.planned]
 
@@ -162,14 +162,14 @@ def names_of(settings: list[Setting]) -> list[str]:
     return [setting.name for setting in settings]
 
 
-def write_table(args, plan: protocol.Plan, records: Records, table: tables.Table, built: list,
+def write_table(args, plan: run_plan.Plan, records: Records, table: tables.Table, built: list,
                 settings: list[Setting], suffix: str) -> list[pathlib.Path]:
     names = names_of(settings)
     return tables.write(built, records.where(setting=names), args.out, table.target + suffix, table.title,
                         header(args, plan, names) + list(table.notes))
 
 
-def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str],
+def write_outputs(args, plan: run_plan.Plan, records: Records, targets: list[str],
                   common: list[str] = ()) -> list[pathlib.Path]:
     """The tables and figures of the targets, from the records of this plan's runs."""
     suffix = ".quick" if args.quick else ""
@@ -187,14 +187,14 @@ def write_outputs(args, plan: protocol.Plan, records: Records, targets: list[str
         built = tables.classification_table(records, settings, plan.not_run, command, plan.sweeps_dir)
         written += write_table(args, plan, records, tables.TABLE_5_2, [built], settings, suffix)
     # Each figure target draws the figures of its own settings; under `all` every figure is drawn once.
-    drawn = names_of([s for target in targets if target in protocol.FIGURE_TARGETS
-                      for s in planned(plan, protocol.TARGETS[target])])
+    drawn = names_of([s for target in targets if target in run_plan.FIGURE_TARGETS
+                      for s in planned(plan, run_plan.TARGETS[target])])
     if drawn:
         written += figures.draw_all(records.where(setting=drawn), args.out, suffix)
     if names := [name for name in names_of(planned(plan, RECONSTRUCTION)) if name in drawn]:
         written += reconstruction_report(args, plan, records, names, suffix)
     if "ablation" in targets:
-        names = names_of(planned(plan, protocol.TARGETS["ablation"]))
+        names = names_of(planned(plan, run_plan.TARGETS["ablation"]))
         written += ablation.write(records.where(setting=names), ABLATIONS, args.out, suffix,
                                   lambda ablation_names: header(args, plan, ablation_names))
     if "comparison" in targets:
@@ -208,9 +208,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)  # the runs set it again from their config; this is for the analyses
     if args.from_results:
         return comparison_track.from_results(args)
-    targets = list(protocol.TARGETS) if args.target == "all" else [args.target]
+    targets = list(run_plan.TARGETS) if args.target == "all" else [args.target]
     common = [f"device={args.device}", f"threads={args.threads}"]
-    plan = protocol.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir,
+    plan = run_plan.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir,
                          track=args.track)
     if not plan.specs and not plan.not_run:
         print(f"error: --only {' '.join(args.only)} selects nothing of {args.target}", file=sys.stderr)

@@ -23,8 +23,8 @@ import sys
 
 from suite.sweeps import tuned
 from suite.sweeps.backend import BackendUnavailable, NoBestRun, positive_int
+from suite.sweeps.choices import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
 from suite.sweeps.publish import publish
-from suite.sweeps.registry import BACKENDS, DEFAULT, DEFAULT_PROTOCOL, PROTOCOLS
 from suite.sweeps.sources import SourceError
 from suite.sweeps.spec import SpecError
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     try:
         sweep = protocol.prepare(args.spec, args.overrides)
         outcome = protocol.run(sweep, backend, args.trials, args)
-        study = outcome.results["study"]
+        study = outcome.results.study
         tuned_dir = args.tuned_dir or tuned.TUNED_DIR / protocol.tuned_subdir
         published = publish(outcome, sweep, study, protocol.name, tuned_dir, args.replace)
     except (SpecError, SourceError) as err:
@@ -96,10 +96,10 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 130
     print(f"{outcome.said}  ({' '.join(f'{k}={v}' for k, v in outcome.params.items())})")
-    took = outcome.results.get("duration_s") or {}
-    if took.get("total") is not None:
-        parts = ", ".join(f"{phase} {duration(seconds)}" for phase, seconds in took.items()
-                          if phase != "total" and seconds)
-        print(f"took {duration(took['total'])}" + (f" ({parts})" if parts else ""))
+    took = outcome.results.duration_s
+    if took.total is not None:
+        phases = {"search": took.search, "reruns": took.reruns}
+        parts = ", ".join(f"{phase} {duration(seconds)}" for phase, seconds in phases.items() if seconds)
+        print(f"took {duration(took.total)}" + (f" ({parts})" if parts else ""))
     print(published.message)
     return 0

@@ -5,6 +5,8 @@
   node (:class:`~suite.optimisers.build.SuiteOptions`): how to group the model's parameters, whether
   the closure keeps the gradient's graph, whether the method needs the whole batch, whether it evaluates
   other weights than it trains (:func:`~suite.optimisers.build.set_mode`: Schedule-Free's train/eval modes).
+- ``presentation.py`` — how reports show it, declared in the same node: its label, colour and line style,
+  its family (its role in the comparison) and the numbers the thesis printed for it.
 - ``muon.py`` — Muon as its authors prescribe: hidden weight matrices apart from the rest (AdamW),
   and the Newton–Schulz iteration in float32 on a CPU.
 - ``trust_krylov.py`` with ``flat_objective.py`` — a full-batch trust-region Newton method with a

@@ -9,11 +9,13 @@ or the closure:
 ```yaml
 suite:
   parameters: suite.optimisers.muon.hidden_weights_apart  # model → parameter groups (default: all, one group)
-  create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/closure.py)
+  create_graph: true   # step() takes HVPs of p.grad: the closure keeps the gradient's graph (suite/step_closure.py)
   full_batch: true     # a full-batch method: refuse a task with more than one batch per epoch
   train_eval_modes: true  # optimizer.train() before training steps, optimizer.eval() before evaluation (Schedule-Free)
   phases: [first, then]  # these keys are optimiser configs themselves: built here on the same model, then handed
                          # to the target by name (suite/optimisers/phased.py)
+  label: …               # how reports show it: label, colour, line_style, family, thesis_printed — checked here,
+                         # read by suite/optimisers/presentation.py, never used to build or step it
 ```
 
 A config that does not apply to the run (Muon on a model without hidden weight matrices, a
@@ -32,6 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
 
 from suite.config import ConfigError, refuse_unknown_keys
+
+from . import presentation
 
 
 class DoesNotApply(ValueError):
@@ -63,12 +67,15 @@ class SuiteOptions:
 
     @classmethod
     def of(cls, node: dict | None) -> SuiteOptions:
-        """Read and check the node (absent: the defaults); a bad key is a one-line ``optim.suite`` error."""
-        node = dict(node or {})
+        """Read and check the node (absent: the defaults); a bad key is a one-line ``optim.suite`` error. Its keys
+        for reports are checked too, and left to :mod:`suite.optimisers.presentation`."""
+        presentation.Declared.of(node)
+        node = {key: value for key, value in (node or {}).items() if key not in presentation.KEYS}
         known = {field.name for field in dataclasses.fields(cls)}
         for key, value in node.items():
             if key not in known:
-                raise ConfigError(f"optim.suite.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+                raise ConfigError(f"optim.suite.{key}",
+                                  f"unknown key (known: {', '.join(sorted([*known, *presentation.KEYS]))})")
             if key == "phases":
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise ConfigError("optim.suite.phases", f"must be a list of keys of the config, got {value!r}")
@@ -111,7 +118,7 @@ def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
     except BAD_HYPERPARAMETER as error:
         raise ConfigError("optim", f"{name}: {error}") from None
     if options.create_graph:
-        optimizer.create_graph = True  # read by suite.closure.make_closure
+        optimizer.create_graph = True  # read by suite.step_closure.make_closure
     if options.train_eval_modes:
         if not all(callable(getattr(optimizer, mode, None)) for mode in ("train", "eval")):
             raise ConfigError("optim.suite.train_eval_modes",

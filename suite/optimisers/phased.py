@@ -5,11 +5,11 @@ optimiser configs (``conf/optim/adam_then_lbfgs.yaml``), each built by the suite
 (``suite.optimisers.build``, ``suite.phases``).
 
 The suite treats a :class:`Phased` as the optimiser of the phase it is in: what the closure must do
-(``computes_gradients``, ``create_graph``, ``samples_curvature``: suite/closure.py) is the active phase's,
+(``computes_gradients``, ``create_graph``, ``samples_curvature``: suite/step_closure.py) is the active phase's,
 asked afresh every step. Costs stay cumulative across the switch: an optimiser that keeps its own ``totals``
 (KryBall, trust-krylov) counts from zero when it is built, so in the second phase the totals are those
 counted before the switch — read from the closure's tally at the first step of the second phase — plus the
-second phase's own; a phase without totals leaves the closure's tally running (``suite.closure.Counts.sync``).
+second phase's own; a phase without totals leaves the closure's tally running (``suite.step_closure.Counts.sync``).
 
 ``state_dict`` holds the step count, that tally and both phases' states, so a resumed run continues in the
 phase and with the counts the uninterrupted run had (docs/design.md §5).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from ..closure import Counts
+from ..step_closure import Counts
 from .build import DoesNotApply
 
 
@@ -43,7 +43,7 @@ class Phased(torch.optim.Optimizer):
         """The optimiser the next step belongs to."""
         return self.first if self.steps < self.switch_after else self.then
 
-    # What the suite's closure asks of the optimiser that steps (suite/closure.py): the active phase's answers.
+    # What the suite's closure asks of the optimiser that steps (suite/step_closure.py): the active phase's answers.
     @property
     def computes_gradients(self) -> bool:
         return getattr(self.active, "computes_gradients", False)

@@ -14,7 +14,7 @@ current point: up to ``max_iter`` iterations (20, as ``optim=lbfgs``'s "ideal" m
 fewer when ‖g‖ < ``gtol``. scipy does not return its final radius, so each step starts again from
 ``initial_trust_radius``; everything else it needs is the current point. Every function/gradient
 evaluation and every HVP is counted in ``totals`` (kept in the optimiser's state, so a resumed run
-goes on counting), which replace the closure's tally (``suite.closure.Counts.sync``). The closure
+goes on counting), which replace the closure's tally (``suite.step_closure.Counts.sync``). The closure
 only evaluates the loss: the gradients are taken here (``computes_gradients``).
 """
 from __future__ import annotations

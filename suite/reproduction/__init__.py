@@ -5,12 +5,10 @@ What runs:
 - ``chapter5`` — the thesis's settings, declared once; ``ablation_settings`` — the ablation's, beyond the thesis;
   ``comparison_settings`` — the comparison protocol's workloads (10 seeds, 5 where expensive) and its two tracks
   (tuned; self-tuning: every optimiser at its defaults, one wall-clock budget per workload);
-- ``protocol`` — which runs a target needs (quick or full, tuned or not, CIFAR-10 here or not);
+- ``run_plan`` — which runs a target needs (quick or full, tuned or not, CIFAR-10 here or not);
 - ``runner`` — runs or reuses them through ``suite.training.run``, and returns their ``suite.records.Records``.
 
 What is shown (every report reads runs through ``Records``; a cell is ``Records.cell``):
-- ``registry`` — how an optimiser is shown (label, colour, line style), its family (first-order, …) and the
-  thesis's numbers (``thesis``);
 - ``columns`` — what a table cell says of its runs; ``tables`` — Table 5.1, XOR and Table 5.2;
 - ``plots`` and ``figures`` — the figures, each declared with its settings; ``landscape`` — Fig. 5.6's slices;
 - ``reconstruction`` — §5.4's reconstruction error; ``checkpointed`` — a run's model at its start and end;

@@ -14,12 +14,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from suite.optimisers.presentation import cycled, label
 from suite.records import GRAD_EQ, GradientEquivalents, Records, SeedStats
 from suite.reproduction import chapter5, cost, tables
 from suite.reproduction.ablation_settings import KRYBALL_PLUS, THESIS_KRYBALL, Ablation
 from suite.reproduction.columns import EPOCHS, config_column, epochs_column, mean_std, number, per_epoch, runs_column
 from suite.reproduction.plots import axis_label, plt, save
-from suite.reproduction.registry import cycled, label
 
 THESIS_KRYBALL_LABEL = "KryBall (thesis)"  # beside its options, the thesis's algorithm is named as such
 NOTES = [

@@ -10,7 +10,7 @@ thesis states no number of seeds, so the full protocol uses 5 (3 on CIFAR-10, wh
 hours; 3 per studied value in Fig. 5.5/5.7; 10 XOR and 5 MNIST-1D runs for the §5.4
 reconstruction error, which the thesis reports no numbers for). ``--quick`` keeps every budget
 that is cheap on a 2-core CPU (the function tasks take seconds) and cuts seeds and the
-MNIST-1D/CIFAR-10 epochs; ``protocol.describe`` says exactly what ran.
+MNIST-1D/CIFAR-10 epochs; ``run_plan.describe`` says exactly what ran.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from suite.sweeps.thesis_protocol import WHOLE_TRAINING_SET
 THESIS_DATA = WHOLE_TRAINING_SET
 
 # The folder under conf/tuned/ the thesis protocol's cells read their tuned configs from
-# (``protocol.tuned_name`` is the rule): the thesis-protocol sweeps' winners (``scripts/sweep.py
+# (``run_plan.tuned_name`` is the rule): the thesis-protocol sweeps' winners (``scripts/sweep.py
 # --protocol thesis`` writes there), kept apart from the default protocol's in conf/tuned/ itself.
 TUNED_FROM = "thesis"
 FUNCTION_OPTIMS = ("msgd", "adam", "lbfgs", "kryball")  # Table 5.1's rows

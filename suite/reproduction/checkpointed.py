@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from suite.checkpoint import NAME, load_checkpoint
 from suite.experiment import build_experiment
-from suite.record import SUMMARY
+from suite.run_record import SUMMARY
 
 
 def run_config(run_dir: pathlib.Path) -> DictConfig:

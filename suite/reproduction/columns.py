@@ -13,12 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite.record import Status
 from suite.records import Records, SeedStats
+from suite.run_record import RunStatus
 
 EPOCHS = "ours: epochs, median [min–max]"
 # Why the median seed has no epochs to convergence, by how the finished runs ended.
-NOT_CONVERGED = {Status.DIVERGED: "diverged", Status.COMPLETED: "not converged"}
+NOT_CONVERGED = {RunStatus.DIVERGED: "diverged", RunStatus.COMPLETED: "not converged"}
 
 
 def number(value: float | None, digits: int = 4) -> str:
@@ -71,10 +71,10 @@ def runs_column(cell: Records) -> str:
     """How a cell's runs ended, e.g. ``2/3 converged, 1 diverged``; failures name their error."""
     counts = cell.status_counts()
     text = ", ".join(f"{n} {status}" for status, n in counts.items())
-    if Status.CONVERGED in counts:
-        rest = ", ".join(f"{n} {status}" for status, n in counts.items() if status != Status.CONVERGED)
-        text = f"{counts[Status.CONVERGED]}/{len(cell)} converged" + (f", {rest}" if rest else "")
-    errors = cell.where(status=Status.FAILED.value).distinct("error")
+    if RunStatus.CONVERGED in counts:
+        rest = ", ".join(f"{n} {status}" for status, n in counts.items() if status != RunStatus.CONVERGED)
+        text = f"{counts[RunStatus.CONVERGED]}/{len(cell)} converged" + (f", {rest}" if rest else "")
+    errors = cell.where(status=RunStatus.FAILED.value).distinct("error")
     return text + "".join(f" ({e})" for e in errors)
 
 

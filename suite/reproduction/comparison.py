@@ -26,14 +26,14 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from suite.record import Status
+from suite.optimisers.presentation import label, look
 from suite.records import GRAD_EQ, Records, median_interval
 from suite.reproduction import profiles, tables, targets, tuning
 from suite.reproduction.columns import EPOCHS, config_column, epochs_column, interval, mean_ci, per_epoch, runs_column
 from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.plots import axis_label, plt, save
-from suite.reproduction.registry import label, look
 from suite.reproduction.targets import MEASURES, METRIC_NAMES, TARGET_STATISTIC
+from suite.run_record import RunStatus
 from suite.sweeps.tuned import TUNED_DIR
 
 MEDIAN_CI = "95 % CI of the median"
@@ -126,7 +126,7 @@ def convergence_table(records: Records, workloads: list[Workload], sweeps_dir: p
             if cell.empty:
                 continue
             finished = cell.finished()
-            converged = finished.frame["status"] == Status.CONVERGED.value
+            converged = finished.frame["status"] == RunStatus.CONVERGED.value
             epochs = finished.column("epochs_to_convergence").where(converged)  # never converged: ∞ below
             rows.append({"task": setting.label, "optimiser": optim,
                          "thesis: epochs": tables.thesis_column(setting, optim), EPOCHS: epochs_column(cell),

@@ -41,7 +41,7 @@ from suite.reproduction.setting import Budget, Setting
 
 # The folder under conf/tuned/ the comparison's cells read their tuned configs from ("": conf/tuned/
 # itself) — the robust tuning protocol's winners. If they move, change it here; the rule that maps a
-# cell to its file is ``protocol.tuned_name``.
+# cell to its file is ``run_plan.tuned_name``.
 TUNED_FROM = ""
 
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
+from suite.optimisers.presentation import cycled, label, look
 from suite.records import GRAD_EQ, Records
 from suite.reproduction import chapter5, landscape, reconstruction
 from suite.reproduction.checkpointed import has_checkpoint
 from suite.reproduction.plots import axis_label, curves, legend_label, optimisers, plt, save, start_point
-from suite.reproduction.registry import cycled, label, look
 from suite.reproduction.setting import Setting
 
 

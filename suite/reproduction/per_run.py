@@ -9,6 +9,7 @@ the index of what the runs trained on; :func:`load` reads it back into a ``Measu
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
 
@@ -16,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from suite import comparison_results as files
-from suite.record import FINAL, read_summary
 from suite.records import Records
 from suite.reproduction import targets
 from suite.reproduction.comparison import Measured
 from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.targets import CELL_COLUMNS, MEASURES
-from suite.sweeps import results as results_mod
+from suite.run_record import FINAL, read_summary
+from suite.sweeps import tuned_results
 
 # The per-run columns of a run's time to target, by the times table's measure (targets.MEASURES).
 TO_TARGET = {"epoch": "epochs_to_target", "wall_time_s": "wall_time_to_target_s", "grad_eq": "grad_eq_to_target"}
@@ -86,7 +87,8 @@ def index_entry(measured: Measured, workload: Workload) -> dict | None:
             config = summary.config
             return {"label": workload.label, "setting": workload.setting.name, "task": config["task"],
                     "epochs": config["epochs"], "time_budget_s": config.get("time_budget_s"),
-                    "published": results_mod.now(), "machine": results_mod.machine(summary.device),
+                    "published": tuned_results.now(),
+                    "machine": dataclasses.asdict(tuned_results.machine(summary.device)),
                     "code_version": summary.code_version}
     return None
 

@@ -1,5 +1,5 @@
 """What the reproduction's figures share: matplotlib's Agg backend, axis labels, one setting's
-curves (one colour and line style per optimiser, from ``registry``), and writing the PNG.
+curves (one colour and line style per optimiser, from ``suite.optimisers.presentation``), and writing the PNG.
 
 A figure draws what the records hold: the optimisers of a setting are those with runs, in the
 order they were planned (the thesis's rows first), so an optimiser added by a sweep spec joins
@@ -16,11 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from suite.record import Status  # noqa: E402
+from suite.optimisers.presentation import label, look  # noqa: E402
 from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records  # noqa: E402
 from suite.reproduction.checkpointed import run_config  # noqa: E402
-from suite.reproduction.registry import label, look  # noqa: E402
 from suite.reproduction.setting import Setting  # noqa: E402
+from suite.run_record import RunStatus  # noqa: E402
 
 __all__ = ["plt", "axis_label", "curves", "optimisers", "save", "start_point"]
 
@@ -40,7 +40,7 @@ def optimisers(records: Records, setting: Setting) -> list[str]:
 
 def legend_label(cell: Records, optim: str) -> str:
     """The optimiser's label, and how many of its runs diverged (their curves leave the plot)."""
-    diverged = len(cell.where(status=Status.DIVERGED.value))
+    diverged = len(cell.where(status=RunStatus.DIVERGED.value))
     return label(optim) + (f" ({diverged}/{len(cell)} diverged)" if diverged else "")
 
 

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
+from suite.optimisers.presentation import label, look
 from suite.reproduction.plots import plt, save
-from suite.reproduction.registry import label, look
 from suite.reproduction.setting import sweep_optim
 from suite.reproduction.targets import MEASURES, cell_time
 

@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 
 from suite import checkpoint, dispatch
 from suite.config import REPO, compose_config
-from suite.record import RunSummary, Status, read_summary
 from suite.records import Records, summary_row
-from suite.reproduction.protocol import RunSpec
+from suite.reproduction.run_plan import RunSpec
+from suite.run_record import RunStatus, RunSummary, read_summary
 from suite.training import run
 
 
@@ -36,8 +36,8 @@ class Outcome:
     reused: bool = False
 
     @property
-    def status(self) -> Status:
-        return Status.FAILED if self.error or self.summary is None else self.summary.status
+    def status(self) -> RunStatus:
+        return RunStatus.FAILED if self.error or self.summary is None else self.summary.status
 
 
 def previous(spec: RunSpec, cfg: DictConfig) -> RunSummary | None:
@@ -80,9 +80,9 @@ def run_one(spec: RunSpec) -> Outcome:
 def progress_line(i: int, n: int, spec: RunSpec, outcome: Outcome) -> str:
     summary, status = outcome.summary, outcome.status
     text = status.value
-    if status == Status.CONVERGED:
+    if status == RunStatus.CONVERGED:
         text += f" at epoch {summary.epochs_to_convergence}"
-    elif status == Status.FAILED:
+    elif status == RunStatus.FAILED:
         text += f" ({outcome.error or 'no error recorded'})"
     else:
         text += f" after {summary.epochs_run} epochs"

@@ -14,7 +14,7 @@ import dataclasses
 import pathlib
 
 from suite.config import REPO
-from suite.reproduction import registry
+from suite.optimisers import presentation
 
 SWEEPS_DIR = REPO / "sweeps"
 # The thesis's one-evaluation LBFGS (XOR, §5.3.2) is tuned by sweeps/xor/lbfgs.yaml.
@@ -55,7 +55,7 @@ class Budget:
 
 def expensive(optim: str) -> bool:
     """Whether the optimiser takes Hessian-vector products, so that its runs cost many gradients each."""
-    return registry.family(optim) is registry.Family.SECOND_ORDER
+    return presentation.family(optim) is presentation.Family.SECOND_ORDER
 
 
 @dataclasses.dataclass(frozen=True)

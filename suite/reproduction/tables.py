@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from suite.optimisers.presentation import thesis_number
 from suite.records import Records
 from suite.reproduction import chapter5
 from suite.reproduction.columns import EPOCHS, config_column, epochs_column, mean_std, number, per_epoch, runs_column
-from suite.reproduction.registry import thesis_number
 from suite.reproduction.setting import SWEEPS_DIR, Setting
 
 BEYOND = "beyond the thesis"  # the thesis column of an optimiser the thesis did not run
@@ -52,9 +52,10 @@ TABLE_5_2 = Table("table_5_2", "Table 5.2: image classification (mean ± std ove
                   (BEYOND_NOTE,))
 
 
-def thesis_column(setting: Setting, optim: str, metric: str | None = None) -> str:
-    """The thesis's number for the cell of the setting's task (a re-run of a thesis setting shares it)."""
-    return BEYOND if setting.beyond_thesis(optim) else thesis_number(setting.task, optim, metric)
+def thesis_column(setting: Setting, optim: str, field: str = "epochs_to_convergence") -> str:
+    """The thesis's number for the cell of the setting's task (a re-run of a thesis setting shares it): the summary
+    ``field`` it printed (Table 5.1 and XOR: epochs to convergence), as the optimiser's config declares it."""
+    return BEYOND if setting.beyond_thesis(optim) else thesis_number(setting.task, optim, field)
 
 
 def table_cells(records: Records, settings: list[Setting],

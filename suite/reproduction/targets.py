@@ -9,11 +9,11 @@ The target of a workload (:func:`target_of`):
   on XOR) — those already are targets; a run reaches it at ``epochs_to_convergence``;
 - a classification task (:attr:`Criterion.ACCURACY`): the median over seeds of the final validation
   accuracy of the best tuned first-order baseline — among the workload's optimisers of the
-  first-order family (``registry.KNOWN``), tuned cells only when any is tuned, the one with the
-  highest median. Taking a median over re-runs of the best setting keeps a lucky seed from setting
-  the target (AlgoPerf, "Defining target performance"; it takes the median of each seed's *best*
-  validation error; we take the *final* one, which a user of the tuned config gets:
-  :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
+  first-order family (``suite.family`` in its config: ``suite.optimisers.presentation``), tuned cells
+  only when any is tuned, the one with the highest median. Taking a median over re-runs of the best
+  setting keeps a lucky seed from setting the target (AlgoPerf, "Defining target performance"; it
+  takes the median of each seed's *best* validation error; we take the *final* one, which a user of
+  the tuned config gets: :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
   (older runs) fall back to test accuracy, and the target says so.
 
 A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are
@@ -40,11 +40,11 @@ import statistics
 
 import pandas as pd
 
-from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records
+from suite.optimisers.presentation import Family, family, label
+from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records, rows_reaching
 from suite.reproduction import tuning as tuning_mod
 from suite.reproduction.columns import number
 from suite.reproduction.comparison_settings import Criterion, Workload
-from suite.reproduction.registry import Family, family, label
 
 # Per split, the metrics.csv column a run is read on; the summary field <statistic>_<column> sets the target.
 SPLITS = {"validation": "val_acc", "test": "test_acc"}
@@ -86,7 +86,7 @@ def target_of(runs: Records, workload: Workload) -> Target:
         return Target(workload, why="the thesis's convergence criterion of the task (§5.2)")
     split = split_of(runs)
     metric = SPLITS[split]
-    field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/record.py's RunSummary)
+    field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/run_record.py's RunSummary)
     finished = runs.finished()
     baselines = {optim: finished.where(optim=optim) for optim in runs.distinct("optim")
                  if family(optim) is Family.FIRST_ORDER and finished.where(optim=optim).stats(field).n}
@@ -127,8 +127,8 @@ def first_reached(run: dict, curve: pd.DataFrame | None, target: Target,
     if target.workload.criterion is Criterion.CONVERGENCE:
         epoch = run.get("epochs_to_convergence")
         hits = curve[curve["epoch"] == epoch] if epoch is not None and not pd.isna(epoch) else curve.iloc[:0]
-    elif target.metric in curve:
-        hits = curve[pd.to_numeric(curve[target.metric], errors="coerce") >= target.value - TOLERANCE]
+    elif target.metric in curve:  # an accuracy: reached at or above the target, less the median's round-off
+        hits = rows_reaching(curve, target.metric, target.value - TOLERANCE)
     else:
         return None
     if within_s is not None:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from suite.records import Records
 from suite.reproduction.columns import number
-from suite.sweeps import results as results_mod
+from suite.sweeps import tuned_results
 from suite.sweeps import tuned as tuned_configs
 
 SECONDS, RUNS = "tuning_s", "tuning_runs"  # the record columns (and per-run results columns) it adds
@@ -26,13 +26,12 @@ UNTUNED = "untuned"
 
 def cost_of(tuned: str | None, tuned_dir: pathlib.Path = tuned_configs.TUNED_DIR) -> dict:
     """``{tuning_s, tuning_runs}`` of a ``+tuned=`` name from its results file (None each where unknown)."""
-    data = results_mod.read(pathlib.Path(tuned_dir) / f"{tuned}{results_mod.SUFFIX}") if tuned else None
-    if not data:
+    results = tuned_results.read(pathlib.Path(tuned_dir) / f"{tuned}{tuned_results.SUFFIX}") if tuned else None
+    if results is None:
         return {SECONDS: None, RUNS: None}
-    trials = (data.get("search") or {}).get("trials")
-    reruns = sum(len(candidate.get("values") or []) for candidate in data.get("candidates") or [])
-    return {SECONDS: (data.get("duration_s") or {}).get("total"),
-            RUNS: trials + reruns if isinstance(trials, int) else None}
+    trials = results.search.trials
+    reruns = sum(len(candidate.values or ()) for candidate in results.candidates or ())
+    return {SECONDS: results.duration_s.total, RUNS: trials + reruns if isinstance(trials, int) else None}
 
 
 def with_costs(records: Records, tuned_dir: pathlib.Path = tuned_configs.TUNED_DIR) -> Records:

@@ -4,10 +4,10 @@ One module per job. A spec (``sweeps/<task>/<optim>.yaml``, W&B's format) is gen
 ``generator`` from the ``sources`` in ``sweep_sources/``. ``spec`` reads and checks it, ``space``
 translates its parameters into Optuna distributions, ``hydra_overrides`` checks them against the
 real Hydra config; ``backend`` is what every backend gets (a checked ``Sweep``) and gives (a
-``Best``, or a ranked ``Search``), and ``registry`` lists the backends and protocols by name:
+``Best``, or a ranked ``Search``), and ``choices`` lists the backends and protocols by name:
 ``local`` runs an Optuna study (each trial is one ``objective.TrainRun``), ``wandb_backend`` runs
-the same spec on W&B. A ``protocol`` decides how a spec is tuned: ``robust_protocol`` (the
+the same spec on W&B. A ``tuning_protocol`` decides how a spec is tuned: ``robust_protocol`` (the
 default: anchors, search, ``reruns`` on further seeds, best mean) or ``thesis_protocol`` (thesis
 §5.2.5 exactly). ``publish`` decides where the winner goes under ``conf/tuned/`` (``tuned``
-writes it) and ``results`` writes its per-seed results beside it.
+writes it) and ``tuned_results`` writes its per-seed results beside it (one type, read back there too).
 """

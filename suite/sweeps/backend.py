@@ -2,7 +2,7 @@
 ranked :class:`Search`, out.
 
 ``scripts/sweep.py`` checks the spec once (:func:`prepare`) and hands it to the protocol the user
-chose (``suite.sweeps.registry``), which runs it on the chosen backend: ``--protocol thesis`` asks
+chose (``suite.sweeps.choices``), which runs it on the chosen backend: ``--protocol thesis`` asks
 :meth:`Backend.run` for the best run, the default protocol asks :meth:`Backend.search` for every
 finished trial, after its :class:`Anchor` trials, to re-run the best of them. A backend declares
 its own command-line options; the command refuses them for every other backend, so an option

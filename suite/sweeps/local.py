@@ -42,7 +42,7 @@ from optuna.trial import TrialState
 
 from suite import dispatch
 from suite.config import REPO
-from suite.record import read_summary
+from suite.run_record import read_summary
 
 from . import space as space_mod
 from .backend import (

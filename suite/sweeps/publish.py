@@ -3,11 +3,11 @@ result is written").
 
 The committed tuned config of a task and optimiser is ``conf/tuned/<task>_<optim>.yaml`` (what
 ``+tuned=<task>_<optim>`` and the reproduction use), with its per-seed results beside it
-(:mod:`suite.sweeps.results`). A study writes there only
+(:mod:`suite.sweeps.tuned_results`). A study writes there only
 
 * when there is none yet, or
 * when the committed one's results show the same protocol, spec, metric, budget, selection seeds
-  and overrides (:func:`suite.sweeps.results.comparable`) and this study beat its value on them,
+  and overrides (:func:`suite.sweeps.tuned_results.comparable`) and this study beat its value on them,
   or
 * when asked to (``--replace``).
 
@@ -21,11 +21,10 @@ import dataclasses
 import pathlib
 import re
 
-from . import results as results_mod
-from . import tuned
+from . import tuned, tuned_results
 from ..config import shown
 from .backend import Sweep
-from .protocol import Outcome
+from .tuning_protocol import Outcome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +49,17 @@ def better(new: float | None, old: float | None, goal: str) -> bool:
     return new < old if goal == "minimize" else new > old
 
 
-def verdict(new: dict, old: dict | None) -> tuple[bool, str]:
+def verdict(new: tuned_results.TunedResults, old: tuned_results.TunedResults | None) -> tuple[bool, str]:
     """Whether ``new`` may replace the committed result ``old``, and why (or why not)."""
     if old is None:
         return False, "it has no results file, so no study can show it beat it"
-    mine, theirs = results_mod.comparable(new), results_mod.comparable(old)
+    mine, theirs = tuned_results.comparable(new), tuned_results.comparable(old)
     if mine != theirs:
         differ = [key for key in mine if mine[key] != theirs[key]]
         return False, f"it was tuned differently ({', '.join(f'{k} {theirs[k]}' for k in differ)})"
-    goal, name = new["metric"]["goal"], new["metric"]["name"]
-    old_value, new_value = old["selection"]["value"], new["selection"]["value"]
-    seeds = ", ".join(map(str, new["selection"]["seeds"]))
+    goal, name = new.metric.goal, new.metric.name
+    old_value, new_value = old.selection.value, new.selection.value
+    seeds = ", ".join(map(str, new.selection.seeds))
     if not better(new_value, old_value, goal):
         return False, f"its {name} {old_value} on seeds {seeds} is at least this study's {new_value}"
     return True, f"same protocol and seeds {seeds}: {name} {old_value} -> {new_value}"
@@ -78,11 +77,11 @@ def publish(outcome: Outcome, sweep: Sweep, study: str, protocol: str, tuned_dir
     elif replace:
         name, why = committed.stem, "replaced, as --replace asked"
     else:
-        old = results_mod.read(results_mod.path_for(committed))
+        old = tuned_results.read(tuned_results.path_for(committed))
         ok, reason = verdict(new, old)
         if ok:
             name, why = committed.stem, f"replaced: {reason}"
-        elif old is not None and old.get("params") == new["params"] and old.get("study") == new["study"]:
+        elif old is not None and old.params == new.params and old.study == new.study:
             return Published(None, f"tuned config: {shown(committed)} unchanged: it already holds "
                                    f"this study's result")
         else:
@@ -92,8 +91,8 @@ def publish(outcome: Outcome, sweep: Sweep, study: str, protocol: str, tuned_dir
                     "committed one")
     selection = sweep.selection()
     file = tuned.write(spec.task, spec.optim, outcome.params,
-                       [*outcome.header, f"Per-seed results: {name}{results_mod.SUFFIX} beside this file"],
+                       [*outcome.header, f"Per-seed results: {name}{tuned_results.SUFFIX} beside this file"],
                        selection, sweep.base, tuned_dir, name=name)
-    results_mod.write(results_mod.path_for(file), {**new, "tuned": tuned.choice(file),
-                                                   "use": tuned.usage(selection, tuned.choice(file))})
+    tuned_results.write(tuned_results.path_for(file), dataclasses.replace(
+        new, tuned=tuned.choice(file), use=tuned.usage(selection, tuned.choice(file))))
     return Published(file, f"tuned config: {shown(file)} ({why}; {tuned.how_to_use(file)}){kept}")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from suite import checkpoint, dispatch
 from suite.config import REPO, compose_config
-from suite.record import read_summary
+from suite.run_record import read_summary
 from suite.training import run  # the one training loop (docs/design.md §1)
 
 

@@ -35,19 +35,19 @@ import time
 from omegaconf import OmegaConf
 
 from suite import dispatch
-from suite.record import read_summary
+from suite.run_record import read_summary
 
 from . import reruns as reruns_mod
-from . import results as results_mod
 from . import sources, tuned
+from . import tuned_results
 from .backend import (
     Anchor, Backend, NoBestRun, Option, Search, SearchTrial, Sweep, positive_int, prepare, repo_relative,
 )
 from .hydra_overrides import format_override
 from .objective import trial_value, worst
-from .protocol import Outcome, Protocol
 from .space import clip
 from .spec import SpecError, load, parse
+from .tuning_protocol import Outcome, Protocol
 
 DEFAULTS = "defaults"  # the library defaults anchor's name
 # An earlier tuning of the same spec that anchors this one: the thesis protocol's winners.
@@ -183,8 +183,8 @@ class RobustProtocol(Protocol):
         winner = min(scored, key=lambda c: sign * c.mean)  # a tie goes to the higher search rank
         finished = time.monotonic()
         _print_table(search.study, spec.metric.name, seeds, scored, winner)
-        durations = {"search": round(searched - started, 1), "reruns": round(finished - searched, 1),
-                     "total": round(finished - started, 1)}
+        durations = tuned_results.Durations(round(searched - started, 1), round(finished - searched, 1),
+                                            round(finished - started, 1))
         return self.outcome(sweep, search, planted, scored, winner, seeds, durations)
 
     def rerun(self, sweep: Sweep, search: Search, chosen: list[SearchTrial],
@@ -215,30 +215,29 @@ class RobustProtocol(Protocol):
                 for i, t in enumerate(chosen)]
 
     def outcome(self, sweep: Sweep, search: Search, planted: list[Anchor], scored: list[Candidate],
-                winner: Candidate, seeds: tuple[int, ...], durations: dict) -> Outcome:
+                winner: Candidate, seeds: tuple[int, ...], durations: tuned_results.Durations) -> Outcome:
         spec, search_seed = sweep.spec, int(sweep.base.seed)
         metric, seeds_said = spec.metric.name, ", ".join(map(str, seeds))
         training = sum((d.summary or {}).get("wall_time_s") or 0.0 for c in scored for d in c.runs) + \
             sum(_training_time(t.run_dir) for t in search.trials)
-        finite = results_mod.finite
-        results = {
-            "tuned": None, "use": None, "protocol": self.name, "spec": repo_relative(spec.path),
-            "study": search.study, "overrides": list(sweep.extra_overrides),
-            "metric": {"name": metric, "goal": spec.metric.goal},
-            "params": winner.trial.params,
-            "selection": {"statistic": "mean", "seeds": list(seeds), "value": finite(winner.mean),
-                          "trial": winner.trial.number},
-            "seeds": [results_mod.seed_entry(seed, value, done.summary)
-                      for seed, value, done in zip(seeds, winner.values, winner.runs)],
-            "candidates": [{"trial": c.trial.number, "anchor": c.trial.anchor, "params": c.trial.params,
-                            "search_value": finite(c.trial.value), "mean": finite(c.mean),
-                            "values": [finite(v) for v in c.values]} for c in scored],
-            "search": {"trials": len(search.trials), "seed": search_seed, "epochs": sweep.epochs,
-                       "anchors": [{"name": a.name, "params": a.params} for a in planted]},
-            "setting": results_mod.setting(sweep.base),
-            "duration_s": durations,
-            "training_s": round(training, 1),
-        }
+        finite = tuned_results.finite
+        results = tuned_results.TunedResults(
+            protocol=self.name, spec=repo_relative(spec.path), study=search.study,
+            overrides=tuple(sweep.extra_overrides),
+            metric=tuned_results.ScoredMetric(metric, spec.metric.goal),
+            params=winner.trial.params,
+            selection=tuned_results.Selection("mean", seeds, finite(winner.mean), winner.trial.number),
+            seeds=tuple(tuned_results.seed_entry(seed, value, done.summary)
+                        for seed, value, done in zip(seeds, winner.values, winner.runs)),
+            candidates=tuple(tuned_results.CandidateResult(c.trial.number, c.trial.anchor, c.trial.params,
+                                                           finite(c.trial.value), finite(c.mean),
+                                                           tuple(finite(v) for v in c.values)) for c in scored),
+            search=tuned_results.SearchResult(len(search.trials), search_seed, sweep.epochs,
+                                              tuple(tuned_results.AnchorResult(a.name, a.params) for a in planted)),
+            setting=tuned_results.setting(sweep.base),
+            duration_s=durations,
+            training_s=round(training, 1),
+        )
         first = winner.runs[0].summary
         header = (
             f"Robust protocol (docs/sweeps.md) of {search.provenance}: {len(search.trials)} search trials "
@@ -249,7 +248,7 @@ class RobustProtocol(Protocol):
         )
         device = next((d.summary.get("device") for d in winner.runs if d.summary), None)
         return Outcome(winner.trial.params, winner.mean, f"mean {metric} over seeds {seeds_said} = {winner.mean:.6g}",
-                       header, results_mod.stamp(results, device))
+                       header, tuned_results.stamp(results, device))
 
 
 def _training_time(run_dir: pathlib.Path) -> float:

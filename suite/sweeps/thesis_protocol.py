@@ -24,12 +24,12 @@ import copy
 import pathlib
 import time
 
-from . import results as results_mod
 from . import sources
+from . import tuned_results
 from .backend import Backend, Sweep, prepare, repo_relative
 from .objective import VALIDATION
-from .protocol import Outcome, Protocol
 from .spec import ARGS_MACRO, Spec, load, parse
+from .tuning_protocol import Outcome, Protocol
 
 # The thesis's data: the whole training set, every batch of it (tasks/classification.py).
 WHOLE_TRAINING_SET = ("task.validation_fraction=0", "task.drop_last=false")
@@ -64,25 +64,22 @@ class ThesisProtocol(Protocol):
         seed = int(sweep.base.seed)
         summary = best.summary or {}
         took = time.monotonic() - started
-        results = {
-            "tuned": None, "use": None, "protocol": self.name, "spec": repo_relative(spec.path),
-            "study": getattr(args, "study_name", None) or spec.study_name, "overrides": list(sweep.extra_overrides),
-            "metric": {"name": spec.metric.name, "goal": spec.metric.goal},
-            "params": best.params,
-            "selection": {"statistic": "single run", "seeds": [seed], "value": results_mod.finite(best.value),
-                          "trial": None},
-            "seeds": [results_mod.seed_entry(seed, best.value, summary)],
-            "candidates": [],
-            "search": {"trials": trials or sweep.trials_default, "seed": seed, "epochs": sweep.epochs,
-                       "anchors": []},
-            "setting": results_mod.setting(sweep.base),
-            "duration_s": {"search": round(took, 1), "reruns": 0.0, "total": round(took, 1)},
-            "training_s": results_mod.finite(summary.get("wall_time_s")),
-        }
+        results = tuned_results.TunedResults(
+            protocol=self.name, spec=repo_relative(spec.path),
+            study=getattr(args, "study_name", None) or spec.study_name, overrides=tuple(sweep.extra_overrides),
+            metric=tuned_results.ScoredMetric(spec.metric.name, spec.metric.goal),
+            params=best.params,
+            selection=tuned_results.Selection("single run", (seed,), tuned_results.finite(best.value), None),
+            seeds=(tuned_results.seed_entry(seed, best.value, summary),),
+            search=tuned_results.SearchResult(trials or sweep.trials_default, seed, sweep.epochs),
+            setting=tuned_results.setting(sweep.base),
+            duration_s=tuned_results.Durations(round(took, 1), 0.0, round(took, 1)),
+            training_s=tuned_results.finite(summary.get("wall_time_s")),
+        )
         value = float(best.value) if isinstance(best.value, (int, float)) else float("nan")
         return Outcome(best.params, value, f"best {spec.metric.name} = {_shown(best.value)}",
                        (*best.provenance, "Protocol: thesis §5.2.5 (scripts/sweep.py --protocol thesis)"),
-                       results_mod.stamp(results, summary.get("device")))
+                       tuned_results.stamp(results, summary.get("device")))
 
 
 def _shown(value) -> str:

@@ -2,7 +2,7 @@
 
 :class:`RunSummary` is the summary's one definition: :class:`RunRecord` writes it, :func:`read_summary`
 reads it back, and everything that reads many runs (:mod:`suite.records`) goes through it. A run's
-:class:`Status` says how it ended.
+:class:`RunStatus` says how it ended.
 
 ``summary.json`` is rewritten atomically (temporary file + ``os.replace``) while the run goes
 (``status: running``; after the first epoch, then at most every ``RUNNING_EVERY_S`` seconds — a
@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 COLUMNS = ["epoch", "train_loss", "test_loss", "test_acc", "val_loss", "val_acc", "wall_time_s", "gradient_evals",
            "hvps", "loss_evals", "l2_relative_error", "test_psnr"]
 # Which way each metric of a row improves: what "best" means in the summary, and what reaching a value means
-# (suite/reach.py: at most the value for "min", at least for "max").
+# (suite.records.rows_reaching: at most the value for "min", at least for "max").
 GOALS = {"train_loss": "min", "test_loss": "min", "test_acc": "max", "val_loss": "min", "val_acc": "max",
          "l2_relative_error": "min", "test_psnr": "max"}
 COSTS = ("gradient_evals", "hvps", "loss_evals")  # cumulative per-run counts, in every row and the summary
@@ -40,7 +40,7 @@ SUMMARY = "summary.json"
 METRICS = "metrics.csv"
 
 
-class Status(str, enum.Enum):
+class RunStatus(str, enum.Enum):
     """How a run ended (or that it has not yet). A ``str``, so it is written and compared as its value."""
 
     RUNNING = "running"
@@ -53,7 +53,7 @@ class Status(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-    def __hash__(self) -> int:  # as its value, so that "converged" in {Status.CONVERGED} holds
+    def __hash__(self) -> int:  # as its value, so that "converged" in {RunStatus.CONVERGED} holds
         return str.__hash__(self)
 
     @property
@@ -63,7 +63,7 @@ class Status(str, enum.Enum):
 
 
 
-FINAL = frozenset({Status.COMPLETED, Status.CONVERGED, Status.DIVERGED})
+FINAL = frozenset({RunStatus.COMPLETED, RunStatus.CONVERGED, RunStatus.DIVERGED})
 
 
 @dataclasses.dataclass
@@ -74,7 +74,7 @@ class RunSummary:
     optim: str
     model: str
     seed: int
-    status: Status
+    status: RunStatus
     epochs_run: int = 0
     epochs_to_convergence: int | None = None
     time_to_convergence_s: float | None = None
@@ -101,7 +101,7 @@ class RunSummary:
     code_version: str | None = None
 
     def __post_init__(self):
-        self.status = Status(self.status)
+        self.status = RunStatus(self.status)
         for field in dataclasses.fields(self):  # as on disk: a non-finite number (a diverged loss) is null
             setattr(self, field.name, _finite_or_none(getattr(self, field.name)))
 
@@ -209,9 +209,9 @@ class RunRecord:
     def running(self, convergence: dict, extra: dict) -> None:
         """Refresh summary.json of a run in progress, unless it was written moments ago."""
         if time.monotonic() - self.last_written >= RUNNING_EVERY_S:
-            self.summary(Status.RUNNING, convergence, extra)
+            self.summary(RunStatus.RUNNING, convergence, extra)
 
-    def summary(self, status: Status, convergence: dict, extra: dict | None = None) -> RunSummary:
+    def summary(self, status: RunStatus, convergence: dict, extra: dict | None = None) -> RunSummary:
         """The summary for the rows so far, written to summary.json and returned."""
         last = self.rows[-1] if self.rows else {}
         summary = RunSummary(

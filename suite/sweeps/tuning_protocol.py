@@ -1,7 +1,7 @@
 """How a sweep tunes: a protocol turns a spec into a tuned configuration on some backend
 (docs/sweeps.md, "Protocols").
 
-``scripts/sweep.py --protocol NAME`` picks one from ``suite.sweeps.registry``:
+``scripts/sweep.py --protocol NAME`` picks one from ``suite.sweeps.choices``:
 
 * ``robust`` (the default, :mod:`suite.sweeps.robust_protocol`): anchors, search, re-runs on
   further seeds, best mean wins;
@@ -11,7 +11,7 @@
 A protocol may adapt the spec before it is checked (:meth:`Protocol.prepare`), declares its own
 command-line options (refused with the other protocol, like a backend's), and returns an
 :class:`Outcome`: the winner's values, the lines for the tuned file's header, and the content of
-the results file written beside it (:mod:`suite.sweeps.results`). Where it is written is
+the results file written beside it (:mod:`suite.sweeps.tuned_results`). Where it is written is
 :mod:`suite.sweeps.publish`'s decision, the same for every protocol.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pathlib
 from typing import ClassVar
 
 from .backend import Backend, Option, Sweep, prepare
+from .tuned_results import TunedResults
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Outcome:
     value: float  # what selected it: the protocol's statistic of the spec's metric
     said: str  # how to print that value ("mean val_acc over seeds 1, 2, 3 = 0.64")
     header: tuple[str, ...]  # provenance lines for the tuned config
-    results: dict  # the results file's content, before publish names it
+    results: TunedResults  # the results file's content, before publish names it
 
 
 class Protocol(abc.ABC):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .backend import Backend
 from .local import LocalBackend
-from .protocol import Protocol
 from .robust_protocol import RobustProtocol
 from .thesis_protocol import ThesisProtocol
+from .tuning_protocol import Protocol
 from .wandb_backend import WandbBackend
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (LocalBackend(), WandbBackend())}
