@@ -7,8 +7,8 @@ workload of a track (``tuned``, ``self_tuning``) that ran:
   seed, tuned config), how it ended and its final numbers (the fields of ``summary.json`` the tables
   show), its workload's target and its time to it in each measure, and, on the tuned track, what tuning
   its cell cost. Small enough to commit (a row is a few hundred bytes);
-- ``<task>.curves.csv`` — for a workload whose target is an accuracy, each run's accuracy curve on a
-  few dozen epochs (:data:`CURVE_COLUMNS`), for the time-to-target figure;
+- ``<task>.curves.csv`` — for a workload whose target is a value of a metric (an accuracy, a threshold), each
+  run's curve of that metric on a few dozen epochs (:data:`CURVE_COLUMNS`), for the time-to-target figure;
 - ``index.json`` — per task, what its runs trained on (the resolved ``task`` config, ``epochs`` and
   ``time_budget_s``): what a later run must share to be placed against them (``suite/standing.py``).
 
@@ -63,14 +63,18 @@ COLUMNS = (
     Column("final_test_loss", float, ""),
     Column("final_test_acc", float, ""),
     Column("peak_test_acc", float, ""),
+    Column("final_l2_relative_error", float, "physics-informed tasks: the L2 relative error at the last epoch ..."),
+    Column("best_l2_relative_error", float, "... and the smallest of any epoch"),
+    Column("final_test_psnr", float, "image fitting: the PSNR of the held-out pixels at the last epoch (dB) ..."),
+    Column("best_test_psnr", float, "... and the largest of any epoch"),
     Column("wall_time_s", float, "training wall-clock of the whole run (evaluation excluded)"),
     Column("gradient_evals", int, "cumulative counts of the whole run"),
     Column("hvps", int, ""),
     Column("loss_evals", int, ""),
     Column("target", str, "the workload's target as the tables state it"),
-    Column("target_value", float, "the accuracy to reach; empty under the convergence criterion"),
-    Column("target_metric", str, "the metrics.csv column compared with it (val_acc, or test_acc)"),
-    Column("target_baseline", str, "the first-order optimiser whose median set it"),
+    Column("target_value", float, "the accuracy or the threshold to reach; empty under the convergence criterion"),
+    Column("target_metric", str, "the metrics.csv column compared with it (val_acc or test_acc; a threshold's)"),
+    Column("target_baseline", str, "the first-order optimiser whose median set an accuracy target"),
     Column("target_set_by", str, "how it was set, and from which runs"),
     Column("reached", bool, "whether the run reached the target (within the track's time budget)"),
     Column("epochs_to_target", float, "the first epoch at which it did; inf if never"),
@@ -83,7 +87,7 @@ CURVE_COLUMNS = (
     Column("optimiser", str, "the run's optimiser ..."),
     Column("seed", int, "... and seed"),
     Column("epoch", int, "an epoch of the run: a few dozen per run, log-spaced, with the first to reach the target"),
-    Column("accuracy", float, "the target's metric (target_metric) at that epoch"),
+    Column("value", float, "the target's metric (target_metric) at that epoch"),
     Column("wall_time_s", float, "cumulative training wall-clock (metrics.csv's columns from here on)"),
     Column("gradient_evals", int, "cumulative counts"),
     Column("hvps", int, ""),

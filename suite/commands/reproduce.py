@@ -124,10 +124,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def header(args, plan: run_plan.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
     """What ran, where and how — the first lines of every table."""
     mode = f"quick (CPU-sized; not {protocol_name})" if args.quick else protocol_name
-    cells = {f"{s.setting.name}/{s.optim}": s.tuned for s in plan.specs if s.setting.name in names}
+    cells = {(s.setting.name, s.optim): s.tuned for s in plan.specs if s.setting.name in names}
     untuned = sorted(cell for cell, tuned in cells.items() if tuned is None)
-    untuned_text = (f"all {len(cells)} cells that ran" if cells and len(untuned) == len(cells)
-                    else ", ".join(untuned) or "none")
+    whole = {name for name, _ in untuned if all(tuned is None for (n, _), tuned in cells.items() if n == name)}
+    untuned_text = (f"all {len(cells)} cells that ran" if cells and len(untuned) == len(cells) else
+                    ", ".join([*(f"every cell of {name}" for name in sorted(whole)),
+                               *(f"{name}/{optim}" for name, optim in untuned if name not in whole)]) or "none")
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     when = datetime.datetime.now(datetime.UTC)
     tunable = any(run_plan.SETTINGS[n].tunable for n in names)

@@ -64,9 +64,10 @@ def thinned(curve: pd.DataFrame, keep_epoch: float | None, points: int = CURVE_P
 
 
 def curves_of(measured: Measured, workload: Workload) -> list[dict]:
-    """Each finished run's thinned accuracy curve (the target's metric), for the time-to-target figure."""
+    """Each finished run's thinned curve of the target's metric (an accuracy, a threshold's), for the time-to-target
+    figure; none under the convergence criterion."""
     target = measured.target(workload)
-    if workload.criterion is not Criterion.ACCURACY or not target.defined:
+    if workload.criterion is Criterion.CONVERGENCE or not target.defined:
         return []
     times = measured.times.set_index(["setting", "optimiser", "seed"])["epoch"]
     rows = []
@@ -75,7 +76,7 @@ def curves_of(measured: Measured, workload: Workload) -> list[dict]:
             continue
         hit = times.get((workload.setting.name, run["optim"], run["seed"]))
         for point in thinned(curve, hit).to_dict("records"):
-            rows.append({**point, "optimiser": run["optim"], "seed": run["seed"], "accuracy": point[target.metric]})
+            rows.append({**point, "optimiser": run["optim"], "seed": run["seed"], "value": point[target.metric]})
     return rows
 
 
@@ -141,7 +142,7 @@ def load(track: Track, folder: pathlib.Path = files.FOLDER) -> Measured:
             points = pd.DataFrame(files.read(curves_path, files.CURVE_COLUMNS))
             for (optim, seed), curve in points.groupby(["optimiser", "seed"], sort=False):
                 curves[f"{track.name}/{workload.task}/{optim}/seed{seed}"] = (
-                    curve.drop(columns=["optimiser", "seed"]).rename(columns={"accuracy": target.metric})
+                    curve.drop(columns=["optimiser", "seed"]).rename(columns={"value": target.metric})
                     .reset_index(drop=True))
         scored = frame[frame["status"].isin([status.value for status in FINAL]) & frame["reached"].notna()]
         scored = scored.sort_values("seed", kind="stable")  # as targets.run_times lists them (Records.each_run)

@@ -131,7 +131,8 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
                 overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
                              *setting.variant_overrides(variant),
                              *([f"epochs={budget.epochs}"] if budget.epochs else []),
-                             *([f"time_budget_s={budget.time_budget_s}"] if budget.time_budget_s else []),
+                             *([f"first_phase_steps={budget.first_phase_steps}"] if budget.first_phase_steps else []),
+                             *([f"time_budget_s={budget.training_s}"] if budget.training_s else []),
                              *([f"+tuned={tuned}"] if tuned else []), *own]
                 specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant,
                                      sweeps_dir))
@@ -143,12 +144,17 @@ def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir
     budget = setting.budget(quick)
     epochs = budget.epochs or setting.thesis_epochs
     n = seeds if seeds is not None else budget.seeds
+    stated, whole = (("thesis", "the thesis budget") if setting.thesis_task
+                     else ("the task's budget", "the task's budget"))
     if budget.time_budget_s:
         length = (f"{budget.time_budget_s:g} s of training (wall-clock, evaluation excluded; at most {epochs} "
-                  f"epochs; thesis: {setting.thesis_epochs} epochs)")
+                  f"epochs; {stated}: {setting.thesis_epochs} epochs)")
     else:
-        cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
-        length = f"{epochs} epochs{cut}"
+        cut = f" ({stated}: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else f" ({whole})"
+        capped = (f", at most {budget.time_cap_s:g} s of training (wall-clock, evaluation excluded)"
+                  if budget.time_cap_s else "")
+        phase = f", phased optimisers' first phase {budget.first_phase_steps}" if budget.first_phase_steps else ""
+        length = f"{epochs} epochs{cut}{capped}{phase}"
     key = setting.variant_key
     each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
     fewer = budget.describe_expensive(setting.optimisers(sweeps_dir)) if seeds is None else ""
