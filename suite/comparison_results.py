@@ -12,6 +12,9 @@ workload of a track (``tuned``, ``self_tuning``) that ran:
 - ``index.json`` — per task, what its runs trained on (the resolved ``task`` config, ``epochs`` and
   ``time_budget_s``): what a later run must share to be placed against them (``suite/standing.py``).
 
+The map of where KryBall stands (``scripts/reproduce.py map``) keeps its own in the same columns, one file per track
+for all its regimes: ``map/<track>.csv`` (:func:`map_path`).
+
 ``scripts/reproduce.py comparison --publish`` writes them and ``--from-results`` rebuilds the track's
 tables and figures from them alone (``suite/reproduction/per_run.py`` turns a report's records into rows
 and back). Numbers are written as Python prints them (``repr``: read back exactly); ``inf`` is a time to
@@ -35,6 +38,7 @@ FOLDER = REPO / "conf" / "tuned" / "comparison"
 TUNED, SELF_TUNING = "tuned", "self_tuning"
 TRACKS = (TUNED, SELF_TUNING)
 INDEX = "index.json"
+MAP = "map"  # the folder of the map's per-run results
 CURVES_SUFFIX = ".curves.csv"
 
 
@@ -105,6 +109,11 @@ def path(folder: pathlib.Path, track: str, task: str) -> pathlib.Path:
 
 def curves_path(folder: pathlib.Path, track: str, task: str) -> pathlib.Path:
     return pathlib.Path(folder) / track / f"{task}{CURVES_SUFFIX}"
+
+
+def map_path(folder: pathlib.Path, track: str) -> pathlib.Path:
+    """The map's per-run results on a track: every run of its regimes, one file."""
+    return pathlib.Path(folder) / MAP / f"{track}.csv"
 
 
 def _text(value) -> str:

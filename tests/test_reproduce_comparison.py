@@ -110,7 +110,8 @@ def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["xor", "--track", "self_tuning"], "--track: for the comparison target only"),
+    (["xor", "--track", "self_tuning"], "--track: for the comparison and map targets only"),
+    (["map", "--write-docs"], "--write-docs: for the comparison target only"),
     (["comparison", "--publish", "--quick"], "--publish writes a track's committed results"),
     (["comparison", "--publish", "--only", "comparison_xor"], "--publish writes a track's committed results"),
     (["comparison", "--from-results", "--seeds", "2"], "--from-results runs nothing"),
