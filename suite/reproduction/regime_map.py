@@ -36,8 +36,8 @@ from suite.reproduction.plots import plt, save
 from suite.reproduction.targets import Target, cell_time
 
 MEASURE = "wall_time_s"  # time to target in training wall-clock (s): what the self-tuning budgets are
-# What a cell shows instead of a number, by why it has none.
-NOT_RUN, NONE_REACHED, ONLY_SUBJECT = "not run", "none reached", "only KryBall+"
+# A cell's state: a ratio, or what it shows instead of a number, by why it has none.
+RATIO, NOT_RUN, NONE_REACHED, ONLY_SUBJECT = "ratio", "not run", "none reached", "only KryBall+"
 CELL_COLUMNS = ("family", "value", "setting", "target", "subject_time", "subject_low", "subject_high",
                 "subject_coverage", "subject_reached", "best", "best_tuned", "best_time", "best_low", "best_high",
                 "best_coverage", "best_reached", "ratio", "state")
@@ -69,7 +69,7 @@ def _cell(times: pd.DataFrame, optims: tuple[str, ...], tuned_track: bool) -> di
     elif math.isinf(theirs):
         ratio, state = 0.0, ONLY_SUBJECT
     else:
-        ratio, state = mine / theirs, "ratio"  # ∞ when KryBall+ never reaches it
+        ratio, state = mine / theirs, RATIO  # ∞ when KryBall+ never reaches it
     return {**{f"subject_{k}": v for k, v in subject.items()},
             "best": None if state == NONE_REACHED else best, "best_tuned": tuned,
             **{f"best_{k}": v for k, v in medians[best].items()}, "ratio": ratio, "state": state}
@@ -94,7 +94,7 @@ def cells(the_map: Map, found: list[Target], times: pd.DataFrame) -> pd.DataFram
 
 def ratio_text(row) -> str:
     """A cell's ratio as the table and the heat-map print it."""
-    if row["state"] != "ratio":
+    if row["state"] != RATIO:
         return row["state"]
     return "∞" if math.isinf(row["ratio"]) else f"{number(row['ratio'], 3)}×"
 
@@ -143,12 +143,12 @@ def figure(frame: pd.DataFrame, title: str, path: pathlib.Path) -> pathlib.Path:
     for i, (family, values) in enumerate(FAMILIES.items()):
         for j, value in enumerate(values):
             row = frame[(frame["family"] == family) & (frame["value"] == value)].iloc[0]
-            coloured = row["state"] in ("ratio", ONLY_SUBJECT)  # 0 (only KryBall+) at the bottom, ∞ at the top
+            coloured = row["state"] in (RATIO, ONLY_SUBJECT)  # 0 (only KryBall+) at the bottom, ∞ at the top
             where = float(norm(np.clip(np.log10(row["ratio"]), -span, span) if row["ratio"] > 0 else -span)
                           ) if coloured else 0.5
             ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=cmap(where) if coloured else SHADES[row["state"]],
                                        edgecolor="white", lw=2))
-            versus = f"\nvs {best_text(row)}" if row["state"] == "ratio" else ""
+            versus = f"\nvs {best_text(row)}" if row["state"] == RATIO else ""
             ax.text(j + 0.5, i + 0.5, f"{value}\n{ratio_text(row)}{versus}", ha="center", va="center", fontsize=9,
                     color="white" if abs(where - 0.5) > 0.3 else "black")  # legible on the scale's dark ends
     ax.set(xlim=(0, width), ylim=(len(FAMILIES), 0), xticks=[], yticks=np.arange(len(FAMILIES)) + 0.5)
