@@ -41,8 +41,8 @@ from suite.sweeps.tuned import TUNED_DIR
 MEDIAN_CI = "95 % CI of the median"
 CONVERGED_MEAN = "converged runs: mean ± 95 % CI"
 NOTES = [
-    ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`); "
-     "`--seeds` overrides both."),
+    ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`), 3 on the "
+     "physics-informed tasks and image fitting (each setting's line above says); `--seeds` overrides them all."),
     ("`mean ± h (n = k)`: the mean over the k finished runs with a value, h the half-width of its 95 % "
      "confidence interval (Student's t, k − 1 degrees of freedom)."),
     ("Epochs to convergence are censored: a run that never converged has no number, only \"more than the "
