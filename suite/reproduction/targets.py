@@ -76,7 +76,7 @@ class Target:
 
     @property
     def text(self) -> str:
-        """``converged (the task's criterion)``, ``validation accuracy ≥ 0.653``, ``L2 relative error ≤ 0.1``, …"""
+        """``converged (the task's criterion)``, ``validation accuracy ≥ 0.653`` or ``L2 relative error ≤ 0.1``."""
         if self.workload.criterion is Criterion.CONVERGENCE:
             return "converged (the task's criterion)"
         if not self.defined:
