@@ -4,10 +4,11 @@ second-order methods claim their wins (docs/design.md §4; docs/suite.md, "Physi
 
 Each is named after its task's sweep folder (``sweeps/<setting>/``, from
 ``sweep_sources/programs/physics_informed.yaml`` and ``image_fit.yaml``), so its optimisers are those with a sweep
-spec there (``adds_swept_optimisers``) and a cell's tuned config is ``conf/tuned/<setting>_<optim>.yaml``. Their ``thesis_epochs`` are the task files' own budgets (500
-steps, the wave 400, image fitting 200 epochs: docs/suite.md, "Sizes and step costs"), which their headers name as
-the task's. No target of the reproduction runs them as they are: the comparison's tracks and the map make settings of
-their own from them (``comparison_settings``), with their own seeds and budgets.
+spec there (``adds_swept_optimisers``) and a cell's tuned config is ``conf/tuned/<setting>_<optim>.yaml``. Their
+``thesis_epochs`` are the task files' own budgets (500 steps, the wave 400, image fitting 200 epochs: docs/suite.md,
+"Sizes and step costs"), which their headers name as the task's. No target of the reproduction runs them as they are:
+the comparison's tracks and the map make settings of their own from them (``comparison_settings``), with their own
+seeds and budgets.
 """
 from __future__ import annotations
 
