@@ -7,10 +7,13 @@ workload of a track (``tuned``, ``self_tuning``) that ran:
   seed, tuned config), how it ended and its final numbers (the fields of ``summary.json`` the tables
   show), its workload's target and its time to it in each measure, and, on the tuned track, what tuning
   its cell cost. Small enough to commit (a row is a few hundred bytes);
-- ``<task>.curves.csv`` — for a workload whose target is an accuracy, each run's accuracy curve on a
-  few dozen epochs (:data:`CURVE_COLUMNS`), for the time-to-target figure;
+- ``<task>.curves.csv`` — for a workload whose target is a value of a metric (an accuracy, a threshold), each
+  run's curve of that metric on a few dozen epochs (:data:`CURVE_COLUMNS`), for the time-to-target figure;
 - ``index.json`` — per task, what its runs trained on (the resolved ``task`` config, ``epochs`` and
   ``time_budget_s``): what a later run must share to be placed against them (``suite/standing.py``).
+
+The map of where KryBall stands (``scripts/reproduce.py map``) keeps its own in the same columns, one file per track
+for all its regimes: ``map/<track>.csv`` (:func:`map_path`).
 
 ``scripts/reproduce.py comparison --publish`` writes them and ``--from-results`` rebuilds the track's
 tables and figures from them alone (``suite/reproduction/per_run.py`` turns a report's records into rows
@@ -35,6 +38,7 @@ FOLDER = REPO / "conf" / "tuned" / "comparison"
 TUNED, SELF_TUNING = "tuned", "self_tuning"
 TRACKS = (TUNED, SELF_TUNING)
 INDEX = "index.json"
+MAP = "map"  # the folder of the map's per-run results
 CURVES_SUFFIX = ".curves.csv"
 
 
@@ -63,14 +67,18 @@ COLUMNS = (
     Column("final_test_loss", float, ""),
     Column("final_test_acc", float, ""),
     Column("peak_test_acc", float, ""),
+    Column("final_l2_relative_error", float, "physics-informed tasks: the L2 relative error at the last epoch ..."),
+    Column("best_l2_relative_error", float, "... and the smallest of any epoch"),
+    Column("final_test_psnr", float, "image fitting: the PSNR of the held-out pixels at the last epoch (dB) ..."),
+    Column("best_test_psnr", float, "... and the largest of any epoch"),
     Column("wall_time_s", float, "training wall-clock of the whole run (evaluation excluded)"),
     Column("gradient_evals", int, "cumulative counts of the whole run"),
     Column("hvps", int, ""),
     Column("loss_evals", int, ""),
     Column("target", str, "the workload's target as the tables state it"),
-    Column("target_value", float, "the accuracy to reach; empty under the convergence criterion"),
-    Column("target_metric", str, "the metrics.csv column compared with it (val_acc, or test_acc)"),
-    Column("target_baseline", str, "the first-order optimiser whose median set it"),
+    Column("target_value", float, "the accuracy or the threshold to reach; empty under the convergence criterion"),
+    Column("target_metric", str, "the metrics.csv column compared with it (val_acc or test_acc; a threshold's)"),
+    Column("target_baseline", str, "the first-order optimiser whose median set an accuracy target"),
     Column("target_set_by", str, "how it was set, and from which runs"),
     Column("reached", bool, "whether the run reached the target (within the track's time budget)"),
     Column("epochs_to_target", float, "the first epoch at which it did; inf if never"),
@@ -83,7 +91,7 @@ CURVE_COLUMNS = (
     Column("optimiser", str, "the run's optimiser ..."),
     Column("seed", int, "... and seed"),
     Column("epoch", int, "an epoch of the run: a few dozen per run, log-spaced, with the first to reach the target"),
-    Column("accuracy", float, "the target's metric (target_metric) at that epoch"),
+    Column("value", float, "the target's metric (target_metric) at that epoch"),
     Column("wall_time_s", float, "cumulative training wall-clock (metrics.csv's columns from here on)"),
     Column("gradient_evals", int, "cumulative counts"),
     Column("hvps", int, ""),
@@ -101,6 +109,11 @@ def path(folder: pathlib.Path, track: str, task: str) -> pathlib.Path:
 
 def curves_path(folder: pathlib.Path, track: str, task: str) -> pathlib.Path:
     return pathlib.Path(folder) / track / f"{task}{CURVES_SUFFIX}"
+
+
+def map_path(folder: pathlib.Path, track: str) -> pathlib.Path:
+    """The map's per-run results on a track: every run of its regimes, one file."""
+    return pathlib.Path(folder) / MAP / f"{track}.csv"
 
 
 def _text(value) -> str:

@@ -10,9 +10,10 @@ comparison's committed per-run results of the track that matches how the run was
   files instead (``conf/tuned/<task>_<optim>.results.json``, docs/sweeps.md "The results file": their
   re-run seeds), as the line says.
 
-Each other optimiser's runs are summarised as the mean ± 95 % confidence interval of the final test
-accuracy over its seeds, or, on a task without a test set, how many converged and their median epochs
-to convergence. Nothing is printed when no results match.
+Each other optimiser's runs are summarised as the mean ± 95 % confidence interval over its seeds of the task's
+final metric (:data:`PLACED_BY`: the test accuracy, a physics-informed task's L2 relative error, image fitting's
+PSNR), or, on a task with none of them, how many converged and their median epochs to convergence. Nothing is
+printed when no results match.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .sweeps import tuned_results
 from .sweeps.tuned import TUNED_DIR
 
 ROBUST = "robust"  # the default protocol: selection on validation, re-runs on further seeds
+# The summary field a run is placed by, the first of these its summary has (a task records one), and its name.
+PLACED_BY = {"final_test_acc": "final test accuracy", "final_l2_relative_error": "final L2 relative error",
+             "final_test_psnr": "final test PSNR (dB)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +93,11 @@ def find(summary: RunSummary, track: str, tuned_dir: pathlib.Path = TUNED_DIR,
     published = comparison_runs(track, config["task"], config["epochs"], folder)
     if published is not None:
         others, entry = published
-        budget = (f"{entry['time_budget_s']:g} s of training each" if entry.get("time_budget_s")
-                  else f"{entry.get('epochs')} epochs each")
+        seconds = entry.get("time_budget_s")
+        if track == comparison_results.TUNED:  # an epoch budget, perhaps capped in seconds
+            budget = f"{entry.get('epochs')} epochs each" + (f", at most {seconds:g} s" if seconds else "")
+        else:
+            budget = f"{seconds:g} s of training each" if seconds else f"{entry.get('epochs')} epochs each"
         what = ("tuned track (every optimiser tuned for this task" if track == comparison_results.TUNED
                 else "self-tuning track (every optimiser at its defaults")
         where = pathlib.Path(entry["file"])
@@ -128,8 +135,9 @@ def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUN
     others = [o for o in found.others if o.optim != summary.optim] if found else []
     if not others:
         return []
-    if summary.final_test_acc is not None:
-        field, what, mine = "final_test_acc", "final test accuracy, mean ± 95 % CI", f"{summary.final_test_acc:.3f}"
+    field = next((field for field in PLACED_BY if getattr(summary, field) is not None), None)
+    if field is not None:
+        what, mine = f"{PLACED_BY[field]}, mean ± 95 % CI", f"{getattr(summary, field):.3f}"
     else:
         field, what = "epochs_to_convergence", "convergence"
         mine = (f"converged in {summary.epochs_to_convergence} epochs" if summary.epochs_to_convergence is not None

@@ -11,7 +11,7 @@ import pytest
 from suite import comparison_results as files
 from suite.records import Records
 from suite.reproduction import comparison, docs_block, per_run
-from suite.reproduction.comparison_settings import SELF_TUNING, TRACKS, TUNED
+from suite.reproduction.comparison_settings import SELF_TUNING, TRACKS, TUNED, UNTUNED_BEYOND_THESIS
 from suite.reproduction.setting import SWEEPS_DIR
 
 
@@ -128,3 +128,50 @@ def test_a_document_without_the_markers_is_refused(tmp_path):
     assert docs_block.read("self_tuning", doc) == "| a |\n|---|"
     docs_block.write("self_tuning", "", doc)
     assert docs_block.read("self_tuning", doc) == "" and SELF_TUNING.name in doc.read_text()
+
+
+def threshold_synthetic(root) -> Records:
+    """Untuned runs of the tuned track on the physics-informed reaction (an L2 relative error curve each)."""
+    rows, setting = [], TUNED.workload("pinn_reaction").setting.name
+    for optim, finals in {"adam_then_lbfgs": (0.04, 0.05, 0.3), "kryball_plus": (0.98, 0.9, 0.95)}.items():
+        for seed, final in enumerate(finals, 100):
+            epochs = np.arange(1, 501)
+            error = final + (1 - final) * np.exp(-epochs / 50)
+            run_dir = root / optim / str(seed)
+            run_dir.mkdir(parents=True)
+            pd.DataFrame({"epoch": epochs, "l2_relative_error": error, "wall_time_s": 0.2 * epochs,
+                          "gradient_evals": 20 * epochs, "hvps": 0, "loss_evals": 25 * epochs}).to_csv(
+                run_dir / "metrics.csv", index=False)
+            rows.append({"setting": setting, "optim": optim, "seed": seed, "status": "completed", "epochs_run": 500,
+                         "final_l2_relative_error": error[-1], "best_l2_relative_error": error.min() - 0.001,
+                         "wall_time_s": 100.0, "gradient_evals": 10_000, "hvps": 0, "loss_evals": 12_500,
+                         "tuned": None, "sweep_command": f"python scripts/sweep.py sweeps/pinn_reaction/{optim}.yaml",
+                         "run_dir": str(run_dir)})
+    return Records(pd.DataFrame(rows))
+
+
+def test_a_threshold_workloads_final_and_best_metric_are_tabled_and_rebuilt_from_the_files(tmp_path):
+    measured = comparison.measure(threshold_synthetic(tmp_path / "runs"), list(TUNED.workloads), TUNED)
+    workloads = comparison.with_runs(measured.records, list(TUNED.workloads))
+    *_, table = comparison.final_tables(measured, workloads, SWEEPS_DIR, show_tuning=True)
+    table = table.set_index("optimiser")
+    assert table.loc["adam_then_lbfgs", "final L2 relative error"] == "0.13 ± 0.37 (n = 3)"
+    assert table.loc["kryball_plus", "best L2 relative error"] == "0.942 ± 0.1 (n = 3)"  # best: a little below
+    assert table.loc["kryball_plus", "epochs run"] == "500 ± 0 (n = 3)"
+    assert table.loc["kryball_plus", "wall-clock per epoch (s)"].startswith("0.2 ± ")  # 100 s / 500 epochs
+    assert table.loc["kryball_plus", "config"].startswith("untuned defaults (tune: `python scripts/sweep.py")
+    assert comparison.untuned_notes(measured, workloads) == [
+        f"Untuned cells on physics-informed reaction (ρ = 5): {UNTUNED_BEYOND_THESIS}."]
+    times = measured.times.set_index(["optimiser", "seed"])
+    assert times.loc[("adam_then_lbfgs", 100), "reached"] and not times.loc[("adam_then_lbfgs", 102), "reached"]
+    # The per-run results carry the final and best metric and the curves; the report rebuilt from them is the same.
+    written = per_run.publish(measured, workloads, TUNED, tmp_path / "results")
+    assert {p.name for p in written} == {"pinn_reaction.csv", "pinn_reaction.curves.csv"}
+    rows = files.read(tmp_path / "results" / "tuned" / "pinn_reaction.csv")
+    assert rows[0]["final_l2_relative_error"] == pytest.approx(0.04 + 0.96 * math.exp(-10))
+    assert rows[0]["target"] == "L2 relative error ≤ 0.1" and rows[0]["target_metric"] == "l2_relative_error"
+    rebuilt = per_run.load(TUNED, tmp_path / "results")
+    assert comparison.markdown_block(rebuilt, workloads, TUNED, SWEEPS_DIR) == comparison.markdown_block(
+        measured, workloads, TUNED, SWEEPS_DIR)
+    figure = comparison.target_figure(rebuilt.records, rebuilt.targets, tmp_path / "figure.png")
+    assert figure.stat().st_size > 10_000

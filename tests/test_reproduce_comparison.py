@@ -61,6 +61,46 @@ def test_the_self_tuning_plan_runs_every_optimiser_at_its_defaults_for_one_budge
     assert {w.setting.name for w in SELF_TUNING.workloads}.isdisjoint(w.setting.name for w in TUNED.workloads)
 
 
+BEYOND_THESIS = ("pinn_convection", "pinn_reaction", "pinn_wave", "image_fit", "image_fit_minibatch")
+PHASED = {"adam_then_lbfgs", "adam_then_kryball", "adam_then_kryball_plus", "adam_then_trust_krylov"}
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_tasks_beyond_the_thesis_run_untuned_for_their_epoch_budget_capped_on_the_tuned_track(tmp_path, quick):
+    cells = by_cell(run_plan.plan(["comparison"], tmp_path, quick=quick, track="tuned",
+                                  only=[f"comparison_{task}" for task in BEYOND_THESIS]).specs)
+    optimisers = {task: {optim for t, optim in cells if t == task} for task in BEYOND_THESIS}
+    assert len(optimisers["pinn_wave"]) == 18 and PHASED <= optimisers["pinn_wave"]  # the specs say who runs
+    assert optimisers["image_fit"] == optimisers["pinn_wave"] - PHASED
+    assert optimisers["image_fit_minibatch"] == optimisers["image_fit"] - {"lbfgs", "trust_krylov"}
+    epochs = {"pinn_convection": 500, "pinn_reaction": 500, "pinn_wave": 400, "image_fit": 200,
+              "image_fit_minibatch": 200}
+    for (task, optim), specs in cells.items():
+        assert [s.seed for s in specs] == ([100] if quick else [100, 101, 102])
+        for spec in specs:
+            assert spec.tuned is None and spec.sweep_command == f"python scripts/sweep.py sweeps/{task}/{optim}.yaml"
+            assert f"time_budget_s={24.0 if quick else 120.0}" in spec.overrides
+            if quick:  # a fifth of the epochs, and of the phased optimisers' first phase (half the budget)
+                assert {f"epochs={epochs[task] // 5}", f"first_phase_steps={epochs[task] // 10}"} <= set(spec.overrides)
+            else:  # the task's own epochs and switch
+                assert not any(o.startswith(("epochs=", "first_phase_steps=")) for o in spec.overrides)
+    assert cells[("image_fit_minibatch", "adam")][0].overrides[:2] == ("task=image_fit", "task.batch_size=512")
+    assert run_plan.describe(TUNED.workload("pinn_wave").setting, quick=False) == (
+        "physics-informed wave (β = 5): 3 seeds from seed 100 × 400 epochs (the task's budget), at most 120 s of "
+        "training (wall-clock, evaluation excluded)")
+
+
+def test_the_self_tuning_track_gives_the_tasks_beyond_the_thesis_their_budgets_and_three_seeds(tmp_path):
+    for quick, seeds in ((False, [100, 101, 102]), (True, [100])):
+        cells = by_cell(run_plan.plan(["comparison"], tmp_path, quick=quick, track="self_tuning",
+                                      only=["self_tuning_pinn_wave", "self_tuning_image_fit"]).specs)
+        for (task, optim), specs in cells.items():
+            budget = {"pinn_wave": (30.0, 6.0), "image_fit": (20.0, 4.0)}[task][quick]
+            assert [s.seed for s in specs] == seeds
+            assert f"time_budget_s={budget}" in specs[0].overrides and specs[0].tuned is None
+        assert PHASED <= {optim for task, optim in cells if task == "pinn_wave"}
+
+
 def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
     assert set(SELF_TUNING_BUDGETS_S) == {w.task for w in TUNED.workloads}
     assert all(0 < quick < full for full, quick in SELF_TUNING_BUDGETS_S.values())
@@ -70,7 +110,8 @@ def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["xor", "--track", "self_tuning"], "--track: for the comparison target only"),
+    (["xor", "--track", "self_tuning"], "--track: for the comparison and map targets only"),
+    (["map", "--write-docs"], "--write-docs: for the comparison target only"),
     (["comparison", "--publish", "--quick"], "--publish writes a track's committed results"),
     (["comparison", "--publish", "--only", "comparison_xor"], "--publish writes a track's committed results"),
     (["comparison", "--from-results", "--seeds", "2"], "--from-results runs nothing"),

@@ -15,7 +15,8 @@ from suite.records import Records, SeedStats, median_interval, summary_row
 from suite.optimisers import presentation
 from suite.reproduction import targets, tuning
 from suite.reproduction.columns import interval, mean_ci
-from suite.reproduction.comparison_settings import MNIST1D, SELF_TUNING, WORKLOADS
+from suite.reproduction.comparison_settings import (MNIST1D, SELF_TUNING, TUNED, WORKLOADS, Criterion, Threshold,
+                                                    Workload)
 from suite.run_record import RunSummary
 
 XOR = next(w for w in WORKLOADS if w.setting.name == "comparison_xor")
@@ -210,3 +211,57 @@ def test_the_tuned_tracks_cells_say_what_their_tuning_cost(tmp_path):
     assert table.loc["adam", targets.TUNING_COST] == table.loc["adam", targets.INCLUDING_TUNING] == "untuned"
     assert targets.TUNING_COST not in targets.summary_table(times, [target]).columns  # the self-tuning track
     assert tuning.cost_of("mnist1d_soap", tmp_path) == {"tuning_s": None, "tuning_runs": None}  # no results file
+
+
+# The tasks beyond the thesis: a threshold declared on the workload (comparison_settings.THRESHOLDS).
+PINN_REACTION = TUNED.workload("pinn_reaction")
+IMAGE_FIT = next(w for w in SELF_TUNING.workloads if w.task == "image_fit")
+
+
+def threshold_runs(root, workload, metric, curves, seconds_per_epoch=1.0):
+    """One finished run per curve of ``metric`` (one value an epoch) on the workload's setting."""
+    rows = []
+    for seed, values in enumerate(curves, 100):
+        run_dir = root / workload.setting.name / f"seed{seed}"
+        run_dir.mkdir(parents=True)
+        epochs = np.arange(1, len(values) + 1)
+        pd.DataFrame({"epoch": epochs, metric: values, "wall_time_s": seconds_per_epoch * epochs,
+                      "gradient_evals": epochs, "hvps": 0, "loss_evals": epochs}).to_csv(run_dir / "metrics.csv",
+                                                                                         index=False)
+        rows.append({"setting": workload.setting.name, "optim": "adam", "seed": seed, "status": "completed",
+                     "run_dir": str(run_dir)})
+    return Records(pd.DataFrame(rows))
+
+
+def test_a_threshold_target_is_declared_on_the_workload_and_needs_no_runs():
+    target = targets.target_from(PINN_REACTION, [("never read", lambda: pytest.fail("read"))])
+    assert (target.metric, target.value, target.baseline) == ("l2_relative_error", 0.1, None)
+    assert target.text == "L2 relative error ≤ 0.1" and target.why.startswith("declared: a solution within 10 %")
+    assert targets.target_of(Records(), IMAGE_FIT).text == "test PSNR (dB) ≥ 19"
+    wave = TUNED.workload("pinn_wave").threshold
+    convection = TUNED.workload("pinn_convection").threshold
+    assert (wave.value, convection.value) == (0.5, 0.5) and "first mode" in wave.why and "result" in convection.why
+    assert TUNED.workload("image_fit_minibatch").threshold == IMAGE_FIT.threshold
+
+
+def test_an_error_reaches_its_threshold_from_above_and_a_psnr_from_below(tmp_path):
+    errors = threshold_runs(tmp_path, PINN_REACTION, "l2_relative_error", [[0.9, 0.2, 0.1, 0.05], [0.9, 0.5, 0.11]])
+    times = targets.run_times(errors, targets.target_of(errors, PINN_REACTION))
+    assert times["epoch"].tolist() == [3, INF] and times["reached"].tolist() == [True, False]  # at the value: reached
+    psnr = threshold_runs(tmp_path, IMAGE_FIT, "test_psnr", [[10.0, 18.9, 19.0, 21.0], [12.0, 25.0]])
+    target = targets.target_of(psnr, IMAGE_FIT)
+    assert targets.run_times(psnr, target)["epoch"].tolist() == [3, 2]
+    # Inside the self-tuning track's budget only (1 s an epoch here): the second run's 25 dB came at 2 s.
+    assert targets.run_times(psnr, target, within_s=1.5)["epoch"].tolist() == [INF, INF]
+    every = targets.all_run_times(psnr, [target], quick=True)  # the quick budget: 4 s of training
+    assert every["epoch"].tolist() == [3, 2] and set(every["setting"]) == {IMAGE_FIT.setting.name}
+
+
+def test_a_threshold_goes_with_its_criterion_and_a_known_metric():
+    setting = PINN_REACTION.setting
+    with pytest.raises(ValueError, match="a threshold goes with Criterion.THRESHOLD"):
+        Workload(setting, Criterion.THRESHOLD)
+    with pytest.raises(ValueError, match="a threshold goes with Criterion.THRESHOLD"):
+        Workload(setting, Criterion.CONVERGENCE, PINN_REACTION.threshold)
+    with pytest.raises(ValueError, match="threshold metric 'l2_error'"):
+        Threshold("l2_error", 0.1, "a typo")

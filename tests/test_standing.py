@@ -102,6 +102,19 @@ def test_a_function_task_is_placed_by_convergence(tmp_path):
     assert "this run: converged in 18 epochs" in line and "Adam 2/3 converged in 800 epochs (median)" in line
 
 
+PINN_REACTION = {"_target_": "tasks.pinn.PINN", "name": "pinn_reaction", "num_residual": 1000}
+
+
+def test_a_physics_informed_run_is_placed_by_its_error_and_the_tuned_track_names_its_cap(tmp_path):
+    errors = [("completed", {"final_l2_relative_error": e}) for e in (0.04, 0.06)]
+    publish(tmp_path, "tuned", {"adam_then_lbfgs": errors}, task=PINN_REACTION, epochs=500, time_budget_s=120.0,
+            name="pinn_reaction")
+    summary = run_summary(optim="kryball_plus", task=PINN_REACTION, epochs=500, final_l2_relative_error=0.979)
+    [line] = standing_lines(summary, "tuned", tmp_path, tmp_path)
+    assert "final L2 relative error, mean ± 95 % CI; this run: 0.979" in line
+    assert "500 epochs each, at most 120 s" in line and "Adam → LBFGS 0.050 ±" in line
+
+
 def test_a_bad_track_is_refused():
     with pytest.raises(ValueError, match="track must be one of tuned, self_tuning"):
         standing_lines(run_summary(final_test_acc=0.6), "selftuning")

@@ -7,8 +7,10 @@ import socket
 import subprocess
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
+from suite.config import REPO
 from suite.sweeps import local
 from suite.sweeps.space import search_space
 from suite.sweeps.spec import load
@@ -112,6 +114,26 @@ def test_convergence_score_orders_converged_then_by_loss():
     close, far = score(final_train_loss=1e-3), score(final_train_loss=1e3)
     assert converged == 99 and 101 < close < far < 102
     assert score(status="diverged", final_train_loss=math.inf) == 102
+
+
+@pytest.mark.parametrize("metric, goal, field, worst", [
+    ("l2_relative_error", "minimize", "final_l2_relative_error", math.inf),  # the physics-informed tasks
+    ("test_psnr", "maximize", "final_test_psnr", -math.inf),  # image fitting
+])
+def test_the_least_squares_metrics_score_their_final_value_and_a_diverged_run_the_worst(metric, goal, field, worst):
+    from suite.sweeps.objective import trial_value
+
+    assert trial_value(metric, goal, {"status": "completed", field: 0.25}, 500) == 0.25
+    assert trial_value(metric, goal, {"status": "diverged", field: 0.25}, 500) == worst
+
+
+def test_a_goal_against_the_way_the_metric_improves_is_refused():
+    from suite.sweeps.backend import prepare
+    from suite.sweeps.spec import SpecError, parse
+
+    spec = load(REPO / "sweeps" / "image_fit" / "adam.yaml")
+    with pytest.raises(SpecError, match="test_psnr is better higher .*expected maximize, got minimize"):
+        prepare(parse({**spec.raw, "metric": {**spec.raw["metric"], "goal": "minimize"}}, spec.path))
 
 
 def test_anchors_run_first_once_and_again_only_if_their_run_failed(tmp_path):

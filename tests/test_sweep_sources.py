@@ -13,7 +13,10 @@ from suite.sweeps.sources import SourceError
 from suite.sweeps.spec import load
 
 TASKS = {"rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03", "rahimi_recht_k10",
-         "rahimi_recht_k1e5", "xor", "mnist1d", "cifar10_cnn", "cifar10_resnet"}
+         "rahimi_recht_k1e5", "xor", "mnist1d", "cifar10_cnn", "cifar10_resnet",
+         "pinn_convection", "pinn_reaction", "pinn_wave", "image_fit", "image_fit_minibatch"}
+PINN = {"pinn_convection", "pinn_reaction", "pinn_wave"}
+MINI_BATCH = {"mnist1d", "cifar10_cnn", "cifar10_resnet", "image_fit_minibatch"}
 
 
 def test_committed_specs_are_what_the_sources_make():
@@ -68,7 +71,7 @@ def test_a_space_without_its_optimiser_config_is_refused(tree):
 
 def test_which_optimiser_runs_where_is_data(tree):
     specs = {(s.task, s.optim): s for s in generate(tree)}
-    assert {t for t, o in specs if o == "lbfgs"} == TASKS - {"mnist1d", "cifar10_cnn", "cifar10_resnet"}
+    assert {t for t, o in specs if o == "lbfgs"} == TASKS - MINI_BATCH  # full_batch_only
     xor_lbfgs = yaml.safe_load(specs["xor", "lbfgs"].text)
     assert "optim=lbfgs_single" in xor_lbfgs["command"]
     # KryBall+ is swept over KryBall's space, read from spaces/kryball.yaml, not a copy.
@@ -76,6 +79,31 @@ def test_which_optimiser_runs_where_is_data(tree):
          lambda raw: raw["parameters"]["optim.refresh"].update(max=20))
     again = {(s.task, s.optim): yaml.safe_load(s.text) for s in generate(tree)}
     assert again["xor", "kryball_plus"]["parameters"]["optim.refresh"]["max"] == 20
+
+
+def optimisers_of(specs: dict, task: str) -> set[str]:
+    return {o for t, o in specs if t == task}
+
+
+def test_the_physics_informed_and_image_fitting_programs_name_the_optimisers_that_apply(tree):
+    specs = {(s.task, s.optim): s for s in generate(tree)}
+    every = {"adam", "msgd", "soap", "muon", "adahessian", "sophiah", "kryball", "kryball_plus", "prodigy",
+             "dadapt_adam", "dadapt_sgd", "schedule_free_adamw"}  # first-order, Hessian-diagonal, KryBall, LR-free
+    full_batch = {"lbfgs", "trust_krylov"}
+    phased = {"adam_then_lbfgs", "adam_then_kryball", "adam_then_kryball_plus", "adam_then_trust_krylov"}
+    for task in PINN:
+        assert optimisers_of(specs, task) == every | full_batch | phased
+    assert optimisers_of(specs, "image_fit") == every | full_batch
+    assert optimisers_of(specs, "image_fit_minibatch") == every  # no full-batch method on mini-batches
+    assert {t for t, o in specs if o in phased} == PINN and {t for t, o in specs if o == "trust_krylov"} == (
+        TASKS - MINI_BATCH - {"xor"})
+    wave = yaml.safe_load(specs["pinn_wave", "adam_then_kryball_plus"].text)
+    assert wave["metric"] == {"name": "l2_relative_error", "goal": "minimize", "impute": "latest"}
+    assert "epochs=400" in wave["command"] and list(wave["parameters"]) == ["optim.first.lr"]
+    assert "optim.first.lr = 0.0001 (Rathore et al. 2024" in specs["pinn_wave", "adam_then_lbfgs"].text
+    minibatch = yaml.safe_load(specs["image_fit_minibatch", "adam"].text)
+    assert minibatch["metric"]["name"] == "test_psnr" and minibatch["metric"]["goal"] == "maximize"
+    assert minibatch["command"][3:7] == ["task=image_fit", "task.batch_size=512", "optim=adam", "epochs=200"]
 
 
 def test_write_removes_specs_no_source_makes_and_check_finds_hand_edits(tree):
@@ -103,6 +131,9 @@ def test_write_removes_specs_no_source_makes_and_check_finds_hand_edits(tree):
      "tasks.mnist1d"),
     ("programs/table5_2.yaml", lambda r: r["tasks"]["mnist1d"].update(epochs="100"),
      "programs/table5_2.yaml", "tasks.mnist1d.epochs"),
+    ("programs/table5_2.yaml", lambda r: r["tasks"]["mnist1d"].update(mini_batch=1),
+     "programs/table5_2.yaml", "tasks.mnist1d.mini_batch"),
+    ("spaces/lbfgs.yaml", lambda r: r.update(full_batch_only="yes"), "spaces/lbfgs.yaml", "full_batch_only"),
     ("protocol.yaml", lambda r: r["thesis"]["hyperband"].update(eta=1), "protocol.yaml", "thesis.hyperband.eta"),
     ("protocol.yaml", lambda r: r["thesis"]["hyperband"].pop("min_iter"), "protocol.yaml",
      "thesis.hyperband.min_iter"),

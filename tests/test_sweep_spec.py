@@ -17,6 +17,10 @@ SPECS = sorted((REPO / "sweeps").glob("*/*.yaml"))
 FUNCTION_TASKS = ["rosenbrock_u11", "rosenbrock_u01", "rosenbrock_u03",
                   "rahimi_recht_k10", "rahimi_recht_k1e5"]
 IMAGE_TASKS = ["mnist1d", "cifar10_cnn", "cifar10_resnet"]
+# Beyond the thesis: full-batch least squares (physics-informed: l2_relative_error; image fitting: test_psnr).
+PINN_TASKS = ["pinn_convection", "pinn_reaction", "pinn_wave"]
+METRICS = {**{t: "val_acc" for t in IMAGE_TASKS}, **{t: "l2_relative_error" for t in PINN_TASKS},
+           "image_fit": "test_psnr", "image_fit_minibatch": "test_psnr"}
 # Thesis §5.2.5, exactly. LBFGS is not run on image classification (§5.2.1, Table 5.2).
 THESIS_SPACES = {
     "msgd": {"optim.lr": ("log_uniform_values", 1e-4, 1.0), "optim.momentum": ("uniform", 0.8, 0.99)},
@@ -41,6 +45,9 @@ PEER_SPACES = {
     "schedule_free_adamw": {"optim.lr": ("log_uniform_values", 1e-4, 1.0), "optim.betas.0": ("uniform", 0.9, 0.98)},
 }
 LEARNING_RATE_FREE = ("prodigy", "dadapt_adam", "dadapt_sgd", "schedule_free_adamw")
+# The phased optimisers (Rathore et al., ICML 2024): the Adam phase's lr over the decades of the paper's grid.
+PHASED = ("adam_then_lbfgs", "adam_then_kryball", "adam_then_kryball_plus", "adam_then_trust_krylov")
+PEER_SPACES |= {optim: {"optim.first.lr": ("log_uniform_values", 1e-5, 1e-1)} for optim in PHASED}
 # Searched by the default protocol beyond the thesis's space (Choi et al. 2019); --protocol thesis drops them.
 BEYOND_THESIS = {"adam": {"optim.eps": ("log_uniform_values", 1e-10, 1.0)}}
 GOOD = {
@@ -121,6 +128,12 @@ def test_every_task_and_optimiser_has_a_spec():
                  for o in ("adahessian", "sophiah", "soap", *LEARNING_RATE_FREE)}
     expected |= {(t, "muon") for t in ["xor"] + IMAGE_TASKS}  # needs hidden weight matrices
     expected |= {(t, "trust_krylov") for t in FUNCTION_TASKS}  # full batch; Table 5.1's program
+    # Beyond the thesis: every optimiser that applies (full-batch methods not on mini-batches; phased on PINNs).
+    everywhere = ("msgd", "adam", "kryball", "kryball_plus", "adahessian", "sophiah", "soap", "muon",
+                  *LEARNING_RATE_FREE)
+    expected |= {(t, o) for t in [*PINN_TASKS, "image_fit", "image_fit_minibatch"] for o in everywhere}
+    expected |= {(t, o) for t in [*PINN_TASKS, "image_fit"] for o in ("lbfgs", "trust_krylov")}
+    expected |= {(t, o) for t in PINN_TASKS for o in PHASED}
     assert {(p.parent.name, p.stem) for p in SPECS} == expected
 
 
@@ -131,7 +144,7 @@ def test_shipped_spec_is_valid_wandb_with_the_thesis_space(path):
     assert raw["method"] == "bayes" and raw["program"] == "train.py"
     assert "early_terminate" not in raw  # the default protocol stops no run early; thesis adds Hyperband
     assert raw["metric"]["impute"] == "latest"  # Hyperband-stopped runs (--protocol thesis) are not the worst
-    assert raw["metric"]["name"] == ("val_acc" if spec.task in IMAGE_TASKS else "epochs_to_convergence")
+    assert raw["metric"]["name"] == METRICS.get(spec.task, "epochs_to_convergence")
     assert raw["run_cap"] == 20
     assert raw["command"][-1] == "${args_no_hyphens}" and "logger=wandb" in raw["command"]
     searched, constants = space.search_space(spec)

@@ -31,35 +31,37 @@ def suffix(track: Track, quick: bool) -> str:
     return f".{track.name}{'.quick' if quick else ''}"
 
 
+def sources_from(args: argparse.Namespace, other: Track, task: str, own: Callable[[], Records],
+                 common: list[str]) -> list:
+    """``[(what, runs), ...]`` for ``targets.target_from``: the ``other`` track's runs of ``task`` (committed, then
+    finished under ``--out``: module docstring), then ``own`` — those of the workload whose target is set."""
+    theirs = other.workload(task)
+    if theirs is None:
+        return [("this track's own first-order runs", own)]
+    committed = comparison_results.path(args.results_dir, other.name, task)
+    mode = "quick" if args.quick else "full"
+
+    def their_runs() -> Records:
+        plan = run_plan.plan(["comparison"], args.out, args.quick, args.seeds, common, only=[theirs.setting.name],
+                             track=other.name)
+        return runner.finished_records(plan.specs)
+
+    return [
+        (f"the {other.name} track's committed per-run results ({repo_relative(committed)})",
+         lambda: per_run.loaded_records(other, task, args.results_dir) or Records()),
+        (f"the {other.name} track's runs under {repo_relative(args.out / 'runs' / mode)}", their_runs),
+        (f"this track's own first-order runs (no {other.name}-track results were found)", own),
+    ]
+
+
 def target_sources(args: argparse.Namespace, track: Track, records: Records,
                    common: list[str]) -> Callable[[Workload], list] | None:
     """``workload -> [(what, runs), ...]`` for ``targets.target_from`` (module docstring); None for a track that
     sets its own targets."""
-    other = track.targets_from
-    if other is None:
+    if track.targets_from is None:
         return None
-    mode = "quick" if args.quick else "full"
-
-    def sources(workload: Workload) -> list:
-        theirs = other.workload(workload.task)
-        if theirs is None:
-            return [("this track's own first-order runs", lambda: records.where(setting=workload.setting.name))]
-        committed = comparison_results.path(args.results_dir, other.name, workload.task)
-
-        def their_runs() -> Records:
-            plan = run_plan.plan(["comparison"], args.out, args.quick, args.seeds, common,
-                                 only=[theirs.setting.name], track=other.name)
-            return runner.finished_records(plan.specs)
-
-        return [
-            (f"the {other.name} track's committed per-run results ({repo_relative(committed)})",
-             lambda: per_run.loaded_records(other, workload.task, args.results_dir) or Records()),
-            (f"the {other.name} track's runs under {repo_relative(args.out / 'runs' / mode)}", their_runs),
-            (f"this track's own first-order runs (no {other.name}-track results were found)",
-             lambda: records.where(setting=workload.setting.name)),
-        ]
-
-    return sources
+    return lambda workload: sources_from(args, track.targets_from, workload.task,
+                                         lambda: records.where(setting=workload.setting.name), common)
 
 
 def report(args: argparse.Namespace, plan: run_plan.Plan, records: Records, common: list[str],

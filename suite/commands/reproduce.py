@@ -1,5 +1,6 @@
-"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path, and
-compare the optimisers under the comparison protocol (target ``comparison``).
+"""Reproduce the thesis's tables and figures (chapter 5) by running train.py's code path, compare the
+optimisers under the comparison protocol (target ``comparison``), and map where KryBall+ stands over
+regimes (target ``map``).
 
 The program behind ``scripts/reproduce.py`` (its docstring has the usage; docs/results.md the
 protocols and what they write). Every run gets its own directory, reused when it already finished
@@ -18,7 +19,7 @@ import sys
 import torch
 
 from suite import comparison_results, dispatch
-from suite.commands import comparison_track
+from suite.commands import comparison_track, map_target
 from suite.config import REPO
 from suite.records import Records
 from suite.reproduction import ablation, docs_block, figures, reconstruction, run_plan, runner, tables
@@ -27,7 +28,8 @@ from suite.reproduction.chapter5 import RECONSTRUCTION
 from suite.reproduction.comparison_settings import TRACKS, TUNED
 from suite.reproduction.setting import Setting
 
-TARGETS = [*run_plan.TARGETS, "all"]
+MAP = "map"  # not a plan of settings: its regimes plan their own cells (suite/commands/map_target.py)
+TARGETS = [*run_plan.TARGETS, MAP, "all"]
 TARGET_HELP = """targets:
   table_5_1, xor, table_5_2, sensitivity, activations, figures
               the thesis protocol (the reproduction: as the thesis ran them, 5 seeds, mean ± std)
@@ -44,9 +46,14 @@ TARGET_HELP = """targets:
               --publish writes the track's per-run results to conf/tuned/comparison/<track>/;
               --from-results rebuilds its tables and figures from them (--write-docs: and its
               block of docs/results.md)
-  all         every target above (the comparison's tuned track)"""
+  map         where KryBall+ stands over regimes (MNIST-1D by batch size, Rahimi–Recht by κ, the
+              physics-informed tasks, image fitting by batching): its time to target over the best
+              other optimiser's, a heat-map and a table per track (both, or --track's); the runs the
+              comparison's tracks share are shared; --publish, --from-results as for comparison
+  all         every target above but map (the comparison's tuned track)"""
 COMPARISON_PROTOCOL = "the comparison protocol"
 COMPARISON_ONLY = ("--track", "--publish", "--from-results", "--results-dir", "--write-docs", "--docs")
+MAP_TOO = ("--track", "--publish", "--from-results", "--results-dir")  # of those, what the map target takes
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -92,8 +99,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--docs", type=pathlib.Path, help="the document --write-docs rewrites (default docs/results.md)")
     args = p.parse_args(argv)
     given = [flag for flag in COMPARISON_ONLY if getattr(args, flag[2:].replace("-", "_")) not in (None, False)]
-    if given and args.target != "comparison":
-        p.error(f"{', '.join(given)}: for the comparison target only")
+    if args.target == MAP and (beyond := [flag for flag in given if flag not in MAP_TOO]):
+        p.error(f"{', '.join(beyond)}: for the comparison target only (the map has no block of docs/results.md)")
+    if given and args.target not in ("comparison", MAP):
+        p.error(f"{', '.join(given)}: for the comparison and map targets only")
     if args.publish and (args.quick or args.only or args.seeds is not None or args.from_results):
         p.error("--publish writes a track's committed results: the full protocol of every cell (no --quick, --only, "
                 "--seeds or --from-results)")
@@ -101,7 +110,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--from-results runs nothing: --only and --seeds do not apply")
     if (args.write_docs or args.docs) and not args.from_results:
         p.error("--write-docs and --docs go with --from-results (the block is rebuilt from the committed results)")
-    args.track = args.track or TUNED.name
+    args.track = args.track or (None if args.target == MAP else TUNED.name)  # the map: both tracks
     args.results_dir = args.results_dir or comparison_results.FOLDER
     args.docs = args.docs or docs_block.RESULTS_MD
     if args.seeds is not None and args.seeds < 1 or args.threads < 1 or args.jobs < 1:
@@ -121,18 +130,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def header(args, plan: run_plan.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
-    """What ran, where and how — the first lines of every table."""
+def protocol_line(args, protocol_name: str) -> str:
+    """Under which protocol, when and on what a report was made: its first line."""
     mode = f"quick (CPU-sized; not {protocol_name})" if args.quick else protocol_name
-    cells = {f"{s.setting.name}/{s.optim}": s.tuned for s in plan.specs if s.setting.name in names}
-    untuned = sorted(cell for cell, tuned in cells.items() if tuned is None)
-    untuned_text = (f"all {len(cells)} cells that ran" if cells and len(untuned) == len(cells)
-                    else ", ".join(untuned) or "none")
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     when = datetime.datetime.now(datetime.UTC)
+    return (f"Protocol: {mode}; generated {when:%Y-%m-%d %H:%M} UTC on a {os.cpu_count()}-core "
+            f"{platform.machine()} CPU{gpu}; --device {args.device}, --threads {args.threads}.")
+
+
+def header(args, plan: run_plan.Plan, names: list[str], protocol_name: str = "the thesis protocol") -> list[str]:
+    """What ran, where and how — the first lines of every table."""
+    cells = {(s.setting.name, s.optim): s.tuned for s in plan.specs if s.setting.name in names}
+    untuned = sorted(cell for cell, tuned in cells.items() if tuned is None)
+    whole = {name for name, _ in untuned if all(tuned is None for (n, _), tuned in cells.items() if n == name)}
+    untuned_text = (f"all {len(cells)} cells that ran" if cells and len(untuned) == len(cells) else
+                    ", ".join([*(f"every cell of {name}" for name in sorted(whole)),
+                               *(f"{name}/{optim}" for name, optim in untuned if name not in whole)]) or "none")
     tunable = any(run_plan.SETTINGS[n].tunable for n in names)
-    return [(f"Protocol: {mode}; generated {when:%Y-%m-%d %H:%M} UTC on a {os.cpu_count()}-core "
-             f"{platform.machine()} CPU{gpu}; --device {args.device}, --threads {args.threads}."),
+    return [protocol_line(args, protocol_name),
             *(run_plan.describe(run_plan.SETTINGS[n], args.quick, args.seeds, plan.sweeps_dir)
               + (f" — not run here ({plan.not_run[n]})" if n in plan.not_run else "") for n in names),
             (f"Untuned cells (the optimiser's defaults; the `config` column names the sweep that tunes each): "
@@ -206,10 +222,16 @@ def write_outputs(args, plan: run_plan.Plan, records: Records, targets: list[str
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)  # the runs set it again from their config; this is for the analyses
+    common = [f"device={args.device}", f"threads={args.threads}"]
+    if args.target == MAP:
+        try:
+            return map_target.main(args, common, lambda name: protocol_line(args, name))
+        except KeyboardInterrupt:
+            print("interrupted: the same command resumes, reusing the finished runs", file=sys.stderr)
+            return 130
     if args.from_results:
         return comparison_track.from_results(args)
     targets = list(run_plan.TARGETS) if args.target == "all" else [args.target]
-    common = [f"device={args.device}", f"threads={args.threads}"]
     plan = run_plan.plan(targets, args.out, args.quick, args.seeds, common, args.only, args.data_dir,
                          track=args.track)
     if not plan.specs and not plan.not_run:

@@ -11,12 +11,14 @@ Writes, under OUT, with ``<track>`` (``tuned``, ``self_tuning``) and ``.quick`` 
 ``SUFFIX`` (``comparison.self_tuning.quick.md``):
 
 - ``comparison.SUFFIX.md/.csv/.runs.csv`` — the final cells: epochs to convergence on the function
-  problems and XOR, the final metrics of MNIST-1D (on the tuned track, with what each cell's tuning cost);
+  problems and XOR, the final metrics of MNIST-1D, the final and best metric of the workloads with a threshold
+  target (one table per metric; on the tuned track, with what each cell's tuning cost);
 - ``time_to_target.SUFFIX.md/.csv/.runs.csv`` — each workload's target, epochs / wall-clock /
   gradient-equivalents to reach it per cell, and the wall-clock performance ratios (CSV: every run);
 - ``performance_profile.SUFFIX.png/.csv`` — Dolan–Moré profiles over the workloads (``profiles``);
-- ``fig_time_to_target.SUFFIX.png`` — validation (or test) accuracy against wall-clock and
-  gradient-equivalents with the target line, for each workload whose target is an accuracy.
+- ``fig_time_to_target.SUFFIX.png`` — the target's metric (validation or test accuracy; an L2 relative error on a
+  log scale, a PSNR) against wall-clock and gradient-equivalents with the target line, for each workload whose
+  target is a value of a metric.
 """
 from __future__ import annotations
 
@@ -33,14 +35,14 @@ from suite.reproduction.columns import EPOCHS, config_column, epochs_column, int
 from suite.reproduction.comparison_settings import Criterion, Track, Workload
 from suite.reproduction.plots import axis_label, plt, save
 from suite.reproduction.targets import MEASURES, METRIC_NAMES, TARGET_STATISTIC
-from suite.run_record import RunStatus
+from suite.run_record import GOALS, RunStatus
 from suite.sweeps.tuned import TUNED_DIR
 
 MEDIAN_CI = "95 % CI of the median"
 CONVERGED_MEAN = "converged runs: mean ± 95 % CI"
 NOTES = [
-    ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`); "
-     "`--seeds` overrides both."),
+    ("Seeds: 10 per cell, 5 where a run is expensive (named in the lines above: `5 seeds: expensive`), 3 on the "
+     "physics-informed tasks and image fitting (each setting's line above says); `--seeds` overrides them all."),
     ("`mean ± h (n = k)`: the mean over the k finished runs with a value, h the half-width of its 95 % "
      "confidence interval (Student's t, k − 1 degrees of freedom)."),
     ("Epochs to convergence are censored: a run that never converged has no number, only \"more than the "
@@ -70,7 +72,9 @@ TARGET_NOTES = [
     ("Targets: the task's convergence criterion on the function problems and XOR; on a classification task "
      "the median final validation accuracy of the best tuned first-order baseline over its seeds "
      "(`suite/reproduction/targets.py`), the same on both tracks (the targets table says where it was set). "
-     "The baseline's own runs reach it about half the time by construction."),
+     "The baseline's own runs reach it about half the time by construction. On the physics-informed tasks and "
+     "image fitting, a threshold declared with its reason (`suite/reproduction/comparison_settings.py`): an L2 "
+     "relative error at most, a PSNR at least."),
     ("Performance ratios r = t / (fastest t on the workload), t a cell's time to target as above; "
      "B = AlgoPerf's score, the area under the performance profile up to r = 4, normalised "
      "(`performance_profile.*.png`, `.csv`: every measure). An optimiser that did not run on a workload counts "
@@ -162,14 +166,55 @@ def classification_table(records: Records, workloads: list[Workload], sweeps_dir
     return pd.DataFrame(rows)
 
 
+# A threshold workload's metric at the end of its runs and at their best epoch: summary fields <statistic>_<metric>.
+THRESHOLD_STATISTICS = ("final", "best")
+
+
+def threshold_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
+                    show_tuning: bool = False) -> pd.DataFrame:
+    """Workloads with a threshold target on one metric: its final and best value (mean ± 95 % CI over the finished
+    runs of a cell), the epochs run and the wall-clock per epoch."""
+    rows = []
+    for workload in workloads:
+        metric = workload.threshold.metric
+        for setting, optim, cell in tables.table_cells(records, [workload.setting], sweeps_dir):
+            if cell.empty:
+                continue
+            finished = cell.finished()
+            rows.append({"task": setting.label, "optimiser": optim,
+                         **{f"{statistic} {METRIC_NAMES[metric]}": mean_ci(finished.stats(f"{statistic}_{metric}"))
+                            for statistic in THRESHOLD_STATISTICS},
+                         "epochs run": mean_ci(finished.stats("epochs_run")),
+                         "wall-clock per epoch (s)": mean_ci(per_epoch(cell, cell.column("wall_time_s"))),
+                         "runs": runs_column(cell), "config": config_column(cell),
+                         **({"tuning": tuning.column(cell.frame)} if show_tuning else {})})
+    return pd.DataFrame(rows)
+
+
 def final_tables(measured: Measured, workloads: list[Workload], sweeps_dir: pathlib.Path,
                  show_tuning: bool) -> list[pd.DataFrame]:
-    """The final cells: the function problems' and XOR's, then the classification tasks'."""
+    """The final cells: the function problems' and XOR's, the classification tasks', then those of the workloads with
+    a threshold target, one table per metric (``l2_relative_error``, ``test_psnr``)."""
     workloads = with_runs(measured.records, workloads)
     functions = [w for w in workloads if w.criterion is Criterion.CONVERGENCE]
     classification = [w for w in workloads if w.criterion is Criterion.ACCURACY]
+    thresholds = [w for w in workloads if w.criterion is Criterion.THRESHOLD]
+    metrics = dict.fromkeys(w.threshold.metric for w in thresholds)  # in workload order
     return [convergence_table(measured.records, functions, sweeps_dir, show_tuning),
-            classification_table(measured.records, classification, sweeps_dir, show_tuning)]
+            classification_table(measured.records, classification, sweeps_dir, show_tuning),
+            *(threshold_table(measured.records, [w for w in thresholds if w.threshold.metric == metric], sweeps_dir,
+                              show_tuning) for metric in metrics)]
+
+
+def untuned_notes(measured: Measured, workloads: list[Workload]) -> list[str]:
+    """Why the cells of a workload run untuned (``Workload.untuned``), for the workloads among ``workloads`` that have
+    runs without a tuned config."""
+    notes = {}
+    for workload in with_runs(measured.records, workloads):
+        runs = measured.records.where(setting=workload.setting.name)
+        if workload.untuned and not runs.where(tuned=None).empty:
+            notes.setdefault(workload.untuned, []).append(workload.label)
+    return [f"Untuned cells on {', '.join(labels)}: {why}." for why, labels in notes.items()]
 
 
 def target_tables(measured: Measured, show_tuning: bool, ratios_in=tuple(MEASURES)) -> list[pd.DataFrame]:
@@ -181,10 +226,19 @@ def target_tables(measured: Measured, show_tuning: bool, ratios_in=tuple(MEASURE
     return built
 
 
+def target_line(target: targets.Target) -> str:
+    """The target line's legend entry."""
+    if target.workload.criterion is Criterion.ACCURACY:
+        return (f"target {target.value:.4g} ({TARGET_STATISTIC} {METRIC_NAMES[target.metric]}, "
+                f"median of {label(target.baseline)})")
+    return f"target: {target.text} (declared)"
+
+
 def target_figure(records: Records, found: list[targets.Target], path: pathlib.Path) -> pathlib.Path | None:
-    """Accuracy against wall-clock and gradient-equivalents, one line per run, with the target line,
-    for each workload whose target is an accuracy (MNIST-1D)."""
-    shown = [t for t in found if t.workload.criterion is Criterion.ACCURACY and t.defined]
+    """The target's metric against wall-clock and gradient-equivalents, one line per run, with the target line,
+    for each workload whose target is a value of a metric (MNIST-1D's accuracy, a threshold); an error (a metric
+    better lower) on a log scale."""
+    shown = [t for t in found if t.workload.criterion is not Criterion.CONVERGENCE and t.defined]
     if not shown:
         return None
     fig, axes = plt.subplots(len(shown), 2, figsize=(12, 4.3 * len(shown)), squeeze=False)
@@ -199,13 +253,12 @@ def target_figure(records: Records, found: list[targets.Target], path: pathlib.P
                     ax.plot(curve[x], curve[target.metric], color=style.colour, ls=style.line_style, lw=1.1,
                             alpha=1.0 if i == 0 else 0.35, label=label(optim) if i == 0 else None)
         for ax, x in ((clock, "wall_time_s"), (cost, GRAD_EQ)):
-            ax.axhline(target.value, color="black", ls=":", lw=1.2,
-                       label=f"target {target.value:.4g} ({TARGET_STATISTIC} {METRIC_NAMES[target.metric]}, "
-                             f"median of {label(target.baseline)})")
+            ax.axhline(target.value, color="black", ls=":", lw=1.2, label=target_line(target))
             ax.set(xscale="log", xlabel=axis_label(x), ylabel=METRIC_NAMES[target.metric],
+                   yscale="log" if GOALS[target.metric] == "min" else "linear",
                    title=f"{target.workload.label}: time to target")
             ax.grid(alpha=0.3, which="both")
-        clock.legend(fontsize=8, loc="lower right")
+        clock.legend(fontsize=8, loc="upper right" if GOALS[target.metric] == "min" else "lower right")
     return save(fig, path)
 
 
@@ -218,10 +271,12 @@ def write(measured: Measured, workloads: list[Workload], track: Track, out: path
         return []
     runs, lines = measured.records, header([w.setting.name for w in workloads])
     finals = final_tables(measured, workloads, sweeps_dir, track.tuned)
+    untuned = untuned_notes(measured, workloads) if track.tuned else []
     written = tables.write(finals, runs, out, f"comparison{suffix}",
                            f"Comparison protocol, {track.title}: final cells with 95 % confidence intervals",
-                           [*lines, *NOTES, *TRACK_NOTES[track.name]], data=pd.concat(finals, ignore_index=True))
-    notes = [*lines, *TARGET_NOTES, *([TUNING_NOTE] if track.tuned else [])]
+                           [*lines, *NOTES, *TRACK_NOTES[track.name], *untuned],
+                           data=pd.concat(finals, ignore_index=True))
+    notes = [*lines, *TARGET_NOTES, *([TUNING_NOTE] if track.tuned else []), *untuned]
     # The report's Markdown shows the wall-clock ratios; the other measures' are in performance_profile.*.csv.
     written += tables.write(target_tables(measured, track.tuned, ["wall_time_s"]), runs, out,
                             f"time_to_target{suffix}", f"Comparison protocol, {track.title}: time to target", notes,

@@ -64,9 +64,10 @@ def thinned(curve: pd.DataFrame, keep_epoch: float | None, points: int = CURVE_P
 
 
 def curves_of(measured: Measured, workload: Workload) -> list[dict]:
-    """Each finished run's thinned accuracy curve (the target's metric), for the time-to-target figure."""
+    """Each finished run's thinned curve of the target's metric (an accuracy, a threshold's), for the time-to-target
+    figure; none under the convergence criterion."""
     target = measured.target(workload)
-    if workload.criterion is not Criterion.ACCURACY or not target.defined:
+    if workload.criterion is Criterion.CONVERGENCE or not target.defined:
         return []
     times = measured.times.set_index(["setting", "optimiser", "seed"])["epoch"]
     rows = []
@@ -75,7 +76,7 @@ def curves_of(measured: Measured, workload: Workload) -> list[dict]:
             continue
         hit = times.get((workload.setting.name, run["optim"], run["seed"]))
         for point in thinned(curve, hit).to_dict("records"):
-            rows.append({**point, "optimiser": run["optim"], "seed": run["seed"], "accuracy": point[target.metric]})
+            rows.append({**point, "optimiser": run["optim"], "seed": run["seed"], "value": point[target.metric]})
     return rows
 
 
@@ -115,9 +116,29 @@ def publish(measured: Measured, workloads: list[Workload], track: Track,
     return written
 
 
-def _target(workload: Workload, row: dict) -> targets.Target:
+def target_of_row(workload: Workload, row: dict) -> targets.Target:
+    """The workload's target as a per-run row states it (every row of a workload states the same)."""
     return targets.Target(workload, row["target_value"], row["target_metric"], row["target_baseline"],
                           row["target_set_by"] or "")
+
+
+def frame_of(rows: list[dict], track: str, task: str) -> pd.DataFrame:
+    """Per-run rows as a records frame: ``optim`` for ``optimiser``, and a ``run_dir`` that keys each run's curve."""
+    frame = pd.DataFrame(rows).rename(columns={"optimiser": "optim"})
+    frame["run_dir"] = [f"{track}/{task}/{optim}/seed{seed}" for optim, seed in zip(frame["optim"], frame["seed"])]
+    return frame
+
+
+def times_of(frame: pd.DataFrame, workload: Workload) -> pd.DataFrame:
+    """The times to target of a workload's finished runs (``targets.TIME_COLUMNS``) from its per-run rows (a frame of
+    :func:`frame_of`), as ``targets.run_times`` gave them."""
+    scored = frame[frame["status"].isin([status.value for status in FINAL]) & frame["reached"].notna()]
+    scored = scored.sort_values("seed", kind="stable")  # as targets.run_times lists them (Records.each_run)
+    return pd.DataFrame({
+        "setting": workload.setting.name, "task": workload.label, "optimiser": scored["optim"],
+        "seed": scored["seed"], "status": scored["status"], "reached": scored["reached"].astype(bool),
+        **{measure: scored[TO_TARGET[measure]].astype(float) for measure in MEASURES},
+        **{column: scored[column] for column in CELL_COLUMNS}}, columns=targets.TIME_COLUMNS)
 
 
 def load(track: Track, folder: pathlib.Path = files.FOLDER) -> Measured:
@@ -130,26 +151,18 @@ def load(track: Track, folder: pathlib.Path = files.FOLDER) -> Measured:
         rows = files.read(path)
         if not rows:
             continue
-        target = _target(workload, rows[0])
+        target = target_of_row(workload, rows[0])
         found.append(target)
-        frame = pd.DataFrame(rows).rename(columns={"optimiser": "optim"})
-        frame["run_dir"] = [f"{track.name}/{workload.task}/{optim}/seed{seed}"  # the key of its curve, if it has one
-                            for optim, seed in zip(frame["optim"], frame["seed"])]
+        frame = frame_of(rows, track.name, workload.task)
         frames.append(frame)
         curves_path = files.curves_path(folder, track.name, workload.task)
         if curves_path.is_file() and target.metric:
             points = pd.DataFrame(files.read(curves_path, files.CURVE_COLUMNS))
             for (optim, seed), curve in points.groupby(["optimiser", "seed"], sort=False):
                 curves[f"{track.name}/{workload.task}/{optim}/seed{seed}"] = (
-                    curve.drop(columns=["optimiser", "seed"]).rename(columns={"accuracy": target.metric})
+                    curve.drop(columns=["optimiser", "seed"]).rename(columns={"value": target.metric})
                     .reset_index(drop=True))
-        scored = frame[frame["status"].isin([status.value for status in FINAL]) & frame["reached"].notna()]
-        scored = scored.sort_values("seed", kind="stable")  # as targets.run_times lists them (Records.each_run)
-        times.append(pd.DataFrame({
-            "setting": workload.setting.name, "task": workload.label, "optimiser": scored["optim"],
-            "seed": scored["seed"], "status": scored["status"], "reached": scored["reached"].astype(bool),
-            **{measure: scored[TO_TARGET[measure]].astype(float) for measure in MEASURES},
-            **{column: scored[column] for column in CELL_COLUMNS}}, columns=targets.TIME_COLUMNS))
+        times.append(times_of(frame, workload))
     if not frames:
         raise files.FormatError(f"{pathlib.Path(folder) / track.name}: no per-run results of the {track.name} track "
                                 f"(written by `python scripts/reproduce.py comparison --track {track.name} --publish`)")

@@ -19,6 +19,7 @@ from suite.config import REPO, compose_config
 from suite.reproduction import chapter5
 from suite.reproduction.ablation_settings import ABLATIONS
 from suite.reproduction.comparison_settings import TRACKS, TUNED
+from suite.reproduction.map_settings import NEW_WORKLOADS
 from suite.reproduction.setting import SWEEPS_DIR, Setting, sweep_optim
 from suite.sweeps import tuned as tuned_configs
 
@@ -36,9 +37,11 @@ TARGETS: dict[str, tuple[Setting, ...]] = {
     "comparison": tuple(workload.setting for workload in TUNED.workloads),  # --track picks another (settings_of)
 }
 FIGURE_TARGETS = ("sensitivity", "activations", "figures")  # the targets whose settings are drawn
-# Every setting by name (every track's), for the command line (--only) and for naming a setting found in a record.
+# Every setting by name (every track's, the map's own), for the command line (--only) and for naming a setting found in
+# a record.
 SETTINGS = {setting.name: setting
-            for settings in (*TARGETS.values(), *((w.setting for w in t.workloads) for t in TRACKS.values()))
+            for settings in (*TARGETS.values(), *((w.setting for w in t.workloads) for t in TRACKS.values()),
+                             (w.setting for w in NEW_WORKLOADS))
             for setting in settings}
 
 
@@ -112,7 +115,6 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
     """
     settings = list({setting.name: setting for target in targets
                      for setting in settings_of(target, track)}.values())
-    mode = "quick" if quick else "full"
     specs, not_run = [], {}
     for setting in settings:
         name = setting.name
@@ -123,19 +125,29 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
         if setting.needs_gpu_data and (reason := cifar_unavailable(setting, own)):
             not_run[name] = reason
             continue
-        budget = setting.budget(quick)
         for optim, variant in itertools.product(cells, setting.variants):
-            tuned = tuned_name(setting, optim, tuned_dir)
-            folder = pathlib.Path(out) / "runs" / mode / name / optim / (variant or "")
-            for seed in budget.seed_range(optim, seeds):
-                overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}",
-                             *setting.variant_overrides(variant),
-                             *([f"epochs={budget.epochs}"] if budget.epochs else []),
-                             *([f"time_budget_s={budget.time_budget_s}"] if budget.time_budget_s else []),
-                             *([f"+tuned={tuned}"] if tuned else []), *own]
-                specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant,
-                                     sweeps_dir))
+            specs += cell_specs(setting, optim, variant, out, quick, seeds, own, tuned_dir, sweeps_dir)
     return Plan(specs, not_run, sweeps_dir)
+
+
+def cell_specs(setting: Setting, optim: str, variant: str | None, out: pathlib.Path, quick: bool,
+               seeds: int | None = None, own: list[str] = (), tuned_dir: pathlib.Path = TUNED_DIR,
+               sweeps_dir: pathlib.Path = SWEEPS_DIR) -> list[RunSpec]:
+    """The runs of one cell, ``seeds`` of them (None: its budget's), each in its own directory: the one rule for a
+    run's directory and overrides, so that two targets planning the same cell plan the same runs (and run them once)."""
+    budget = setting.budget(quick)
+    tuned = tuned_name(setting, optim, tuned_dir)
+    folder = pathlib.Path(out) / "runs" / ("quick" if quick else "full") / setting.name / optim / (variant or "")
+    specs = []
+    for seed in budget.seed_range(optim, seeds):
+        overrides = [*setting.overrides, f"optim={optim}", f"seed={seed}", *setting.variant_overrides(variant),
+                     *([f"epochs={budget.epochs}"] if budget.epochs else []),
+                     *([f"first_phase_steps={budget.first_phase_steps}"] if budget.first_phase_steps else []),
+                     *([f"time_budget_s={budget.training_s}"] if budget.training_s else []),
+                     *([f"+tuned={tuned}"] if tuned else []), *own]
+        specs.append(RunSpec(setting, optim, seed, folder / f"seed{seed}", tuple(overrides), tuned, variant,
+                             sweeps_dir))
+    return specs
 
 
 def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir: pathlib.Path = SWEEPS_DIR) -> str:
@@ -143,12 +155,17 @@ def describe(setting: Setting, quick: bool, seeds: int | None = None, sweeps_dir
     budget = setting.budget(quick)
     epochs = budget.epochs or setting.thesis_epochs
     n = seeds if seeds is not None else budget.seeds
+    stated, whole = (("thesis", "the thesis budget") if setting.thesis_task
+                     else ("the task's budget", "the task's budget"))
     if budget.time_budget_s:
         length = (f"{budget.time_budget_s:g} s of training (wall-clock, evaluation excluded; at most {epochs} "
-                  f"epochs; thesis: {setting.thesis_epochs} epochs)")
+                  f"epochs; {stated}: {setting.thesis_epochs} epochs)")
     else:
-        cut = f" (thesis: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else " (the thesis budget)"
-        length = f"{epochs} epochs{cut}"
+        cut = f" ({stated}: {setting.thesis_epochs})" if epochs != setting.thesis_epochs else f" ({whole})"
+        capped = (f", at most {budget.time_cap_s:g} s of training (wall-clock, evaluation excluded)"
+                  if budget.time_cap_s else "")
+        phase = f", phased optimisers' first phase {budget.first_phase_steps}" if budget.first_phase_steps else ""
+        length = f"{epochs} epochs{cut}{capped}{phase}"
     key = setting.variant_key
     each = f" for each {key} in {{{', '.join(setting.variants)}}}" if key else ""
     fewer = budget.describe_expensive(setting.optimisers(sweeps_dir)) if seeds is None else ""

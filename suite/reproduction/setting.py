@@ -39,6 +39,21 @@ class Budget:
     # Seconds of training for every run (``time_budget_s``; ``epochs`` is then a cap): the self-tuning track's
     # one wall-clock budget per workload. None: the epochs alone.
     time_budget_s: float | None = None
+    # Or a cap on an epoch budget (the same ``time_budget_s``, read the other way round): the tuned track's runs
+    # of a workload where a few optimisers' epochs cost minutes each. None: no cap.
+    time_cap_s: float | None = None
+    # A phased optimiser's first-phase steps (``first_phase_steps``) where ``epochs`` shortens the task's budget,
+    # whose own first phase would not end in it; None: the task's.
+    first_phase_steps: int | None = None
+
+    def __post_init__(self):
+        if self.time_budget_s and self.time_cap_s:
+            raise ValueError("a budget is seconds of training (time_budget_s) or epochs capped (time_cap_s), not both")
+
+    @property
+    def training_s(self) -> float | None:
+        """The run's ``time_budget_s``: its seconds of training at most, as a budget or as a cap."""
+        return self.time_budget_s or self.time_cap_s
 
     def seed_range(self, optim: str, seeds: int | None = None) -> range:
         """The cell's seeds: ``seeds`` (``--seeds``) or the budget's count for the optimiser, from ``first_seed``."""
@@ -66,7 +81,7 @@ class Setting:
     optims: tuple[str, ...]     # optim= choices: for a thesis setting its rows, in the thesis's order
     full: Budget
     quick: Budget
-    thesis_epochs: int          # the thesis budget, stated in table headers
+    thesis_epochs: int          # the thesis budget (a task beyond the thesis: the task's own), stated in headers
     needs_gpu_data: bool = False  # CIFAR-10: run only where the data and a GPU are present
     # A one-at-a-time study (Fig. 5.5, 5.7): the override key and its values, one run each. Its
     # other hyperparameters stay at the defaults (§5.3.4).
@@ -77,6 +92,7 @@ class Setting:
     sweep_task: str | None = None  # whose sweeps and tuned configs the cells use (default: this setting's)
     adds_swept_optimisers: bool = False  # a table's setting: optimisers with a sweep spec join its rows
     tuned_from: str = ""  # the folder under conf/tuned/ its cells' tuned configs are read from ("": conf/tuned/)
+    thesis_task: bool = True  # False: a task beyond the thesis, whose thesis_epochs are the task's own budget
 
     @property
     def task(self) -> str:

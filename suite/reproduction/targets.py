@@ -14,7 +14,10 @@ The target of a workload (:func:`target_of`):
   setting keeps a lucky seed from setting the target (AlgoPerf, "Defining target performance"; it
   takes the median of each seed's *best* validation error; we take the *final* one, which a user of
   the tuned config gets: :data:`TARGET_STATISTIC` is the one place to change that). Records without validation fields
-  (older runs) fall back to test accuracy, and the target says so.
+  (older runs) fall back to test accuracy, and the target says so;
+- a task beyond the thesis (:attr:`Criterion.THRESHOLD`): the threshold its workload declares with its reason
+  (``comparison_settings.THRESHOLDS``: an L2 relative error at most, a PSNR at least — ``suite.run_record.GOALS``
+  says which way); a run reaches it at the first epoch whose metric is there (``suite.records.rows_reaching``).
 
 A run's time to target (:func:`run_times`) is read at the first epoch that reaches it (metrics are
 evaluated once per epoch): that epoch, the training wall-clock until then (``wall_time_s``,
@@ -45,10 +48,14 @@ from suite.records import GRAD_EQ, NOMINAL, GradientEquivalents, Records, rows_r
 from suite.reproduction import tuning as tuning_mod
 from suite.reproduction.columns import number
 from suite.reproduction.comparison_settings import Criterion, Workload
+from suite.run_record import GOALS
 
 # Per split, the metrics.csv column a run is read on; the summary field <statistic>_<column> sets the target.
 SPLITS = {"validation": "val_acc", "test": "test_acc"}
-METRIC_NAMES = {"val_acc": "validation accuracy", "test_acc": "test accuracy"}
+# How tables and figures name a target's metrics.csv column.
+METRIC_NAMES = {"val_acc": "validation accuracy", "test_acc": "test accuracy", "l2_relative_error": "L2 relative error",
+                "test_psnr": "test PSNR (dB)"}
+NEEDS_NO_RUNS = (Criterion.CONVERGENCE, Criterion.THRESHOLD)  # targets the workload itself states
 TARGET_STATISTIC = "final"  # the median of the runs' final accuracies; "peak" would be AlgoPerf's best-achieved
 # What a time to target is measured in: metrics.csv column -> its name in tables and figures.
 MEASURES = {"wall_time_s": "wall-clock (s)", GRAD_EQ: "gradient-equivalents", "epoch": "epochs"}
@@ -58,9 +65,9 @@ TOLERANCE = 1e-9  # a median of two accuracies may differ from either in the las
 @dataclasses.dataclass(frozen=True)
 class Target:
     workload: Workload
-    value: float | None = None  # the accuracy to reach (ACCURACY); None under the convergence criterion
-    metric: str | None = None  # the metrics.csv column compared with it: val_acc, or test_acc as a fallback
-    baseline: str | None = None  # the first-order optimiser whose median set it
+    value: float | None = None  # the accuracy to reach (ACCURACY), the threshold (THRESHOLD); None: convergence
+    metric: str | None = None  # the metrics.csv column compared with it: val_acc (else test_acc), a threshold's
+    baseline: str | None = None  # the first-order optimiser whose median set it (ACCURACY)
     why: str = ""  # how it was set, or why there is none
 
     @property
@@ -69,10 +76,12 @@ class Target:
 
     @property
     def text(self) -> str:
-        """E.g. ``converged (the task's criterion)`` or ``validation accuracy ≥ 0.653``."""
+        """``converged (the task's criterion)``, ``validation accuracy ≥ 0.653`` or ``L2 relative error ≤ 0.1``."""
         if self.workload.criterion is Criterion.CONVERGENCE:
             return "converged (the task's criterion)"
-        return f"{METRIC_NAMES[self.metric]} ≥ {number(self.value)}" if self.defined else "none"
+        if not self.defined:
+            return "none"
+        return f"{METRIC_NAMES[self.metric]} {'≤' if GOALS[self.metric] == 'min' else '≥'} {number(self.value)}"
 
 
 def split_of(runs: Records) -> str:
@@ -84,6 +93,9 @@ def target_of(runs: Records, workload: Workload) -> Target:
     """The workload's target from its runs (all cells of its setting): see the module docstring."""
     if workload.criterion is Criterion.CONVERGENCE:
         return Target(workload, why="the thesis's convergence criterion of the task (§5.2)")
+    if workload.criterion is Criterion.THRESHOLD:
+        threshold = workload.threshold
+        return Target(workload, threshold.value, threshold.metric, why=f"declared: {threshold.why}")
     split = split_of(runs)
     metric = SPLITS[split]
     field = f"{TARGET_STATISTIC}_{metric}"  # e.g. final_val_acc (suite/run_record.py's RunSummary)
@@ -106,8 +118,8 @@ def target_of(runs: Records, workload: Workload) -> Target:
 def target_from(workload: Workload, sources) -> Target:
     """The target set by the first of ``sources`` — ``(what, runs)`` pairs, ``runs`` a callable giving
     :class:`Records`, called only when reached — whose runs set one, its ``why`` saying which runs it came from; if none
-    does, the last source's (undefined) target. A convergence criterion needs no runs."""
-    if workload.criterion is Criterion.CONVERGENCE:
+    does, the last source's (undefined) target. A convergence criterion or a declared threshold needs no runs."""
+    if workload.criterion in NEEDS_NO_RUNS:
         return target_of(Records(), workload)
     found = Target(workload, why="no target: no runs to set it")
     for what, runs in sources:
@@ -127,8 +139,9 @@ def first_reached(run: dict, curve: pd.DataFrame | None, target: Target,
     if target.workload.criterion is Criterion.CONVERGENCE:
         epoch = run.get("epochs_to_convergence")
         hits = curve[curve["epoch"] == epoch] if epoch is not None and not pd.isna(epoch) else curve.iloc[:0]
-    elif target.metric in curve:  # an accuracy: reached at or above the target, less the median's round-off
-        hits = rows_reaching(curve, target.metric, target.value - TOLERANCE)
+    elif target.metric in curve:  # reached at or beyond the value (GOALS), an accuracy less the median's round-off
+        value = target.value - TOLERANCE if target.workload.criterion is Criterion.ACCURACY else target.value
+        hits = rows_reaching(curve, target.metric, value)
     else:
         return None
     if within_s is not None:
@@ -160,7 +173,7 @@ def all_run_times(records: Records, found: list[Target], cost: GradientEquivalen
                   quick: bool = False) -> pd.DataFrame:
     """:func:`run_times` of every workload that has a target, one table; each within its setting's time budget."""
     frames = [run_times(records.where(setting=t.workload.setting.name), t, cost,
-                        t.workload.setting.budget(quick).time_budget_s) for t in found if t.defined]
+                        t.workload.setting.budget(quick).training_s) for t in found if t.defined]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TIME_COLUMNS)
 
 

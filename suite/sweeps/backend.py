@@ -20,6 +20,7 @@ from typing import ClassVar
 from omegaconf import DictConfig, OmegaConf
 
 from suite.config import CONF_DIR, REPO
+from suite.run_record import GOALS
 
 from . import hydra_overrides, objective
 from .space import SearchSpace, search_space
@@ -67,6 +68,11 @@ def prepare(spec: str | pathlib.Path | Spec, extra_overrides=()) -> Sweep:
     space = search_space(spec)
     if spec.metric.name not in objective.METRICS:
         raise SpecError("metric.name", f"{spec.metric.name!r} is not one of {', '.join(objective.METRICS)}")
+    improves = {"min": "minimize", "max": "maximize"}.get(GOALS.get(spec.metric.name))
+    if improves and spec.metric.goal != improves:  # a sweep that would select the worst run
+        better = "lower" if improves == "minimize" else "higher"
+        raise SpecError("metric.goal", f"{spec.metric.name} is better {better} (suite/run_record.py, GOALS): "
+                                       f"expected {improves}, got {spec.metric.goal}")
     # The command's logger choice is for W&B runs; local trials keep the default logger (and the
     # W&B backend passes the command on unchanged).
     trial_overrides = (*(o for o in spec.fixed_overrides if not o.startswith("logger=")),

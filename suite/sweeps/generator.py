@@ -38,7 +38,7 @@ def generate(sources: Sources) -> list[GeneratedSpec]:
     for program in sources.programs:
         for task in program.tasks:
             for space in sources.spaces:
-                if space.swept_on(program):
+                if space.swept_on_task(program, task):
                     specs.append(_generate_one(sources.protocol, program, task, space))
     return specs
 

@@ -4,10 +4,12 @@ to the sweep epoch by epoch.
 Thesis §5.2.5 tunes with Hyperband, which needs a value after every epoch; the spec's
 ``metric.name`` says which:
 
-* ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss``, ``train_loss`` — metrics.csv columns,
-  reported every epoch; the trial's value is the run's final one (summary.json ``final_val_acc``
-  and so on). Classification sweeps select on ``val_acc``, the validation split's (docs/sweeps.md);
-  ``--protocol thesis`` on ``test_acc``, as the thesis, which had no validation split, could only.
+* ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss``, ``train_loss``, ``l2_relative_error``,
+  ``test_psnr`` — metrics.csv columns, reported every epoch; the trial's value is the run's final one
+  (summary.json ``final_val_acc`` and so on). Classification sweeps select on ``val_acc``, the
+  validation split's (docs/sweeps.md); ``--protocol thesis`` on ``test_acc``, as the thesis, which had
+  no validation split, could only. The physics-informed tasks select on ``l2_relative_error`` and image
+  fitting on ``test_psnr`` (suite/run_record.py says which way each improves; the spec's goal must agree).
 * ``epochs_to_convergence`` — the task's own convergence test (Table 5.1, Fig. 5.3). It exists
   only at the end, so Hyperband ranks runs by ``train_loss`` meanwhile. A run that never
   converges within the budget scores ``epochs + 1 + q``, after every run that does, where
@@ -28,7 +30,8 @@ from suite.config import compose_config
 from suite.training import run
 
 FINAL = {"train_loss": "final_train_loss", "test_acc": "final_test_acc", "test_loss": "final_test_loss",
-         "val_acc": "final_val_acc", "val_loss": "final_val_loss"}  # column -> summary field
+         "val_acc": "final_val_acc", "val_loss": "final_val_loss", "l2_relative_error": "final_l2_relative_error",
+         "test_psnr": "final_test_psnr"}  # column -> summary field
 VALIDATION = ("val_acc", "val_loss")  # metrics of the validation split, which a task may not have
 AT_END = {"epochs_to_convergence": "train_loss"}  # metric -> column Hyperband ranks meanwhile
 METRICS = (*FINAL, *AT_END)

@@ -9,7 +9,8 @@
   thesis's, plus ``beyond_thesis`` parameters only the default protocol searches), its
   ``anchors`` (values the thesis states, run first by the default protocol, beside the library
   defaults) and where they come from. A space is swept on every program unless it names its
-  ``programs``; a program may run a space with another ``conf/optim`` file (``optim_configs``:
+  ``programs``, and on every task of them unless it is ``full_batch_only`` and the task says it has
+  ``mini_batch``es; a program may run a space with another ``conf/optim`` file (``optim_configs``:
   L-BFGS on XOR).
 
 Every problem is a :class:`SourceError` naming the file and the key.
@@ -75,6 +76,7 @@ class Task:
     title: str
     overrides: tuple[str, ...]  # select the task's preset in train.py
     epochs: int  # sweep budget per run
+    mini_batch: bool = False  # more than one batch an epoch: no spec of a full_batch_only space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +111,14 @@ class Space:
     programs: tuple[str, ...] | None  # None: every program
     beyond_thesis: dict = dataclasses.field(default_factory=dict)  # searched by the default protocol only
     anchors: tuple[Anchor, ...] = ()
+    full_batch_only: bool = False  # swept only on the tasks of its programs that are not mini_batch
 
     def swept_on(self, program: Program) -> bool:
         return self.programs is None or program.name in self.programs
+
+    def swept_on_task(self, program: Program, task: Task) -> bool:
+        """Whether a spec of this space is made for the program's task."""
+        return self.swept_on(program) and not (self.full_batch_only and task.mini_batch)
 
     @property
     def searched(self) -> dict:
@@ -150,7 +157,8 @@ def _fields(raw, where: str, prefix: str, required: dict, optional: dict | None 
         if key not in raw:
             raise SourceError(where, prefix + key, "missing")
     for key, kind in {**required, **optional}.items():
-        if key in raw and not (isinstance(raw[key], kind) and not isinstance(raw[key], bool)):
+        # bool is an int to Python: a flag must be a bool, and a number must not be one
+        if key in raw and not (isinstance(raw[key], kind) and isinstance(raw[key], bool) == (kind is bool)):
             raise SourceError(where, prefix + key, f"expected {getattr(kind, '__name__', kind)}, got {raw[key]!r}")
     return {key: raw.get(key) for key in (*required, *optional)}
 
@@ -185,8 +193,10 @@ def _program(path: pathlib.Path, root: pathlib.Path) -> Program:
     metric = _fields(f["metric"], where, "metric.", {"name": str, "goal": str})
     tasks = []
     for name, entry in f["tasks"].items():
-        t = _fields(entry, where, f"tasks.{name}.", {"title": str, "overrides": list}, {"epochs": int})
-        tasks.append(Task(str(name), t["title"], tuple(map(str, t["overrides"])), t["epochs"] or f["epochs"]))
+        t = _fields(entry, where, f"tasks.{name}.", {"title": str, "overrides": list},
+                    {"epochs": int, "mini_batch": bool})
+        tasks.append(Task(str(name), t["title"], tuple(map(str, t["overrides"])), t["epochs"] or f["epochs"],
+                          bool(t["mini_batch"])))
     configs = {}
     for space, entry in (f["optim_configs"] or {}).items():
         c = _fields(entry, where, f"optim_configs.{space}.", {"config": str, "why": str})
@@ -200,7 +210,7 @@ def _spaces(root: pathlib.Path) -> tuple[Space, ...]:
     for name, (where, raw) in raws.items():
         f = _fields(raw, where, "", {"about": str},
                     {"parameters": dict, "parameters_from": str, "programs": list,
-                     "beyond_thesis": dict, "anchors": list})
+                     "beyond_thesis": dict, "anchors": list, "full_batch_only": bool})
         if (f["parameters"] is None) == (f["parameters_from"] is None):
             raise SourceError(where, "parameters", "give either parameters or parameters_from")
         parameters, beyond = f["parameters"], f["beyond_thesis"] or {}
@@ -216,7 +226,7 @@ def _spaces(root: pathlib.Path) -> tuple[Space, ...]:
             raise SourceError(where, f"beyond_thesis.{overlap[0]}", "already a parameter of the thesis's space")
         programs = tuple(map(str, f["programs"])) if f["programs"] is not None else None
         anchors = _anchors(f["anchors"] or [], where, {**parameters, **beyond})
-        spaces.append(Space(name, f["about"], parameters, programs, beyond, anchors))
+        spaces.append(Space(name, f["about"], parameters, programs, beyond, anchors, bool(f["full_batch_only"])))
     return tuple(spaces)
 
 
