@@ -83,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="folder holding cifar-10-batches-py (default: task.data_dir)")
     p.add_argument("--only", action="append", default=[], metavar="SETTING[/OPTIM]",
                    help="run just these settings or cells, e.g. --only xor/kryball (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="a Hydra override added to every run, e.g. --set optim.krylov_tol=0.2 with --only and its own "
+                        "--out: a variant measured beside the protocol's runs (scripts/levers.py; repeatable)")
     p.add_argument("--track", choices=TRACKS,
                    help="comparison: tuned (default) or self_tuning (see the targets below)")
     p.add_argument("--publish", action="store_true",
@@ -103,9 +106,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"{', '.join(beyond)}: for the comparison target only (the map has no block of docs/results.md)")
     if given and args.target not in ("comparison", MAP):
         p.error(f"{', '.join(given)}: for the comparison and map targets only")
-    if args.publish and (args.quick or args.only or args.seeds is not None or args.from_results):
+    if args.publish and (args.quick or args.only or args.overrides or args.seeds is not None or args.from_results):
         p.error("--publish writes a track's committed results: the full protocol of every cell (no --quick, --only, "
-                "--seeds or --from-results)")
+                "--set, --seeds or --from-results)")
     if args.from_results and (args.only or args.seeds is not None):
         p.error("--from-results runs nothing: --only and --seeds do not apply")
     if (args.write_docs or args.docs) and not args.from_results:
@@ -222,7 +225,7 @@ def write_outputs(args, plan: run_plan.Plan, records: Records, targets: list[str
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)  # the runs set it again from their config; this is for the analyses
-    common = [f"device={args.device}", f"threads={args.threads}"]
+    common = [f"device={args.device}", f"threads={args.threads}", *args.overrides]
     if args.target == MAP:
         try:
             return map_target.main(args, common, lambda name: protocol_line(args, name))

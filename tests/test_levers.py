@@ -1,0 +1,36 @@
+"""KryBall+'s candidate defaults scored on the self-tuning track (suite/commands/levers.py): a lever's KryBall+ runs
+take the shipped one's place among the other optimisers' times, and its B and ratios follow."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from suite.commands import levers
+from suite.reproduction.targets import TIME_COLUMNS
+
+
+def times(rows):
+    """(task, optimiser, seeds' wall-clock to target; ∞ for not reached) → a times table as the track has it."""
+    frame = [{"setting": f"self_tuning_{task}", "task": task, "optimiser": optim, "seed": 100 + i, "status": "completed",
+              "reached": math.isfinite(t), "wall_time_s": t, "gradient_equivalents": t * 10, "epoch": t}
+             for task, optim, seconds in rows for i, t in enumerate(seconds)]
+    return pd.DataFrame(frame).reindex(columns=TIME_COLUMNS)
+
+
+def test_a_lever_is_scored_in_the_place_of_the_shipped_kryball_plus():
+    others = times([("a", "adam", [2.0, 2.0, 3.0]), ("b", "adam", [math.inf] * 3), ("b", "lbfgs", [1.0, 1.0, 1.0])])
+    fast = times([("a", "kryball_plus", [1.0, 1.0, 9.0]), ("b", "kryball_plus", [2.0, 2.0, math.inf])])
+    table, b = levers.scores(others, fast)
+    by = table.set_index("workload")
+    assert by.loc["a", "KryBall+ (s)"] == 1.0 and by.loc["a", "fastest other"] == "adam"
+    assert by.loc["a", "ratio r"] == 1.0 and by.loc["b", "ratio r"] == 2.0 and by.loc["b", "reached"] == "2/3"
+    assert b == pytest.approx(((4 - 1) / 3 + (4 - 2) / 3) / 2)  # AlgoPerf's B: mean of (r_max − r)/(r_max − 1)
+    slow = times([("a", "kryball_plus", [math.inf] * 3), ("b", "kryball_plus", [math.inf] * 3)])
+    assert levers.scores(others, slow)[1] == 0.0
+
+
+def test_run_refuses_the_shipped_lever(capsys):
+    with pytest.raises(SystemExit):
+        levers.main(["run", "shipped"])
+    assert "needs a lever other than shipped" in capsys.readouterr().err
