@@ -135,7 +135,7 @@ def assign(params: list[torch.Tensor], flat: torch.Tensor) -> None:
 
 MESSAGE = ("KryBall has no learning rate: its step length is the trust-region radius, which it adapts every step "
            "from how well the model predicted the loss, so there is nothing for a learning-rate scheduler to schedule "
-           "(see the README, 'Use KryBall in your own training loop')")
+           "(see the README, 'Use KryBall in your own loop')")
 
 
 class NoLearningRateError(KeyError):

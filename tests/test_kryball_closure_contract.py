@@ -1,4 +1,4 @@
-"""The closure contract of KryBall (README, "Use KryBall in your own training loop"; docs/design.md §3):
+"""The closure contract of KryBall (README, "Use KryBall in your own loop"; docs/design.md §3):
 what a closure may do, what happens to ``.grad``, other threads, bad losses, schedulers."""
 
 import math

@@ -1,6 +1,6 @@
 """The checks of PyTorch's optimizer conformance suite (test/test_optim.py, ``TestOptimRenewed``) that apply to a
 closure optimiser without a learning rate, written against KryBall's contract (README, "Use KryBall in your own
-training loop"): state_dict round trips (``weights_only`` too), deepcopy, hooks, parameter groups and order,
+loop"; docs/design.md §3): state_dict round trips (``weights_only`` too), deepcopy, hooks, parameter groups and order,
 dtype moves, zero gradients, parameters without a gradient."""
 
 import copy

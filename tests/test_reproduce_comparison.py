@@ -113,7 +113,7 @@ def test_every_self_tuning_budget_is_declared_and_quick_is_shorter():
     (["xor", "--track", "self_tuning"], "--track: for the comparison and map targets only"),
     (["map", "--write-docs"], "--write-docs: for the comparison target only"),
     (["comparison", "--publish", "--quick"], "--publish writes a track's committed results"),
-    (["comparison", "--publish", "--only", "comparison_xor"], "--publish writes a track's committed results"),
+    (["comparison", "--publish", "--only", "comparison_xor/adam"], "--publish writes a track's committed results"),
     (["comparison", "--from-results", "--seeds", "2"], "--from-results runs nothing"),
     (["comparison", "--write-docs"], "--write-docs and --docs go with --from-results"),
     (["comparison", "--track", "selftuning"], "invalid choice: 'selftuning'"),
@@ -122,6 +122,12 @@ def test_the_comparisons_options_are_refused_where_they_do_not_apply(argv, messa
     with pytest.raises(SystemExit) as error:
         reproduce.parse_args(argv)
     assert error.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_whole_workload_may_be_published_alone():
+    """--only of whole settings keeps every cell of each, so its workloads' results are the full protocol."""
+    args = reproduce.parse_args(["comparison", "--publish", "--only", "comparison_xor"])
+    assert args.publish and args.only == ["comparison_xor"]
 
 
 def test_the_thesis_targets_keep_the_thesis_protocol(tmp_path):

@@ -106,9 +106,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"{', '.join(beyond)}: for the comparison target only (the map has no block of docs/results.md)")
     if given and args.target not in ("comparison", MAP):
         p.error(f"{', '.join(given)}: for the comparison and map targets only")
-    if args.publish and (args.quick or args.only or args.overrides or args.seeds is not None or args.from_results):
-        p.error("--publish writes a track's committed results: the full protocol of every cell (no --quick, --only, "
-                "--set, --seeds or --from-results)")
+    cells = [name for name in args.only if "/" in name]  # --only whole settings keeps every cell of each
+    if args.publish and (args.quick or cells or args.overrides or args.seeds is not None or args.from_results):
+        p.error("--publish writes a track's committed results: the full protocol of every cell of each workload it "
+                "runs (no --quick, --only SETTING/OPTIM, --set, --seeds or --from-results)")
     if args.from_results and (args.only or args.seeds is not None):
         p.error("--from-results runs nothing: --only and --seeds do not apply")
     if (args.write_docs or args.docs) and not args.from_results:
