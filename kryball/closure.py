@@ -15,7 +15,7 @@ penalty — cannot be built without a graph. Such a closure says so by calling
 ``torch.autograd.functional.jacobian``) while it is evaluated with a graph at θ, which the
 mode below sees; its trial points of that step are then evaluated with gradient tracking
 on, the result detached. A trial evaluation that was not preceded by one at θ (the
-landscape samples of :mod:`kryball.landscape`) learns it the same way: a no-grad
+loss-landscape samples of :func:`kryball.analysis.sample_line`) learns it the same way: a no-grad
 evaluation in which the closure called ``torch.autograd.grad`` is evaluated again with
 gradient tracking and the closure remembered as one that differentiates. Ordinary
 losses keep the graph-free trial evaluation.

@@ -87,3 +87,30 @@ def xor_adam_spec(*command: str) -> str:
     return ("method: random\nmetric: {name: train_loss, goal: minimize}\nrun_cap: 20\nprogram: train.py\n"
             "command:\n  - ${env}\n  - ${interpreter}\n  - ${program}\n" + lines + "  - ${args_no_hyphens}\n"
             "parameters:\n  optim.lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}\n")
+
+
+def metrics_rows(run_dir: Path, drop=("wall_time_s",)) -> list[dict]:
+    """A run's metrics.csv rows, without the columns in ``drop`` (wall-clock differs between equal runs)."""
+    import csv
+
+    with (run_dir / "metrics.csv").open() as f:
+        return [{key: value for key, value in row.items() if key not in drop} for row in csv.DictReader(f)]
+
+
+def straight_and_resumed(overrides: list[str], folder: Path):
+    """The run of ``overrides`` straight through (``folder/straight``) and the same run stopped after its first epoch
+    and resumed with ``resume=true`` (``folder/resumed``): ``(straight, interrupted summary, resumed)``."""
+    import json
+
+    from suite.training import run
+
+    straight = run(compose_config(overrides), folder / "straight")
+
+    def interrupt_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(compose_config(overrides), folder / "resumed", on_epoch=interrupt_after_first)
+    interrupted = json.loads((folder / "resumed" / "summary.json").read_text())
+    return straight, interrupted, run(compose_config([*overrides, "resume=true"]), folder / "resumed")

@@ -34,3 +34,24 @@ def test_run_refuses_the_shipped_lever(capsys):
     with pytest.raises(SystemExit):
         levers.main(["run", "shipped"])
     assert "needs a lever other than shipped" in capsys.readouterr().err
+
+
+def test_a_levers_target_comes_from_the_protocols_runs_not_the_levers_variant(tmp_path, monkeypatch):
+    """The self-tuning track's MNIST-1D target is set by the tuned track's runs: planned with the common overrides
+    but never with a lever's --set, whose config those runs do not have (they would not be found)."""
+    import argparse
+
+    from suite.commands import comparison_track
+    from suite.reproduction import run_plan
+    from suite.reproduction.comparison_settings import TUNED
+
+    planned = []
+    monkeypatch.setattr(run_plan, "plan", lambda *args, **kwargs: planned.append(args[4]) or run_plan.Plan([], {}, tmp_path))
+    args = argparse.Namespace(results_dir=tmp_path / "results", out=tmp_path / "out", quick=False, seeds=None,
+                              overrides=["optim.krylov_tol=0.2"])
+    sources = comparison_track.sources_from(args, TUNED, "mnist1d", lambda: None,
+                                            ["device=auto", "threads=1", "optim.krylov_tol=0.2"])
+    what, runs = sources[1]
+    assert "tuned track's runs under" in what
+    runs()
+    assert planned == [["device=auto", "threads=1"]]

@@ -7,7 +7,7 @@ import csv
 
 import pytest
 import torch
-from conftest import compose_config
+from conftest import compose_config, metrics_rows, straight_and_resumed
 
 from kryball import KryBall
 from suite.experiment import build_experiment
@@ -105,21 +105,9 @@ def test_a_run_resumed_across_the_switch_gives_the_uninterrupted_result(tmp_path
     overrides = ["task=pinn_reaction", "task.num_x=17", "task.num_t=9", "task.num_residual=60",
                  "model.hidden_sizes=[8,8,8]", "optim=adam_then_kryball_plus", "epochs=4", "first_phase_steps=2",
                  "checkpoint=true"]
-    straight = run(compose_config(overrides), tmp_path / "straight")
-
-    def interrupt_after_first(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(compose_config(overrides), tmp_path / "resumed", on_epoch=interrupt_after_first)
-    resumed = run(compose_config([*overrides, "resume=true"]), tmp_path / "resumed")
-
-    def without_time(records):
-        return [{key: value for key, value in row.items() if key != "wall_time_s"} for row in records]
-
+    straight, _, resumed = straight_and_resumed(overrides, tmp_path)
     assert resumed.status == straight.status == "completed"
-    assert without_time(rows(tmp_path / "resumed")) == without_time(rows(tmp_path / "straight"))
+    assert metrics_rows(tmp_path / "resumed") == metrics_rows(tmp_path / "straight")
 
 
 def test_switch_after_must_be_a_step_count():

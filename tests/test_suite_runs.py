@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import CONF_DIR, TINY, compose_config, tiny_overrides
+from conftest import CONF_DIR, TINY, compose_config, metrics_rows, straight_and_resumed, tiny_overrides
 
 from suite.experiment import build
 from suite.run_record import COLUMNS
@@ -109,23 +109,10 @@ def test_make_closure_counts_and_freezes_batchnorm():
 
 def test_resume_gives_the_uninterrupted_result(cifar_dir, tmp_path):
     overrides = ["task=cifar10_cnn", "optim=kryball", "epochs=3", *tiny_overrides("cifar10_cnn", cifar_dir)]
-    straight = run(compose_config(overrides), tmp_path / "straight")
-
-    def interrupt_after_first(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(compose_config(overrides), tmp_path / "resumed", on_epoch=interrupt_after_first)
-    interrupted = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    straight, interrupted, resumed = straight_and_resumed(overrides, tmp_path)
     assert interrupted["status"] == "failed" and interrupted["epochs_run"] == 1
-    resumed = run(compose_config([*overrides, "resume=true"]), tmp_path / "resumed")
-
     assert resumed.status == straight.status == "completed"
-    def without_time(rows):
-        return [{key: value for key, value in row.items() if key != "wall_time_s"} for row in rows]
-
-    assert without_time(read_rows(tmp_path / "resumed")) == without_time(read_rows(tmp_path / "straight"))
+    assert metrics_rows(tmp_path / "resumed") == metrics_rows(tmp_path / "straight")
     for key in ("final_train_loss", "final_test_acc", "gradient_evals", "hvps", "loss_evals"):
         assert getattr(resumed, key) == getattr(straight, key), key
 

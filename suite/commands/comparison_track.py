@@ -40,9 +40,11 @@ def sources_from(args: argparse.Namespace, other: Track, task: str, own: Callabl
         return [("this track's own first-order runs", own)]
     committed = comparison_results.path(args.results_dir, other.name, task)
     mode = "quick" if args.quick else "full"
+    # The other track's runs are the protocol's: a --set variant measured here (a lever) is not theirs.
+    protocol = [override for override in common if override not in args.overrides]
 
     def their_runs() -> Records:
-        plan = run_plan.plan(["comparison"], args.out, args.quick, args.seeds, common, only=[theirs.setting.name],
+        plan = run_plan.plan(["comparison"], args.out, args.quick, args.seeds, protocol, only=[theirs.setting.name],
                              track=other.name)
         return runner.finished_records(plan.specs)
 
