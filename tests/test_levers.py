@@ -1,12 +1,15 @@
 """KryBall+'s candidate defaults scored on the self-tuning track (suite/commands/levers.py): a lever's KryBall+ runs
 take the shipped one's place among the other optimisers' times, and its B and ratios follow."""
 
+import argparse
 import math
 
 import pandas as pd
 import pytest
 
-from suite.commands import levers
+from suite.commands import comparison_track, levers
+from suite.reproduction import run_plan
+from suite.reproduction.comparison_settings import TUNED
 from suite.reproduction.targets import TIME_COLUMNS
 
 
@@ -39,14 +42,13 @@ def test_run_refuses_the_shipped_lever(capsys):
 def test_a_levers_target_comes_from_the_protocols_runs_not_the_levers_variant(tmp_path, monkeypatch):
     """The self-tuning track's MNIST-1D target is set by the tuned track's runs: planned with the common overrides
     but never with a lever's --set, whose config those runs do not have (they would not be found)."""
-    import argparse
+    planned = []  # the common overrides of each plan made
 
-    from suite.commands import comparison_track
-    from suite.reproduction import run_plan
-    from suite.reproduction.comparison_settings import TUNED
+    def plan(targets, out, quick, seeds, common, **kwargs):
+        planned.append(common)
+        return run_plan.Plan([], {}, tmp_path)
 
-    planned = []
-    monkeypatch.setattr(run_plan, "plan", lambda *args, **kwargs: planned.append(args[4]) or run_plan.Plan([], {}, tmp_path))
+    monkeypatch.setattr(run_plan, "plan", plan)
     args = argparse.Namespace(results_dir=tmp_path / "results", out=tmp_path / "out", quick=False, seeds=None,
                               overrides=["optim.krylov_tol=0.2"])
     sources = comparison_track.sources_from(args, TUNED, "mnist1d", lambda: None,
