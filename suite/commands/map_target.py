@@ -45,13 +45,10 @@ def seeds_of(regime: Regime, args: argparse.Namespace) -> int:
     return min(QUICK_SEEDS if args.quick else SEEDS, regime.workload.setting.budget(args.quick).seeds)
 
 
-def selected(regime: Regime, optim: str, only: list[str]) -> bool:
-    return not only or regime.name in only or f"{regime.name}/{optim}" in only
-
-
 def plan(the_map: Map, args: argparse.Namespace, common: list[str]) -> list[run_plan.RunSpec]:
     """Every run of the map's regimes (those ``--only`` keeps)."""
-    return [spec for regime in the_map.regimes for optim in regime.optims if selected(regime, optim, args.only)
+    return [spec for regime in the_map.regimes for optim in regime.optims
+            if run_plan.selected(regime.name, optim, args.only)
             for spec in run_plan.cell_specs(regime.workload.setting, optim, None, args.out, args.quick,
                                             seeds_of(regime, args), common)]
 
@@ -91,7 +88,8 @@ def regime_lines(the_map: Map, measured: Measured, args: argparse.Namespace) -> 
 
 def publish(measured: Measured, the_map: Map, folder: pathlib.Path) -> pathlib.Path:
     """Every run of the map on its track as one per-run results file."""
-    rows = [row for regime in the_map.regimes if regime.name in {t.workload.setting.name for t in measured.targets}
+    ran = {t.workload.setting.name for t in measured.targets}
+    rows = [row for regime in the_map.regimes if regime.name in ran
             for row in per_run.rows_of(measured, regime.workload)]
     path = files.map_path(folder, the_map.track.name)
     files.write(path, rows)

@@ -147,10 +147,10 @@ FINAL_METRICS = {"final_train_loss": "final training loss", "final_val_loss": "f
                  "final_test_acc": "final test accuracy", "peak_test_acc": "peak test accuracy"}
 
 
-def classification_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
-                         show_tuning: bool = False) -> pd.DataFrame:
-    """Classification tasks: each final metric as mean ± 95 % CI over the finished runs of a cell."""
-    shown = {key: name for key, name in FINAL_METRICS.items() if records.finished().stats(key).n}
+def metrics_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path, shown: dict[str, str],
+                  show_tuning: bool = False) -> pd.DataFrame:
+    """The final cells of workloads scored by their metrics: each summary field of ``shown`` (field -> column) as
+    mean ± 95 % CI over the finished runs of a cell, the epochs run and the wall-clock per epoch."""
     rows = []
     for workload in workloads:
         for setting, optim, cell in tables.table_cells(records, [workload.setting], sweeps_dir):
@@ -166,29 +166,23 @@ def classification_table(records: Records, workloads: list[Workload], sweeps_dir
     return pd.DataFrame(rows)
 
 
+def classification_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
+                         show_tuning: bool = False) -> pd.DataFrame:
+    """Classification tasks: each final metric (validation ones where the records have them)."""
+    shown = {key: name for key, name in FINAL_METRICS.items() if records.finished().stats(key).n}
+    return metrics_table(records, workloads, sweeps_dir, shown, show_tuning)
+
+
 # A threshold workload's metric at the end of its runs and at their best epoch: summary fields <statistic>_<metric>.
 THRESHOLD_STATISTICS = ("final", "best")
 
 
 def threshold_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
                     show_tuning: bool = False) -> pd.DataFrame:
-    """Workloads with a threshold target on one metric: its final and best value (mean ± 95 % CI over the finished
-    runs of a cell), the epochs run and the wall-clock per epoch."""
-    rows = []
-    for workload in workloads:
-        metric = workload.threshold.metric
-        for setting, optim, cell in tables.table_cells(records, [workload.setting], sweeps_dir):
-            if cell.empty:
-                continue
-            finished = cell.finished()
-            rows.append({"task": setting.label, "optimiser": optim,
-                         **{f"{statistic} {METRIC_NAMES[metric]}": mean_ci(finished.stats(f"{statistic}_{metric}"))
-                            for statistic in THRESHOLD_STATISTICS},
-                         "epochs run": mean_ci(finished.stats("epochs_run")),
-                         "wall-clock per epoch (s)": mean_ci(per_epoch(cell, cell.column("wall_time_s"))),
-                         "runs": runs_column(cell), "config": config_column(cell),
-                         **({"tuning": tuning.column(cell.frame)} if show_tuning else {})})
-    return pd.DataFrame(rows)
+    """Workloads with a threshold target on one metric: its final and best value."""
+    metric = workloads[0].threshold.metric
+    shown = {f"{statistic}_{metric}": f"{statistic} {METRIC_NAMES[metric]}" for statistic in THRESHOLD_STATISTICS}
+    return metrics_table(records, workloads, sweeps_dir, shown, show_tuning)
 
 
 def final_tables(measured: Measured, workloads: list[Workload], sweeps_dir: pathlib.Path,

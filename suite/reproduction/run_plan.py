@@ -103,6 +103,12 @@ def cifar_unavailable(setting: Setting, overrides: list[str]) -> str | None:
     return ", ".join(missing) or None
 
 
+def selected(name: str, optim: str, only: list[str] = ()) -> bool:
+    """Whether ``--only`` keeps the cell ``name/optim`` (of a setting or a regime): nothing given, its whole setting,
+    or the cell itself."""
+    return not only or name in only or f"{name}/{optim}" in only
+
+
 def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None = None,
          common: list[str] = (), only: list[str] = (), data_dir: str | None = None,
          tuned_dir: pathlib.Path = TUNED_DIR, sweeps_dir: pathlib.Path = SWEEPS_DIR, track: str = TUNED.name) -> Plan:
@@ -118,7 +124,7 @@ def plan(targets: list[str], out: pathlib.Path, quick: bool, seeds: int | None =
     specs, not_run = [], {}
     for setting in settings:
         name = setting.name
-        cells = [o for o in setting.optimisers(sweeps_dir) if not only or name in only or f"{name}/{o}" in only]
+        cells = [o for o in setting.optimisers(sweeps_dir) if selected(name, o, only)]
         if not cells:
             continue
         own = [*common, *([f"task.data_dir={data_dir}"] if setting.needs_gpu_data and data_dir else [])]
