@@ -116,8 +116,37 @@ def pool(executor: str, jobs: int, folder: pathlib.Path, name: str, changes: dic
             raise ValueError("--executor-options is for the submitit executors")
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                                      initializer=set_threads, initargs=(threads,))
+                                                      initializer=start_worker, initargs=(threads, memory_share(jobs)))
     return SubmititPool(submitit_executor(executor, folder, name, changes or {}), jobs, threads)  # files named by job id
+
+
+def memory_share(jobs: int) -> int | None:
+    """Bytes of address space each of ``jobs`` local workers may take: this machine's memory, less a tenth for the
+    rest of it, shared out (None where the machine does not say). A run that wants more then fails alone, with
+    the allocation's error in its record, where the kernel's out-of-memory killer would end its worker, and with
+    it the pool and every run still in it."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return int(physical * 0.9) // jobs
+
+
+def start_worker(threads: int | None, memory: int | None) -> None:
+    """A local pool's worker: its torch threads, and its share of the memory (``memory_share``) as a limit on its
+    address space — on CPU only: CUDA reserves address space far beyond any machine's memory."""
+    set_threads(threads)
+    if memory is None:
+        return
+    import resource
+
+    import torch
+
+    if not torch.cuda.is_available():
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        if soft == resource.RLIM_INFINITY or soft > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def set_threads(threads: int | None) -> None:

@@ -109,6 +109,12 @@ def find(summary: RunSummary, track: str, tuned_dir: pathlib.Path = TUNED_DIR,
     return None
 
 
+def _number(value: float) -> str:
+    """Three decimals where they show the value (accuracies, errors near 1), else three significant digits: an
+    error of 3e-4, or a diverged run's 5e+97, would read 0.000 or as a hundred digits."""
+    return f"{value:.3f}" if 1e-2 <= abs(value) < 1e4 else f"{value:.3g}"
+
+
 def _reached(entry: Others, field: str) -> str | None:
     """The optimiser's runs' ``field`` as ``mean ± 95 % CI`` (or, for epochs to convergence, how many
     converged and their median), None when its runs hold no such number."""
@@ -121,8 +127,8 @@ def _reached(entry: Others, field: str) -> str | None:
     stats = SeedStats.of(seed.get(field) for seed in entry.seeds)
     if not stats.n:
         return None
-    spread = f" ± {stats.ci95:.3f}" if stats.n > 1 else ""
-    return f"{label(entry.optim)} {stats.mean:.3f}{spread}"
+    spread = f" ± {_number(stats.ci95)}" if stats.n > 1 else ""
+    return f"{label(entry.optim)} {_number(stats.mean)}{spread}"
 
 
 def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUNING,
@@ -137,7 +143,7 @@ def standing_lines(summary: RunSummary, track: str = comparison_results.SELF_TUN
         return []
     field = next((field for field in PLACED_BY if getattr(summary, field) is not None), None)
     if field is not None:
-        what, mine = f"{PLACED_BY[field]}, mean ± 95 % CI", f"{getattr(summary, field):.3f}"
+        what, mine = f"{PLACED_BY[field]}, mean ± 95 % CI", _number(getattr(summary, field))
     else:
         field, what = "epochs_to_convergence", "convergence"
         mine = (f"converged in {summary.epochs_to_convergence} epochs" if summary.epochs_to_convergence is not None

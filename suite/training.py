@@ -33,6 +33,7 @@ from .checkpoint import comparable, find_checkpoint, load_checkpoint, save_check
 from .config import check_config, pick_device, shown
 from .data_parallel import DataParallel
 from .experiment import build, build_experiment
+from .krylov_record import KrylovRecord
 from .loggers import NoLogger
 from .optimisers import set_mode
 from .run_record import COLUMNS, RunRecord, RunStatus, RunSummary
@@ -125,6 +126,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     first = cfg.epochs + 1 if status.is_final else len(rows) + 1
     epochs = tqdm(range(first, cfg.epochs + 1), initial=first - 1, total=cfg.epochs, unit="epoch",
                   desc=f"{cfg.task.name}/{cfg.optim.name}", disable=None if parallel.is_main else True, leave=False)
+    krylov = KrylovRecord(optimizer)  # the Krylov dimension KryBall chose, per epoch
     extra = {"device": str(device), "run_dir": str(run_dir), "processes": processes.world_size}
     try:
         for epoch in epochs:
@@ -134,6 +136,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             for batch in task.batches(epoch):
                 step_losses.append(parallel.step(task.loss, batch, counts))
                 counts.sync(optimizer)
+                krylov.after_step()
                 if not math.isfinite(step_losses[-1]):
                     break
             if device.type == "cuda":
@@ -143,7 +146,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
             model.eval()
             set_mode(optimizer, training=False)  # evaluated, checkpointed and left as the weights to evaluate
             row = {**dict.fromkeys(COLUMNS), "epoch": epoch, "train_loss": sum(step_losses) / len(step_losses),
-                   **parallel.end_epoch(task.evaluate), "wall_time_s": wall_time, **counts.as_dict()}
+                   **parallel.end_epoch(task.evaluate), "wall_time_s": wall_time, **counts.as_dict(),
+                   **krylov.end_epoch()}
             record.append(row)
             logger.log(row)
             if not is_finite_row(row):

@@ -167,3 +167,19 @@ def test_leaving_the_pool_by_an_error_cancels_the_jobs(monkeypatch):
             raise KeyboardInterrupt
     assert executor.jobs[0].cancelled and len(executor.jobs) == 1
     assert futures[1].cancelled() and futures[2].cancelled()
+
+
+def allocate(size: int) -> int:
+    """Take ``size`` bytes (in a pool's worker) and say how many."""
+    return len(bytearray(size))
+
+
+def test_a_local_worker_that_wants_more_than_its_memory_fails_alone(tmp_path):
+    # Without the limit the kernel would kill the worker (on a machine with less memory than asked) and break the
+    # pool, failing the other run in it and every run after; with it, the allocation fails as any error does.
+    with dispatch.pool("local", 2, tmp_path, "memory") as pool:
+        greedy, modest = pool.submit(allocate, dispatch.memory_share(2) + 1), pool.submit(allocate, 1000)
+        with pytest.raises(MemoryError):
+            greedy.result()
+        assert modest.result() == 1000
+        assert pool.submit(allocate, 10).result() == 10  # the pool goes on

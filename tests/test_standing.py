@@ -133,3 +133,14 @@ def test_train_py_picks_the_track_by_plus_tuned(tmp_path):
     [tuned] = lines["tuned"]
     assert "tuned" in tuned.split("):")[1] and "self-tuning" not in tuned
     assert all("self-tuning track" in line for line in lines["defaults"])
+
+
+def test_tiny_errors_and_diverged_runs_keep_their_digits(tmp_path):
+    errors = [("completed", {"final_l2_relative_error": e}) for e in (3e-4, 5e-4)]
+    diverged = [("completed", {"final_l2_relative_error": e}) for e in (4.6e97, 1.0)]
+    publish(tmp_path, "self_tuning", {"lbfgs": errors, "msgd": diverged}, task=PINN_REACTION, epochs=1_000_000,
+            time_budget_s=30.0, name="pinn_reaction")
+    summary = run_summary(optim="kryball_plus", task=PINN_REACTION, epochs=500, final_l2_relative_error=2e-4)
+    [line] = standing_lines(summary, "self_tuning", tmp_path, tmp_path)
+    assert "this run: 0.0002" in line and "LBFGS 0.0004 ± 0.00127" in line
+    assert "MSGD 2.3e+97 ± 2.92e+98" in line

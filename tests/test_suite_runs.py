@@ -170,3 +170,27 @@ def test_a_run_at_the_default_threads_of_a_small_model_takes_one_thread(tmp_path
     monkeypatch.setattr(torch, "set_num_threads", chosen.append)
     run(compose_config(["task=xor", "optim=adam", "epochs=1"]), tmp_path / "run")
     assert chosen == [1]
+
+
+def _krylov_columns(run_dir):
+    return [(row["krylov_dim"], row["refreshes"]) for row in metrics_rows(run_dir)]
+
+
+def test_the_record_says_which_krylov_dimension_kryball_chose(tmp_path):
+    # krylov_tol lets the problem choose M: on Rosenbrock (2 parameters) the basis cannot pass 2, whatever the cap.
+    run(compose_config(["task=rosenbrock", "optim=kryball_plus", "optim.krylov_tol=0.2", "optim.krylov_dim=20",
+                        "optim.refresh=2", "epochs=6", "stop_on_convergence=false"]), tmp_path / "adaptive")
+    columns = _krylov_columns(tmp_path / "adaptive")
+    assert [refreshes for _, refreshes in columns] == ["1", "0", "1", "0", "1", "0"]  # one step an epoch, every 2nd
+    assert all(dim == "" for dim, refreshes in columns if refreshes == "0")
+    assert all(1 <= float(dim) <= 2 for dim, refreshes in columns if refreshes == "1")
+
+
+def test_the_krylov_columns_follow_kryball_through_the_phases(tmp_path):
+    run(compose_config(["task=rosenbrock", "optim=adam_then_kryball", "optim.switch_after=2", "epochs=4",
+                        "stop_on_convergence=false"]), tmp_path / "phased")
+    columns = _krylov_columns(tmp_path / "phased")
+    assert [refreshes for _, refreshes in columns[:2]] == ["0", "0"]  # Adam's steps
+    assert columns[2][1] == "1" and float(columns[2][0]) >= 1  # KryBall's first step builds a basis
+    run(compose_config(["task=rosenbrock", "optim=adam", "epochs=2"]), tmp_path / "adam")
+    assert "krylov_dim" not in metrics_rows(tmp_path / "adam")[0]

@@ -43,6 +43,11 @@ class Phased(torch.optim.Optimizer):
         """The optimiser the next step belongs to."""
         return self.first if self.steps < self.switch_after else self.then
 
+    @property
+    def phases(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        """Both optimisers, in order (what the run's record reads: suite/krylov_record.py)."""
+        return self.first, self.then
+
     # What the suite's closure asks of the optimiser that steps (suite/step_closure.py): the active phase's answers.
     @property
     def computes_gradients(self) -> bool:
