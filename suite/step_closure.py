@@ -85,15 +85,21 @@ def count_hvps_through(gradients: list[torch.Tensor], counts: Counts) -> None:
 
 
 def backward_with_graph(loss: torch.Tensor, model: nn.Module, counts: Counts) -> None:
-    """``loss.backward(create_graph=True)``, HVPs through the resulting ``p.grad`` counted.
+    """``loss.backward(create_graph=True)`` into the trainable parameters only, HVPs through the resulting
+    ``p.grad`` counted.
 
     PyTorch warns that ``p.grad`` then holds a graph that refers back to ``p`` (a reference cycle);
     the closure's ``zero_grad()`` sets every ``p.grad`` to None before the next backward, which
-    breaks it, so the warning is silenced here.
+    breaks it, so the warning is silenced here. Any other leaf that requires grad would get such a
+    cycle too, and nothing would break it: a physics-informed loss's input points (``tasks/pinn.py``
+    differentiates the network with respect to them) would keep each step's whole graph alive, about
+    7 MB a step on the convection task (SophiaH ran out of memory after 553 steps, 2026-12-07), so
+    ``inputs`` names the parameters.
     """
+    params = [p for p in model.parameters() if p.requires_grad]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
-        loss.backward(create_graph=True)
+        loss.backward(create_graph=True, inputs=params)
     count_hvps_through([p.grad for p in model.parameters()], counts)
 
 

@@ -194,3 +194,16 @@ def test_the_krylov_columns_follow_kryball_through_the_phases(tmp_path):
     assert columns[2][1] == "1" and float(columns[2][0]) >= 1  # KryBall's first step builds a basis
     run(compose_config(["task=rosenbrock", "optim=adam", "epochs=2"]), tmp_path / "adam")
     assert "krylov_dim" not in metrics_rows(tmp_path / "adam")[0]
+
+
+def test_a_graph_kept_for_hessian_products_goes_into_the_parameters_only():
+    # A physics-informed loss differentiates the network with respect to input points that require grad; a
+    # backward with create_graph=True into them too would leave each step's graph in a cycle nothing breaks.
+    from suite.step_closure import backward_with_graph
+
+    model, points = torch.nn.Linear(2, 1), torch.randn(5, 2, requires_grad=True)
+    u = model(points).sum()
+    (du,) = torch.autograd.grad(u, points, create_graph=True)
+    backward_with_graph((du ** 2).sum() + u ** 2, model, Counts())
+    assert points.grad is None
+    assert all(p.grad is not None and p.grad.requires_grad for p in model.parameters())
