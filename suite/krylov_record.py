@@ -47,4 +47,4 @@ class KrylovRecord:
         if not self.kryballs:
             return {}
         dims, self._dims = self._dims, []
-        return {"krylov_dim": sum(dims) / len(dims) if dims else None, "refreshes": len(dims)}
+        return dict(zip(COLUMNS, (sum(dims) / len(dims) if dims else None, len(dims))))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,11 +75,6 @@ def run_one(spec: RunSpec) -> Outcome:
         return Outcome(run(cfg, spec.run_dir))
     except Exception as error:  # noqa: BLE001 — suite.training.run has recorded `failed` where it got that far
         return Outcome(read_summary(spec.run_dir), f"{type(error).__name__}: {error}")
-    finally:
-        # What a run left in reference cycles (a graph kept in p.grad refers back to p: suite/step_closure.py) is
-        # freed only by the cycle collector, which counts objects, not bytes: collect it here, so that a pool's
-        # worker starts each run with the memory the last one took, not with all of it (suite.dispatch.memory_share).
-        gc.collect()
 
 
 def progress_line(i: int, n: int, spec: RunSpec, outcome: Outcome) -> str:
