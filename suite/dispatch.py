@@ -132,21 +132,31 @@ def memory_share(jobs: int) -> int | None:
     return int(physical * 0.9) // jobs
 
 
+def address_space() -> int | None:
+    """Bytes of address space this process has mapped (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def start_worker(threads: int | None, memory: int | None) -> None:
-    """A local pool's worker: its torch threads, and its share of the memory (``memory_share``) as a limit on its
-    address space — on CPU only: CUDA reserves address space far beyond any machine's memory."""
+    """A local pool's worker: its torch threads, and its share of the memory (``memory_share``) as a limit on the
+    address space it maps beyond what it has at start (torch's libraries alone map ~3 GB of it) — on CPU only:
+    CUDA reserves address space far beyond any machine's memory."""
     set_threads(threads)
-    if memory is None:
+    import torch
+
+    mapped = address_space()
+    if memory is None or mapped is None or torch.cuda.is_available():
         return
     import resource
 
-    import torch
-
-    if not torch.cuda.is_available():
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
-        if soft == resource.RLIM_INFINITY or soft > limit:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = mapped + memory if hard == resource.RLIM_INFINITY else min(mapped + memory, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def set_threads(threads: int | None) -> None:
