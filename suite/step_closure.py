@@ -100,7 +100,7 @@ def backward_with_graph(loss: torch.Tensor, model: nn.Module, counts: Counts) ->
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
         loss.backward(create_graph=True, inputs=params)
-    count_hvps_through([p.grad for p in model.parameters()], counts)
+    count_hvps_through([p.grad for p in params], counts)
 
 
 def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts):

@@ -3,7 +3,6 @@
 the switch, and the state round-trips so that a resumed run is the uninterrupted one."""
 
 import copy
-import csv
 
 import pytest
 import torch
@@ -19,11 +18,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 PHASED = ["adam_then_lbfgs", "adam_then_kryball", "adam_then_kryball_plus", "adam_then_trust_krylov"]
 RAHIMI_RECHT = ["task=rahimi_recht", "task.num_samples=50", "task.dim=4", "model.hidden_sizes=[4]"]
-
-
-def rows(run_dir):
-    with (run_dir / "metrics.csv").open() as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.parametrize("optim", PHASED)
@@ -69,7 +63,7 @@ def test_a_run_counts_both_phases_cumulatively(optim, tmp_path):
     summary = run(compose_config([*RAHIMI_RECHT, f"optim={optim}", "optim.switch_after=3", "epochs=5",
                                   "stop_on_convergence=false"]), tmp_path)
     assert summary.status in ("completed", "converged"), summary.error
-    recorded = [(int(r["gradient_evals"]), int(r["hvps"]), int(r["loss_evals"])) for r in rows(tmp_path)]
+    recorded = [(int(r["gradient_evals"]), int(r["hvps"]), int(r["loss_evals"])) for r in metrics_rows(tmp_path, drop=())]
     assert recorded[:3] == [(1, 0, 1), (2, 0, 2), (3, 0, 3)]  # Adam: one gradient and one loss a step
     assert all(later[0] > earlier[0] and later[2] > earlier[2] for earlier, later in zip(recorded, recorded[1:]))
     assert (recorded[-1][1] > 0) == (optim == "adam_then_kryball")

@@ -1,7 +1,6 @@
 """End-to-end runs of suite.training.run on CPU with tiny sizes: every task × optimiser, the run record,
 divergence, BatchNorm statistics under repeated closure calls, resume and early stopping."""
 
-import csv
 import json
 import math
 
@@ -23,11 +22,6 @@ SUMMARY_FIELDS = {"task", "optim", "seed", "status", "epochs_run", "epochs_to_co
                   "wall_time_s", "gradient_evals", "hvps", "loss_evals", "config", "code_version"}
 
 
-def read_rows(run_dir):
-    with (run_dir / "metrics.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.mark.parametrize("task", sorted(TINY))
 @pytest.mark.parametrize("optim", OPTIMS)
 def test_every_task_with_every_optimiser(task, optim, cifar_dir, tmp_path):
@@ -39,7 +33,7 @@ def test_every_task_with_every_optimiser(task, optim, cifar_dir, tmp_path):
     assert SUMMARY_FIELDS <= set(summary.to_json()) and summary.epochs_run == 2
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["status"] == summary.status and on_disk["config"]["task"]["name"] == task
-    rows = read_rows(tmp_path)
+    rows = metrics_rows(tmp_path, drop=())
     assert [r["epoch"] for r in rows] == ["1", "2"] and list(rows[0])[:len(COLUMNS)] == COLUMNS
     assert int(rows[-1]["gradient_evals"]) >= 2 and int(rows[-1]["loss_evals"]) >= 2
     assert (int(rows[-1]["hvps"]) > 0) == optim.startswith("kryball")
@@ -78,7 +72,7 @@ def test_divergence_is_recorded(tmp_path):
     summary = run(cfg, tmp_path)
     assert summary.status == "diverged" and summary.epochs_run < 50
     assert summary.final_train_loss is None  # non-finite → null: the JSON stays strict
-    last = read_rows(tmp_path)[-1]
+    last = metrics_rows(tmp_path, drop=())[-1]
     assert not math.isfinite(float(last["train_loss"]))
 
 

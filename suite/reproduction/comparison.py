@@ -179,7 +179,8 @@ THRESHOLD_STATISTICS = ("final", "best")
 
 def threshold_table(records: Records, workloads: list[Workload], sweeps_dir: pathlib.Path,
                     show_tuning: bool = False) -> pd.DataFrame:
-    """Workloads with a threshold target on one metric: its final and best value."""
+    """Workloads with a threshold target on one metric, the same for all of them (``final_tables`` groups them so):
+    its final and best value."""
     metric = workloads[0].threshold.metric
     shown = {f"{statistic}_{metric}": f"{statistic} {METRIC_NAMES[metric]}" for statistic in THRESHOLD_STATISTICS}
     return metrics_table(records, workloads, sweeps_dir, shown, show_tuning)
