@@ -175,3 +175,17 @@ def test_a_threshold_workloads_final_and_best_metric_are_tabled_and_rebuilt_from
         measured, workloads, TUNED, SWEEPS_DIR)
     figure = comparison.target_figure(rebuilt.records, rebuilt.targets, tmp_path / "figure.png")
     assert figure.stat().st_size > 10_000
+
+
+def test_the_physics_informed_tasks_stand_beside_the_published_numbers(tmp_path):
+    measured = comparison.measure(threshold_synthetic(tmp_path / "runs"), list(TUNED.workloads), TUNED)
+    workloads = comparison.with_runs(measured.records, list(TUNED.workloads))
+    [row] = comparison.published_table(measured.records, workloads).to_dict("records")
+    assert row["task"] == TUNED.workload("pinn_reaction").label
+    assert row["Rathore et al. (paper size): Adam → L-BFGS"] == "0.0192"  # their Tables 1–2
+    assert row["Rathore et al. (paper size): Adam → L-BFGS → NNCG"] == "0.00992"
+    assert row["ours (CPU size): Adam → LBFGS"] == "0.13 ± 0.37 (n = 3)"  # the final cell of the threshold table
+    assert row["ours (CPU size): Adam → KryBall+"] == "—"  # no runs of it here
+    assert row["ours (CPU size): lowest mean"] == "Adam → LBFGS: 0.13"
+    assert "Rathore et al. (paper size)" in comparison.markdown_block(measured, workloads, TUNED, SWEEPS_DIR)
+    assert comparison.published_table(measured.records, [TUNED.workload("image_fit")]).empty  # nothing published
