@@ -5,7 +5,7 @@ hyperparameters. One step is thesis Algorithm 4 (docs/design.md §2 lists it lin
 each part is a module named for it, usable alone:
 
 - :mod:`kryball.closure` — evaluating the user's closure (at θ, at trial points, on sub-batches);
-- :mod:`kryball.curvature` — Hessian-vector products from one gradient graph;
+- :mod:`kryball.curvature` — Hessian-vector (or Gauss–Newton) products from one graph;
 - :mod:`kryball.krylov` — ``lanczos``: an orthonormal Krylov basis and T = QᵀHQ;
 - :mod:`kryball.saddle_free` — ``sfn_direction``: the saddle-free Newton direction in it;
 - :mod:`kryball.subspace` — the search subspace and the curvature along it;
@@ -16,6 +16,7 @@ each part is a module named for it, usable alone:
 - :mod:`kryball.analysis` — loss-landscape samples and the Krylov reconstruction error.
 """
 
+from .closure import Residuals
 from .krylov import lanczos
 from .optimizer import KryBall
 from .options import BEYOND_THESIS, HYPERPARAMETERS, Options
@@ -28,6 +29,7 @@ __all__ = [
     "HYPERPARAMETERS",
     "KryBall",
     "Options",
+    "Residuals",
     "Status",
     "StepInfo",
     "TrustRegionSolution",

@@ -95,6 +95,29 @@ if TYPE_CHECKING:
 _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
 
 
+class Residuals:
+    """A least-squares loss given by its residuals, what a closure returns for Gauss–Newton curvature
+    (``curvature="gauss_newton"``, :class:`kryball.curvature.GaussNewtonProducts`).
+
+    ``values`` holds the examples along its first dimension: r_i (a number, or a row of numbers) for example i, and
+    the loss is ``mean_i Σ_j r_ij²`` — so ``Residuals(r).loss()`` with ``r`` of shape (N,) is the mean squared
+    error, and ``values.pow(2).flatten(1).sum(1)`` are the per-example losses (the same examples as the
+    per-example losses of the contract above, ``closure(indices)`` included). A weighted term of a loss (one
+    of a physics-informed loss's three means) is a residual scaled by the square root of its weight.
+    """
+
+    def __init__(self, values: torch.Tensor):
+        if not isinstance(values, torch.Tensor) or values.ndim == 0 or values.shape[0] == 0:
+            raise TypeError("Residuals wants a tensor with the examples along its first dimension (N ≥ 1), got "
+                            + (f"shape {tuple(values.shape)}" if isinstance(values, torch.Tensor)
+                               else type(values).__name__))
+        self.values = values
+
+    def loss(self) -> torch.Tensor:
+        """``mean_i Σ_j r_ij²``."""
+        return self.values.pow(2).reshape(self.values.shape[0], -1).sum(1).mean()
+
+
 class _ClosureMode(TorchFunctionMode):
     """A backward pass inside the closure keeps the graph (``keep_backward=True``) or is skipped; a call of
     ``torch.autograd.grad`` is noted (``differentiated``); everything else is passed on unchanged. Active on
@@ -122,10 +145,12 @@ class Closure:
     ``with_graph()`` is the batch's loss with gradient tracking (``with_graph(indices)``:
     the loss of the examples ``indices`` only, for curvature on a sub-batch);
     ``without_graph()`` is the loss at a trial point, detached. Per-example losses (a 1-D
-    tensor) become their mean, and the batch size is remembered (``batch_size``; ``None``
-    while the closure returns a scalar). ``takes_indices`` says whether ``closure(indices)``
-    is a valid call; ``differentiates`` whether the closure differentiates by itself (its
-    trial points then need gradient tracking: the module docstring).
+    tensor) become their mean, :class:`Residuals` their loss, and the batch size is remembered
+    (``batch_size``; ``None`` while the closure returns a scalar); ``residuals`` are those of
+    the last evaluation with a graph (``None`` unless the closure returns :class:`Residuals`).
+    ``takes_indices`` says whether ``closure(indices)`` is a valid call; ``differentiates``
+    whether the closure differentiates by itself (its trial points then need gradient
+    tracking: the module docstring).
     """
 
     def __init__(self, closure: Callable[..., torch.Tensor]):
@@ -133,13 +158,14 @@ class Closure:
         self.batch_size: int | None = None
         self.takes_indices = _takes_an_argument(closure)
         self.differentiates = False
+        self.residuals: torch.Tensor | None = None
 
     def with_graph(self, indices: torch.Tensor | None = None) -> torch.Tensor:
         """The mean loss of the batch (or of the examples ``indices``) with its graph; a backward pass inside keeps
         the graph."""
         mode = _ClosureMode(keep_backward=True)
         with torch.enable_grad(), mode:
-            loss = self._evaluate(indices)
+            loss = self._evaluate(indices, keep_residuals=True)
         self.differentiates |= mode.differentiated
         return loss
 
@@ -160,8 +186,15 @@ class Closure:
         with torch.enable_grad(), _ClosureMode(keep_backward=False):
             return self._evaluate(None).detach()
 
-    def _evaluate(self, indices: torch.Tensor | None) -> torch.Tensor:
-        losses = _checked(self._closure() if indices is None else self._closure(indices))
+    def _evaluate(self, indices: torch.Tensor | None, keep_residuals: bool = False) -> torch.Tensor:
+        value = self._closure() if indices is None else self._closure(indices)
+        if isinstance(value, Residuals):
+            if indices is None:
+                self.batch_size = value.values.shape[0]
+            if keep_residuals:
+                self.residuals = value.values
+            return value.loss()
+        losses = _checked(value)
         if losses.ndim == 1:
             if indices is None:
                 self.batch_size = losses.shape[0]
@@ -178,8 +211,8 @@ def _checked(losses) -> torch.Tensor:
     """The closure's value if it is a loss: a tensor with one element (as a scalar), or a 1-D tensor of
     per-example losses."""
     if not isinstance(losses, torch.Tensor) or (losses.ndim > 1 and losses.numel() != 1):
-        raise TypeError("the closure must return the loss as a scalar tensor, or one loss per example as a 1-D "
-                        f"tensor; got {type(losses).__name__}"
+        raise TypeError("the closure must return the loss as a scalar tensor, one loss per example as a 1-D "
+                        f"tensor, or kryball.Residuals; got {type(losses).__name__}"
                         + (f" of shape {tuple(losses.shape)}" if isinstance(losses, torch.Tensor) else ""))
     return losses.reshape(()) if losses.numel() == 1 and losses.ndim != 1 else losses
 

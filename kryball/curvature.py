@@ -1,4 +1,5 @@
-"""Hessian-vector products that share one gradient graph per step (thesis §2.4.1; docs/design.md).
+"""Curvature products that share one graph per step: the Hessian's (thesis §2.4.1; docs/design.md) and, for a
+least-squares loss, the Gauss–Newton matrix's (option ``curvature="gauss_newton"``, beyond the thesis).
 
 Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``; each
 product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph
@@ -79,6 +80,65 @@ class HessianVectorProducts:
         return torch.cat(flat_parts(products), out=out)  # flattened into its row of the result
 
 
+class GaussNewtonProducts:
+    """The gradient of a least-squares loss and products with its Gauss–Newton matrix, the same interface as
+    :class:`HessianVectorProducts` (``gradient``, ``matvec``, ``matmat``, ``count``, ``batched``).
+
+    The loss is ``mean_i Σ_j r_ij²`` over the rows (examples) of the residuals r (:class:`kryball.closure.Residuals`),
+    so its gradient is ``(2/N) Jᵀr`` and its Gauss–Newton matrix ``G = (2/N) JᵀJ``, J = ∂r/∂θ: the Hessian without
+    the residuals' own curvature, positive semi-definite — the curvature of Krylov Subspace Descent (Vinyals &
+    Povey 2012) and CurveBall (Henriques et al. 2019), and the natural one of least squares such as a
+    physics-informed loss. ``Jv`` comes from the double-backward trick: ``w(u) = Jᵀu`` is built once with a
+    graph, linear in a dummy u, and ``Jv = ∂(w·v)/∂u``; then ``Gv = (2/N) Jᵀ(Jv)`` is one more backward through
+    r's graph. A product costs two backward passes and is counted as one curvature product (``count``). With G,
+    the saddle-free treatment changes nothing (|λ| = λ) but the floor ``eig_clip``.
+    """
+
+    def __init__(self, residuals: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True,
+                 gradient: torch.Tensor | None = None):
+        require_graph(residuals)
+        self._residuals, self._params = residuals, params
+        self._scale = 2.0 / residuals.shape[0]
+        self._dual = torch.zeros_like(residuals, requires_grad=True)
+        self._transposed = flatten(torch.autograd.grad(residuals, params, grad_outputs=self._dual, create_graph=True,
+                                                       allow_unused=True, materialize_grads=True))  # Jᵀu
+        own = self._transpose_times(residuals.detach() * self._scale, batched=False)
+        self.gradient = own if gradient is None else gradient
+        self.count = 0
+        self.batched = batched
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """``Gv`` for a flat vector ``v``."""
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """``GV`` for the columns of ``V`` (n×k), batched where the model allows it; column-major."""
+        k = V.shape[1]
+        self.count += k
+        if k == 0 or not self._transposed.requires_grad:  # residuals constant in θ: J = 0
+            return torch.zeros_like(V.T).T
+        rows = V.T.contiguous()
+        if k > 1 and self.batched:
+            try:
+                return self._products(rows, batched=True).T
+            except RuntimeError:
+                self.batched = False  # e.g. a backward formula without a batching rule
+        return torch.stack([self._products(row, batched=False) for row in rows], dim=1)
+
+    def _products(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:
+        (jacobian_times,) = torch.autograd.grad(self._transposed, self._dual, grad_outputs=vectors, retain_graph=True,
+                                                is_grads_batched=batched)  # Jv, one row per vector when batched
+        return self._transpose_times(jacobian_times * self._scale, batched)
+
+    def _transpose_times(self, outputs: torch.Tensor, batched: bool) -> torch.Tensor:
+        """``Jᵀ outputs`` (flat; one row per batched output) through the residuals' graph, which is kept."""
+        parts = torch.autograd.grad(self._residuals, self._params, grad_outputs=outputs, retain_graph=True,
+                                    allow_unused=True, materialize_grads=True, is_grads_batched=batched)
+        if batched:
+            return torch.cat([p.reshape(outputs.shape[0], -1) for p in parts], dim=1)
+        return flatten(parts)
+
+
 def require_graph(loss: torch.Tensor) -> None:
     """Refuse, in one line, a loss autograd cannot differentiate (instead of "element 0 of tensors does not require
     grad")."""
@@ -93,3 +153,7 @@ def gradient(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
     """The flat gradient alone (a first-order step): no graph is kept for Hessian-vector products."""
     require_graph(loss)
     return flatten(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
+
+
+# The curvature products by the name the ``curvature`` option gives them (kryball/options.py).
+CURVATURES = {"hessian": HessianVectorProducts, "gauss_newton": GaussNewtonProducts}

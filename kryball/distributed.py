@@ -201,6 +201,9 @@ class DistributedKryBall(KryBall):
 
     def __init__(self, params, *, process_group: dist.ProcessGroup | None = None, **options):
         super().__init__(params, **options)
+        if self.defaults["curvature"] != "hessian":  # its shard losses are weighted (_ShareOfBatch), not residuals
+            raise ValueError(f"DistributedKryBall takes Hessian curvature only, got curvature="
+                             f"{self.defaults['curvature']!r}: use KryBall on one process for Gauss–Newton")
         self.communication = Communication(process_group)
         self._batch_loss: _BatchLoss | None = None  # the closure of the step under way
         trainable = self._trainable_params()
@@ -232,8 +235,8 @@ class DistributedKryBall(KryBall):
         finally:
             self._batch_loss = None
 
-    def _hessian_vector_products(self, *args, **kwargs) -> _SummedProducts:
-        return _SummedProducts(super()._hessian_vector_products(*args, **kwargs), self.communication)
+    def _curvature_products(self, *args, **kwargs) -> _SummedProducts:
+        return _SummedProducts(super()._curvature_products(*args, **kwargs), self.communication)
 
     def _sub_batch_loss(self, params, options, closure, state):
         """This shard's part of the step's sub-batch loss (``curvature_batch``), or ``None`` where the curvature is

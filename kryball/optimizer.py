@@ -22,7 +22,7 @@ import torch
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
-from .curvature import HessianVectorProducts, gradient
+from .curvature import CURVATURES, GaussNewtonProducts, HessianVectorProducts, gradient
 from .options import HYPERPARAMETERS, Options
 from .parameters import (ParamGroup, all_params, assign, check_steppable, flatten, refuse_changed_set,
                          refuse_duplicates, refuse_other_parameters, shapes, trainable_positions)
@@ -163,6 +163,11 @@ class KryBall(Optimizer):
         return self.defaults["curvature_batch"] is not None
 
     @property
+    def wants_residuals(self) -> bool:
+        """Whether ``step`` wants a closure that returns :class:`kryball.Residuals` (``curvature="gauss_newton"``)."""
+        return self.defaults["curvature"] == "gauss_newton"
+
+    @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
         """Flat views of the last step's gradient, momentum, saddle-free direction and step."""
         return dict(self._vectors)
@@ -191,7 +196,7 @@ class KryBall(Optimizer):
         if options.interleave is not None and state.step % options.interleave != 0:  # beyond the thesis (§6.2.1)
             totals.gradient_evals += 1
             return self._first_order_step(params, loss, gradient(loss, params), state, options)
-        hvp = self._hessian_vector_products(loss, params, options, closure, state)
+        hvp = self._curvature_products(loss, params, options, closure, state)
         totals.gradient_evals += 1
         g = hvp.gradient
         if not torch.isfinite(g).all():
@@ -228,17 +233,22 @@ class KryBall(Optimizer):
             ritz_values=None if subspace.ritz_values is None else tuple(subspace.ritz_values.tolist()))
         return loss.detach()
 
-    def _hessian_vector_products(self, loss, params, options, closure, state) -> HessianVectorProducts:
-        """The gradient at θ_t and products with the Hessian there — of the batch, or of this step's sub-batch
-        (``curvature_batch``) — batching resolved once, on the first step."""
+    def _curvature_products(self, loss, params, options, closure,
+                            state) -> HessianVectorProducts | GaussNewtonProducts:
+        """The gradient at θ_t and products with the curvature there (``curvature``: the Hessian, or the Gauss–Newton
+        matrix of the closure's residuals) — of the batch, or of this step's sub-batch (``curvature_batch``) —
+        batching resolved once, on the first step."""
         if self._batched_hvps is None:
             self._batched_hvps = params[0].is_cuda if options.batched_hvps is None else options.batched_hvps
+        products = CURVATURES[options.curvature]
         curvature_loss = self._sub_batch_loss(params, options, closure, state)
         if curvature_loss is None:
-            return HessianVectorProducts(loss, params, batched=self._batched_hvps)
+            return products(_differentiated(loss, closure, options), params, batched=self._batched_hvps)
         g = gradient(loss, params)  # the whole batch's gradient needs no graph; freeing it first saves memory
         state.totals.loss_evals += 1
-        return HessianVectorProducts(curvature_loss(), params, batched=self._batched_hvps, gradient=g)
+        sub_batch_loss = curvature_loss()
+        return products(_differentiated(sub_batch_loss, closure, options), params, batched=self._batched_hvps,
+                        gradient=g)
 
     def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
@@ -306,6 +316,17 @@ class KryBall(Optimizer):
         if state.momentum.dtype != params[0].dtype or state.momentum.device != params[0].device:
             self.state[holder] = state = state.moved(params[0])
         return state
+
+
+def _differentiated(loss: torch.Tensor, closure: Closure, options: Options) -> torch.Tensor:
+    """What the curvature products differentiate: the loss (the Hessian's), or the residuals it was made of (the
+    Gauss–Newton matrix's: ``curvature="gauss_newton"``)."""
+    if options.curvature == "hessian":
+        return loss
+    if closure.residuals is None:
+        raise TypeError("KryBall: curvature='gauss_newton' needs a closure that returns kryball.Residuals(r), the "
+                        "residuals of a least-squares loss (mean_i Σ_j r_ij²), not the loss itself")
+    return closure.residuals
 
 
 # KryBall(params, krylov_dim=..., ...): show the hyperparameters in help() and inspect.signature, from Options.

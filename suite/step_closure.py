@@ -14,6 +14,9 @@
   per-example losses and ``closure(indices)``, the losses of some examples of the batch; the
   closure gives them when the optimiser asks (``samples_curvature``) and the task's loss can
   (``loss(model, batch, indices=..., reduction="none")``), and the mean loss otherwise.
+- KryBall with Gauss–Newton curvature (``curvature="gauss_newton"``) wants the residuals of a
+  least-squares loss (``wants_residuals``): the closure gives ``kryball.Residuals`` of the task's
+  ``loss(..., reduction="residuals")`` (tasks/base.py), of the batch or of ``indices``.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
@@ -36,6 +39,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from kryball import Residuals
 
 
 @dataclass
@@ -108,13 +113,16 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
     computes_gradients = getattr(optimizer, "computes_gradients", False)
     create_graph = getattr(optimizer, "create_graph", False)
     per_example = getattr(optimizer, "samples_curvature", False) and _selects_examples(loss_fn)
+    residuals = getattr(optimizer, "wants_residuals", False)
     calls = 0
 
-    def closure(indices: torch.Tensor | None = None) -> torch.Tensor:
+    def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals:
         nonlocal calls
         calls += 1
         with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
-            if per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
+            if residuals:  # KryBall with Gauss–Newton curvature (the build refuses it on a task without residuals)
+                loss = Residuals(loss_fn(model, indices=indices, reduction="residuals"))
+            elif per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
                 loss = loss_fn(model, indices=indices, reduction="none")
             elif computes_gradients:
                 loss = loss_fn(model)

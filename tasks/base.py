@@ -8,7 +8,9 @@ order and noise), where its tensors live and their floating-point type — and p
   call of one optimiser step sees the same batch (docs/design.md §3).
 - ``loss(model, batch)`` — the graph-connected scalar the optimiser minimises. A data task's loss
   also takes ``indices`` (a subset of the batch's examples, :func:`select`) and
-  ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/closure.py).
+  ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/closure.py). A
+  least-squares task (``least_squares = True``) also takes ``reduction="residuals"``: the residuals
+  whose squares make the loss (:func:`least_squares`), for KryBall's Gauss–Newton curvature.
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
@@ -30,7 +32,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 class Task:
-    """Defaults shared by the tasks: no test set, no convergence criterion."""
+    """Defaults shared by the tasks: no test set, no convergence criterion, not a least-squares loss."""
+
+    least_squares = False  # whether ``loss`` takes reduction="residuals" (:func:`least_squares`)
 
     def evaluate(self, model: torch.nn.Module) -> dict:
         return {}
@@ -44,3 +48,17 @@ def select(batch: tuple[torch.Tensor, ...], indices: torch.Tensor | None) -> tup
     if indices is None:
         return batch
     return tuple(t[indices.to(t.device)] for t in batch)
+
+
+def least_squares(residuals: torch.Tensor, reduction: str) -> torch.Tensor:
+    """A least-squares loss from its residuals (the examples along the first dimension, a row of numbers each):
+    ``"mean"`` the mean over the examples of each one's sum of squares, ``"none"`` those sums (one loss per example),
+    ``"residuals"`` the residuals themselves (what ``kryball.Residuals`` wraps for Gauss–Newton curvature)."""
+    if reduction == "residuals":
+        return residuals
+    losses = residuals.pow(2).reshape(residuals.shape[0], -1).sum(1)
+    if reduction == "none":
+        return losses
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"reduction must be 'mean', 'none' or 'residuals', got {reduction!r}")

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from suite.errors import ConfigError
-from tasks.base import Task, epoch_generator, select
+from tasks.base import Task, epoch_generator, least_squares, select
 
 
 def load_image(name: str, size: int) -> torch.Tensor:
@@ -55,6 +55,8 @@ def psnr(mse: float) -> float:
 
 
 class ImageFit(Task):
+    least_squares = True  # loss(..., reduction="residuals"): tasks/base.py
+
     def __init__(self, seed: int, device, dtype, image: str = "china.jpg", size: int = 64,
                  train_fraction: float = 0.75, data_seed: int = 0, batch_size: int | None = None):
         if not 0 < train_fraction < 1:
@@ -81,8 +83,8 @@ class ImageFit(Task):
 
     def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
         x, y = select(batch, indices)
-        errors = (model(x) - y).pow(2).mean(dim=1)  # one per pixel: the mean over its channels
-        return errors.mean() if reduction == "mean" else errors
+        # One loss per pixel, the mean over its channels: the residuals scaled by 1/√channels.
+        return least_squares((model(x) - y) / math.sqrt(y.shape[1]), reduction)
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

@@ -15,8 +15,11 @@ error (the wave adds the mean squared u_t(x, 0)) plus the mean squared boundary 
 u(x_hi, t) − u(x_lo, t); zero: u(x_lo, t)² + u(x_hi, t)²), each term a mean over its own points, whatever their
 number. An *example* is one point (or boundary pair); the batch is their positions 0 … N − 1 (residual points,
 then initial points, then boundary pairs). ``reduction="none"`` gives one loss per example, each term's
-squared errors weighted by N / (its number of examples), so that their mean is the paper's loss; ``indices``
-evaluates some examples only (KryBall's ``curvature_batch``, kryball/closure.py). Full batch: an epoch is
+squared errors weighted by N / (its number of examples), so that their mean is the paper's loss;
+``reduction="residuals"`` the residuals behind them, two per example (u's error and, on the wave, u_t at t = 0;
+both boundary values where they must be zero; a zero beside a lone one), each scaled by the square root of its
+term's weight, for KryBall's Gauss–Newton curvature (tasks/base.py); ``indices`` evaluates some examples only
+(KryBall's ``curvature_batch``, kryball/closure.py). Full batch: an epoch is
 one step on all the points, fixed for the whole run.
 
 The error metric is the paper's ``l2_relative_error``, ‖u − u_exact‖₂ / ‖u_exact‖₂, on its test set: the
@@ -28,10 +31,12 @@ The residual needs u's input derivatives, so the loss takes them with autograd i
 detached, as a caller in that mode expects.
 """
 
+import math
+
 import torch
 
 from suite.errors import ConfigError
-from tasks.base import Task, select
+from tasks.base import Task, least_squares, select
 from tasks.pdes import T, input_gradient
 
 
@@ -53,6 +58,8 @@ def l2_relative_error(prediction: torch.Tensor, exact: torch.Tensor) -> float:
 
 
 class PINN(Task):
+    least_squares = True  # loss(..., reduction="residuals"): tasks/base.py
+
     def __init__(self, seed: int, device, dtype, pde, num_x: int = 257, num_t: int = 101,
                  num_residual: int = 10000, data_seed: int = 0, test_num_x: int = 129, test_num_t: int = 101):
         if num_x < 3 or num_t < 2:
@@ -84,20 +91,21 @@ class PINN(Task):
     def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
         (positions,) = select(batch, indices)
         kinds = self._kinds(positions)
-        losses = torch.cat(self._term_losses(model, positions, kinds))
-        if reduction == "mean":
-            return losses.mean()
-        by_term = torch.cat([kind.nonzero().squeeze(1) for kind in kinds])  # where each loss's example is
-        return losses[torch.argsort(by_term)]  # back in the order of positions
+        residuals = torch.cat(self._term_residuals(model, positions, kinds))
+        if reduction != "mean":
+            by_term = torch.cat([kind.nonzero().squeeze(1) for kind in kinds])  # where each row's example is
+            residuals = residuals[torch.argsort(by_term)]  # back in the order of positions
+        return least_squares(residuals, reduction)
 
     def _kinds(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Which of ``positions`` are residual points, initial points, boundary pairs (three masks)."""
         n_res, n_ini, _ = self.sizes
         return positions < n_res, (positions >= n_res) & (positions < n_res + n_ini), positions >= n_res + n_ini
 
-    def _term_losses(self, model, positions: torch.Tensor, kinds) -> list[torch.Tensor]:
-        """The weighted per-example losses of ``positions``, term by term (residual, initial, boundary), each
-        in the order of ``positions`` within its term (module docstring)."""
+    def _term_residuals(self, model, positions: torch.Tensor, kinds) -> list[torch.Tensor]:
+        """The weighted residuals of ``positions``, term by term (residual, initial, boundary), two per example (an
+        example with one has a zero beside it), each term in the order of ``positions`` within it: an example's loss
+        is the sum of its two squares (module docstring; ``tasks.base.least_squares``)."""
         keep_graph = torch.is_grad_enabled()
         n_res, n_ini, _ = self.sizes
         total = len(self.positions)
@@ -107,13 +115,19 @@ class PINN(Task):
             residual = self.pde.residual(model(xt).squeeze(-1), xt)
             xt0 = self.initial_points[ini].requires_grad_(self.pde.initial_velocity)
             u0 = model(xt0).squeeze(-1)
-            initial = (u0 - self.pde.initial(xt0[:, 0].detach())) ** 2
-            if self.pde.initial_velocity:  # u_t(x, 0) = 0 (the wave)
-                initial = initial + input_gradient(u0, xt0)[:, T] ** 2
+            error = u0 - self.pde.initial(xt0[:, 0].detach())
+            # u_t(x, 0) = 0 (the wave)
+            velocity = input_gradient(u0, xt0)[:, T] if self.pde.initial_velocity else torch.zeros_like(error)
             lo, hi = model(self.lower[bnd]).squeeze(-1), model(self.upper[bnd]).squeeze(-1)
-            boundary = (hi - lo) ** 2 if self.pde.boundary == "periodic" else lo ** 2 + hi ** 2
-            terms = [total / size * part for size, part in zip(self.sizes, (residual ** 2, initial, boundary))]
+            boundary = (hi - lo, torch.zeros_like(lo)) if self.pde.boundary == "periodic" else (lo, hi)
+            pairs = (torch.stack([residual, torch.zeros_like(residual)], 1), torch.stack([error, velocity], 1),
+                     torch.stack(boundary, 1))
+            terms = [math.sqrt(total / size) * pair for size, pair in zip(self.sizes, pairs)]
         return terms if keep_graph else [term.detach() for term in terms]
+
+    def _term_losses(self, model, positions: torch.Tensor, kinds) -> list[torch.Tensor]:
+        """The weighted per-example losses of ``positions``, term by term (:meth:`_term_residuals` squared)."""
+        return [least_squares(term, "none") for term in self._term_residuals(model, positions, kinds)]
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

@@ -15,7 +15,7 @@ orthogonal singular vectors; x ~ N(0, I). Readings of the thesis, which leaves t
 
 import torch
 
-from tasks.base import Task, select
+from tasks.base import Task, least_squares, select
 
 
 def ill_conditioned_map(dim: int, condition_number: float, generator: torch.Generator) -> torch.Tensor:
@@ -26,6 +26,8 @@ def ill_conditioned_map(dim: int, condition_number: float, generator: torch.Gene
 
 
 class RahimiRecht(Task):
+    least_squares = True  # loss(..., reduction="residuals"): tasks/base.py
+
     def __init__(self, seed: int, device, dtype, condition_number: float = 10.0, dim: int = 10,
                  num_samples: int = 1000, data_seed: int = 0, tolerance: float = 1e-2):
         generator = torch.Generator().manual_seed(data_seed)
@@ -39,8 +41,7 @@ class RahimiRecht(Task):
 
     def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
         x, y = select(batch, indices)
-        errors = (model(x) - y).pow(2).sum(dim=1)
-        return errors.mean() if reduction == "mean" else errors
+        return least_squares(model(x) - y, reduction)
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

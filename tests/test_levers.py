@@ -9,7 +9,7 @@ import pytest
 
 from suite.commands import comparison_track, levers
 from suite.reproduction import run_plan
-from suite.reproduction.comparison_settings import TUNED
+from suite.reproduction.comparison_settings import SELF_TUNING, TUNED
 from suite.reproduction.targets import TIME_COLUMNS
 
 
@@ -57,3 +57,18 @@ def test_a_levers_target_comes_from_the_protocols_runs_not_the_levers_variant(tm
     assert "tuned track's runs under" in what
     runs()
     assert planned == [["device=auto", "threads=1"]]
+
+
+def test_the_gauss_newton_lever_changes_the_least_squares_workloads_only():
+    lever = levers.LEVERS["gauss_newton"]
+    changed = {w.task for w in SELF_TUNING.workloads if lever.changes(w)}
+    assert changed == {"rahimi_recht_k10", "rahimi_recht_k1e5", "pinn_convection", "pinn_reaction", "pinn_wave",
+                       "image_fit", "image_fit_minibatch"}
+    assert all(levers.LEVERS["interleave"].changes(w) for w in SELF_TUNING.workloads)
+    # Scored with the shipped KryBall+'s runs where it changes nothing.
+    mnist1d, wave = (SELF_TUNING.workload(task).label for task in ("mnist1d", "pinn_wave"))
+    shipped = times([(mnist1d, "kryball_plus", [5.0] * 3), (wave, "kryball_plus", [math.inf] * 3)])
+    mine = times([(wave, "kryball_plus", [3.0] * 3)])
+    combined, unchanged = levers.where_changed(lever, mine, shipped)
+    assert mnist1d in unchanged and wave not in unchanged
+    assert sorted(zip(combined["task"], combined["wall_time_s"])) == sorted([(mnist1d, 5.0)] * 3 + [(wave, 3.0)] * 3)

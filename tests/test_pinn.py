@@ -86,6 +86,20 @@ def test_per_example_losses_average_to_the_papers_loss_and_subsets_select(name):
     assert torch.allclose(task.loss(model, batch, indices=indices), each[indices].mean(), rtol=1e-13)
 
 
+@pytest.mark.parametrize("name", sorted(PDES))
+def test_the_residuals_square_to_the_per_example_losses(name):
+    task, model = small_task(PDES[name]), network()
+    (batch,) = task.batches(1)
+    indices = torch.tensor([352, 0, 310, 299, 301, 340, 7])
+    for subset in (None, indices):
+        residuals = task.loss(model, batch, indices=subset, reduction="residuals")
+        each = task.loss(model, batch, indices=subset, reduction="none")
+        assert residuals.shape == (len(each), 2) and residuals.requires_grad
+        assert torch.allclose(residuals.pow(2).sum(1), each, rtol=1e-13)
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'none' or 'residuals', got 'sum'"):
+        task.loss(model, batch, reduction="sum")
+
+
 def test_the_loss_keeps_its_input_derivatives_under_no_grad_and_returns_it_detached():
     task, model = small_task(Wave()), network()
     (batch,) = task.batches(1)
@@ -138,9 +152,11 @@ def test_impossible_point_counts_name_their_key(override, key):
     assert error.value.key == key
 
 
-@pytest.mark.parametrize("optim", ["adam", "lbfgs", "adam_then_lbfgs", "kryball", "kryball_plus"])
+@pytest.mark.parametrize("optim", ["adam", "lbfgs", "adam_then_lbfgs", "kryball", "kryball_plus",
+                                   "kryball_plus optim.curvature=gauss_newton",
+                                   "adam_then_kryball_plus optim.then.curvature=gauss_newton"])
 def test_a_short_run_records_the_error_every_epoch(optim, tmp_path):
-    cfg = compose_config(["task=pinn_reaction", f"optim={optim}", "epochs=3", "first_phase_steps=1",
+    cfg = compose_config(["task=pinn_reaction", *f"optim={optim}".split(), "epochs=3", "first_phase_steps=1",
                           "task.num_x=17", "task.num_t=9", "task.num_residual=60", "model.hidden_sizes=[8,8,8]"])
     summary = run(cfg, tmp_path)
     assert summary.status == "completed", summary.error
@@ -150,3 +166,10 @@ def test_a_short_run_records_the_error_every_epoch(optim, tmp_path):
     assert len(errors) == 3 and summary.final_l2_relative_error == errors[-1]
     assert summary.best_l2_relative_error == min(errors) and summary.final_test_psnr is None
     assert {"loss_residual", "loss_initial", "loss_boundary"} <= set(header)
+
+
+def test_gauss_newton_curvature_is_refused_on_a_task_without_residuals(tmp_path):
+    cfg = compose_config(["task=xor", "optim=kryball", "optim.curvature=gauss_newton", "epochs=1"])
+    with pytest.raises(ConfigError, match="Gauss–Newton curvature needs a least-squares task") as error:
+        run(cfg, tmp_path)
+    assert error.value.key == "optim.curvature"

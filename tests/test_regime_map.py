@@ -64,12 +64,14 @@ def test_the_self_tuning_map_runs_the_tracks_own_runs_and_its_new_regimes_beside
     assert len({(r.family, r.value) for r in SELF_TUNING_MAP.regimes}) == sum(len(v) for v in FAMILIES.values())
 
 
-def test_the_tuned_map_covers_only_the_regimes_with_tuned_configs_and_runs_the_tracks_cells(tmp_path):
+def test_the_tuned_map_covers_the_tracks_regimes_and_runs_the_tracks_cells(tmp_path):
     mine = map_target.plan(TUNED_MAP, args_for(tmp_path), [])
     track = {(s.run_dir, s.overrides) for s in run_plan.plan(["comparison"], tmp_path, False, track="tuned").specs}
     assert {(s.run_dir, s.overrides) for s in mine} <= track
     assert {s.setting.name for s in mine} == {"comparison_mnist1d", "comparison_rahimi_recht_k10",
-                                              "comparison_rahimi_recht_k1e5"}
+                                              "comparison_rahimi_recht_k1e5", "comparison_pinn_convection",
+                                              "comparison_pinn_reaction", "comparison_pinn_wave",
+                                              "comparison_image_fit", "comparison_image_fit_minibatch"}
     cells = specs_by_cell(mine)
     assert cells[("comparison_mnist1d", "adam")][0].tuned == "mnist1d_adam"  # the tuned configs
     assert [s.seed for s in cells[("comparison_mnist1d", "adam")]] == [100, 101, 102, 103, 104]

@@ -5,12 +5,14 @@
     python scripts/levers.py report                                     # every lever run so far, against the rest
 
 A *lever* is a set of overrides of ``optim=kryball_plus`` (:data:`LEVERS`: each with why it is a
-candidate). ``run`` runs the self-tuning track's KryBall+ cells — every workload, its budget, its
-seeds — with the lever's overrides, into ``OUT/<lever>/`` (``scripts/reproduce.py comparison --track
-self_tuning --only <setting>/kryball_plus``, the lever's overrides added to every run), so its per-run
-results are the track's, under the lever's folder. ``report`` then puts each lever's KryBall+ in the
-place of the shipped one among the track's committed per-run results (``conf/tuned/comparison/
-self_tuning/``, every other optimiser as it ran) and scores it as the track scores every optimiser:
+candidate, and the workloads it changes: all of them, or only those whose loss is least squares).
+``run`` runs the self-tuning track's KryBall+ cells — every workload the lever changes, its budget,
+its seeds — with the lever's overrides, into ``OUT/<lever>/`` (``scripts/reproduce.py comparison
+--track self_tuning --only <setting>/kryball_plus``, the lever's overrides added to every run), so its
+per-run results are the track's, under the lever's folder. ``report`` then puts each lever's KryBall+
+in the place of the shipped one among the track's committed per-run results (``conf/tuned/comparison/
+self_tuning/``, every other optimiser as it ran; on a workload the lever does not change, the shipped
+KryBall+'s runs) and scores it as the track scores every optimiser:
 the low-median wall-clock to target per workload, its ratio to the fastest other optimiser's, and
 AlgoPerf's benchmark score B (``suite.reproduction.profiles``). The lever with the highest B that still
 converges on every Table 5.1 problem and XOR is the one to ship; ``shipped`` is KryBall+ as it is.
@@ -18,27 +20,54 @@ converges on every Table 5.1 problem and XOR is the one to ship; ``shipped`` is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import pathlib
 import sys
 
 import pandas as pd
+from hydra.utils import get_class
 
 from suite import comparison_results
-from suite.config import REPO, shown
+from suite.config import REPO, compose_config, shown
 from suite.reproduction import per_run, profiles
-from suite.reproduction.comparison_settings import SELF_TUNING
+from suite.reproduction.comparison_settings import SELF_TUNING, Workload
 
 OUT = REPO / "outputs" / "levers"
 KRYBALL_PLUS = "kryball_plus"
 
-# The candidates, by name: overrides of optim=kryball_plus, and why each is one (docs/performance.md).
-LEVERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "shipped": ((), "KryBall+ as conf/optim/kryball_plus.yaml ships it"),
-    "adaptive_krylov": (("optim.krylov_tol=0.2", "optim.krylov_dim=20"),
-                        "an adaptive Krylov dimension (krylov_tol), up to 20 vectors: thesis §5.5.3"),
-    "interleave": (("optim.interleave=3", "optim.first_order=adam"),
-                   "two Adam-direction steps as long as the trust radius between KryBall+ steps: thesis §6.2.1"),
+
+
+@dataclasses.dataclass(frozen=True)
+class Lever:
+    """Overrides of optim=kryball_plus, why they are a candidate, and whether they apply to least-squares workloads
+    only (a loss made of residuals: ``Task.least_squares``, tasks/base.py) — elsewhere KryBall+ stays as shipped."""
+
+    overrides: tuple[str, ...]
+    why: str
+    least_squares_only: bool = False
+
+    def changes(self, workload: Workload) -> bool:
+        """Whether the lever changes KryBall+ on ``workload``."""
+        return not self.least_squares_only or least_squares(workload)
+
+
+def least_squares(workload: Workload) -> bool:
+    """Whether a workload's task gives residuals (its config's task class says: ``least_squares``)."""
+    cfg = compose_config(list(workload.setting.overrides))
+    return bool(getattr(get_class(cfg.task._target_), "least_squares", False))
+
+
+# The candidates, by name (docs/performance.md).
+LEVERS: dict[str, Lever] = {
+    "shipped": Lever((), "KryBall+ as conf/optim/kryball_plus.yaml ships it"),
+    "adaptive_krylov": Lever(("optim.krylov_tol=0.2", "optim.krylov_dim=20"),
+                             "an adaptive Krylov dimension (krylov_tol), up to 20 vectors: thesis §5.5.3"),
+    "interleave": Lever(("optim.interleave=3", "optim.first_order=adam"),
+                        "two Adam-direction steps as long as the trust radius between KryBall+ steps: thesis §6.2.1"),
+    "gauss_newton": Lever(("optim.curvature=gauss_newton",),
+                          "Gauss–Newton curvature (positive semi-definite; Krylov Subspace Descent's, CurveBall's) "
+                          "where the loss is least squares", least_squares_only=True),
 }
 
 
@@ -50,11 +79,11 @@ def lever_results(lever: str, out: pathlib.Path, quick: bool) -> pathlib.Path:
 def run(lever: str, args: argparse.Namespace) -> int:
     """The self-tuning track's KryBall+ cells with the lever's overrides (through reproduce.py)."""
     from suite.commands import reproduce
-    overrides, _ = LEVERS[lever]
+    chosen = LEVERS[lever]
     argv = ["comparison", "--track", SELF_TUNING.name, "--out", str(args.out / lever), "--jobs", str(args.jobs),
             *(["--quick"] if args.quick else []),
-            *(f"--only={w.setting.name}/{KRYBALL_PLUS}" for w in SELF_TUNING.workloads),
-            *(f"--set={override}" for override in overrides)]
+            *(f"--only={w.setting.name}/{KRYBALL_PLUS}" for w in SELF_TUNING.workloads if chosen.changes(w)),
+            *(f"--set={override}" for override in chosen.overrides)]
     return reproduce.main(argv)
 
 
@@ -85,19 +114,29 @@ def scores(others: pd.DataFrame, mine: pd.DataFrame) -> tuple[pd.DataFrame, floa
     return pd.DataFrame(rows), float(profiles.score(r)[KRYBALL_PLUS])
 
 
+def where_changed(lever: Lever, mine: pd.DataFrame, shipped: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The lever's KryBall+ times on the workloads it changes and the shipped KryBall+'s on the others (their labels,
+    the times' ``task``), and those others."""
+    unchanged = [w.label for w in SELF_TUNING.workloads if not lever.changes(w)]
+    return (pd.concat([mine[~mine["task"].isin(unchanged)], shipped[shipped["task"].isin(unchanged)]],
+                      ignore_index=True), unchanged)
+
+
 def report(args: argparse.Namespace) -> int:
     committed = per_run.load(SELF_TUNING, args.results_dir)
     others = committed.times[committed.times["optimiser"] != KRYBALL_PLUS]
     tables = []
-    for lever, (overrides, why) in LEVERS.items():
-        mine = (committed.times[committed.times["optimiser"] == KRYBALL_PLUS] if lever == "shipped"
-                else lever_times(lever, args.out, args.quick))
+    shipped = committed.times[committed.times["optimiser"] == KRYBALL_PLUS]
+    for name, lever in LEVERS.items():
+        mine = shipped if name == "shipped" else lever_times(name, args.out, args.quick)
         if mine is None or mine.empty:
-            print(f"{lever}: no runs yet (python scripts/levers.py run {lever})")
+            print(f"{name}: no runs yet (python scripts/levers.py run {name})")
             continue
+        mine, unchanged = where_changed(lever, mine, shipped)
         table, b = scores(others, mine)
-        tables.append(f"### {lever}: B = {b:.2f}\n\n{why}; overrides: {' '.join(overrides) or 'none'}\n\n"
-                      + table.to_markdown(index=False, floatfmt=".3g"))
+        where = f"; as shipped on {', '.join(unchanged)}" if unchanged else ""
+        tables.append(f"### {name}: B = {b:.2f}\n\n{lever.why}; overrides: {' '.join(lever.overrides) or 'none'}"
+                      f"{where}\n\n" + table.to_markdown(index=False, floatfmt=".3g"))
     text = "\n\n".join(tables)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"levers{'.quick' if args.quick else ''}.md"

@@ -17,8 +17,9 @@ optimisers the map compares on it:
 
 Tracks: on the self-tuning track every regime runs, every optimiser at its defaults for the track's wall-clock budget
 of the family (MNIST-1D 30 s, Rahimi–Recht 10 s, …: ``comparison_settings.SELF_TUNING_BUDGETS_S``); on the tuned
-track only the regimes with tuned configs (MNIST-1D at batch 512, κ = 10 and 1e5) — the grid's other cells are "not
-run" there, saying why.
+track the regimes the track has — MNIST-1D at batch 512 and κ = 10 and 1e5 with their tuned configs, and the tasks
+beyond the thesis, whose cells run their defaults for the task's epoch budget (no sweep has run on them:
+``comparison_settings.UNTUNED_BEYOND_THESIS``) — and the grid's other cells are "not run" there, saying why.
 
 Seeds: :data:`SEEDS` from seed 100 (the tracks' first five; the tasks beyond the thesis have 3 in the tracks, so 3
 here); ``--quick`` :data:`QUICK_SEEDS` and the tracks' quick budgets.
@@ -126,5 +127,11 @@ TUNED_MAP = Map(TUNED, (
     _mnist1d("512", TUNED.workload("mnist1d"), MINI_BATCH_MLP),
     Regime(CONDITION, "10", TUNED.workload("rahimi_recht_k10"), LINEAR),
     Regime(CONDITION, "1e5", TUNED.workload("rahimi_recht_k1e5"), LINEAR),
-), not_run="no tuned configs: only MNIST-1D at batch 512 and Rahimi–Recht κ = 10 and 1e5 have been swept")
+    Regime(PHYSICS_INFORMED, "convection", TUNED.workload("pinn_convection"), (*FULL_BATCH_MLP, *PHASED)),
+    Regime(PHYSICS_INFORMED, "reaction", TUNED.workload("pinn_reaction"), (*FULL_BATCH_MLP, *PHASED)),
+    Regime(PHYSICS_INFORMED, "wave", TUNED.workload("pinn_wave"), (*FULL_BATCH_MLP, *PHASED)),
+    Regime(IMAGE_FITTING, "full batch", TUNED.workload("image_fit"), FULL_BATCH_MLP),
+    Regime(IMAGE_FITTING, "batches of 512", TUNED.workload("image_fit_minibatch"), MINI_BATCH_MLP),
+), not_run="not on the tuned track: no tuned configs for MNIST-1D at batch 128 or 3600, nor Rahimi–Recht κ = 1e3 "
+           "or 1e7")
 MAPS = {m.track.name: m for m in (SELF_TUNING_MAP, TUNED_MAP)}
