@@ -10,7 +10,7 @@ order and noise), where its tensors live and their floating-point type — and p
   also takes ``indices`` (a subset of the batch's examples, :func:`select`) and
   ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/closure.py). A
   least-squares task (``least_squares = True``) also takes ``reduction="residuals"``: the residuals
-  whose squares make the loss (:func:`least_squares`), for KryBall's Gauss–Newton curvature.
+  whose squares make the loss (:func:`least_squares_loss`), for KryBall's Gauss–Newton curvature.
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
@@ -34,7 +34,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 class Task:
     """Defaults shared by the tasks: no test set, no convergence criterion, not a least-squares loss."""
 
-    least_squares = False  # whether ``loss`` takes reduction="residuals" (:func:`least_squares`)
+    least_squares = False  # whether ``loss`` takes reduction="residuals" (:func:`least_squares_loss`)
 
     def evaluate(self, model: torch.nn.Module) -> dict:
         return {}
@@ -50,7 +50,7 @@ def select(batch: tuple[torch.Tensor, ...], indices: torch.Tensor | None) -> tup
     return tuple(t[indices.to(t.device)] for t in batch)
 
 
-def least_squares(residuals: torch.Tensor, reduction: str) -> torch.Tensor:
+def least_squares_loss(residuals: torch.Tensor, reduction: str) -> torch.Tensor:
     """A least-squares loss from its residuals (the examples along the first dimension, a row of numbers each):
     ``"mean"`` the mean over the examples of each one's sum of squares, ``"none"`` those sums (one loss per example),
     ``"residuals"`` the residuals themselves (what ``kryball.Residuals`` wraps for Gauss–Newton curvature)."""

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from suite.errors import ConfigError
-from tasks.base import Task, epoch_generator, least_squares, select
+from tasks.base import Task, epoch_generator, least_squares_loss, select
 
 
 def load_image(name: str, size: int) -> torch.Tensor:
@@ -84,7 +84,7 @@ class ImageFit(Task):
     def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
         x, y = select(batch, indices)
         # One loss per pixel, the mean over its channels: the residuals scaled by 1/√channels.
-        return least_squares((model(x) - y) / math.sqrt(y.shape[1]), reduction)
+        return least_squares_loss((model(x) - y) / math.sqrt(y.shape[1]), reduction)
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

@@ -36,7 +36,7 @@ import math
 import torch
 
 from suite.errors import ConfigError
-from tasks.base import Task, least_squares, select
+from tasks.base import Task, least_squares_loss, select
 from tasks.pdes import T, input_gradient
 
 
@@ -95,7 +95,7 @@ class PINN(Task):
         if reduction != "mean":
             by_term = torch.cat([kind.nonzero().squeeze(1) for kind in kinds])  # where each row's example is
             residuals = residuals[torch.argsort(by_term)]  # back in the order of positions
-        return least_squares(residuals, reduction)
+        return least_squares_loss(residuals, reduction)
 
     def _kinds(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Which of ``positions`` are residual points, initial points, boundary pairs (three masks)."""
@@ -105,7 +105,7 @@ class PINN(Task):
     def _term_residuals(self, model, positions: torch.Tensor, kinds) -> list[torch.Tensor]:
         """The weighted residuals of ``positions``, term by term (residual, initial, boundary), two per example (an
         example with one has a zero beside it), each term in the order of ``positions`` within it: an example's loss
-        is the sum of its two squares (module docstring; ``tasks.base.least_squares``)."""
+        is the sum of its two squares (module docstring; ``tasks.base.least_squares_loss``)."""
         keep_graph = torch.is_grad_enabled()
         n_res, n_ini, _ = self.sizes
         total = len(self.positions)
@@ -127,7 +127,7 @@ class PINN(Task):
 
     def _term_losses(self, model, positions: torch.Tensor, kinds) -> list[torch.Tensor]:
         """The weighted per-example losses of ``positions``, term by term (:meth:`_term_residuals` squared)."""
-        return [least_squares(term, "none") for term in self._term_residuals(model, positions, kinds)]
+        return [least_squares_loss(term, "none") for term in self._term_residuals(model, positions, kinds)]
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

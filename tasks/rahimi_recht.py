@@ -15,7 +15,7 @@ orthogonal singular vectors; x ~ N(0, I). Readings of the thesis, which leaves t
 
 import torch
 
-from tasks.base import Task, least_squares, select
+from tasks.base import Task, least_squares_loss, select
 
 
 def ill_conditioned_map(dim: int, condition_number: float, generator: torch.Generator) -> torch.Tensor:
@@ -41,7 +41,7 @@ class RahimiRecht(Task):
 
     def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
         x, y = select(batch, indices)
-        return least_squares(model(x) - y, reduction)
+        return least_squares_loss(model(x) - y, reduction)
 
     @torch.no_grad()
     def evaluate(self, model) -> dict:

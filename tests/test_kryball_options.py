@@ -153,7 +153,7 @@ FIRST_ORDER_SGD = dict(first_order="sgd", first_order_lr=0.1)
 TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), reuse_curvature=dict(reuse_curvature=True),
                  directions=dict(directions=("previous_step",)),
                  first_order=FIRST_ORDER_SGD, interleave=dict(interleave=2, **FIRST_ORDER_SGD),
-                 curvature_batch=dict(curvature_batch=4))
+                 curvature_batch=dict(curvature_batch=4), curvature=dict(curvature="gauss_newton"))
 
 
 def test_the_reference_refuses_exactly_the_options_beyond_the_thesis():

@@ -37,7 +37,6 @@ OUT = REPO / "outputs" / "levers"
 KRYBALL_PLUS = "kryball_plus"
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Lever:
     """Overrides of optim=kryball_plus, why they are a candidate, and whether they apply to least-squares workloads
@@ -49,10 +48,10 @@ class Lever:
 
     def changes(self, workload: Workload) -> bool:
         """Whether the lever changes KryBall+ on ``workload``."""
-        return not self.least_squares_only or least_squares(workload)
+        return not self.least_squares_only or is_least_squares(workload)
 
 
-def least_squares(workload: Workload) -> bool:
+def is_least_squares(workload: Workload) -> bool:
     """Whether a workload's task gives residuals (its config's task class says: ``least_squares``)."""
     cfg = compose_config(list(workload.setting.overrides))
     return bool(getattr(get_class(cfg.task._target_), "least_squares", False))

@@ -5,9 +5,9 @@ optimiser configs (``conf/optim/adam_then_lbfgs.yaml``), each built by the suite
 (``suite.optimisers.build``, ``suite.phases``).
 
 The suite treats a :class:`Phased` as the optimiser of the phase it is in: what the closure must do
-(``computes_gradients``, ``create_graph``, ``samples_curvature``, ``wants_residuals``: suite/step_closure.py) is the active phase's,
-asked afresh every step. Costs stay cumulative across the switch: an optimiser that keeps its own ``totals``
-(KryBall, trust-krylov) counts from zero when it is built, so in the second phase the totals are those
+(``computes_gradients``, ``create_graph``, ``samples_curvature``, ``wants_residuals``: suite/step_closure.py) is
+the active phase's, asked afresh every step. Costs stay cumulative across the switch: an optimiser that keeps its
+own ``totals`` (KryBall, trust-krylov) counts from zero when it is built, so in the second phase the totals are those
 counted before the switch — read from the closure's tally at the first step of the second phase — plus the
 second phase's own; a phase without totals leaves the closure's tally running (``suite.step_closure.Counts.sync``).
 

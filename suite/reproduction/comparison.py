@@ -221,7 +221,8 @@ def published_table(records: Records, workloads: list[Workload]) -> pd.DataFrame
         if paper is None:
             continue
         runs = records.where(setting=workload.setting.name).finished()
-        means = {optim: runs.where(optim=optim).stats("final_l2_relative_error").mean for optim in runs.distinct("optim")}
+        means = {optim: runs.where(optim=optim).stats("final_l2_relative_error").mean
+                 for optim in runs.distinct("optim")}
         means = {optim: mean for optim, mean in means.items() if mean == mean}  # NaN: no value
         lowest = min(means, key=means.get, default=None)
         rows.append({"task": workload.label,
