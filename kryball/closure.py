@@ -113,9 +113,13 @@ class Residuals:
                                else type(values).__name__))
         self.values = values
 
+    def per_example(self) -> torch.Tensor:
+        """Each example's loss, ``Σ_j r_ij²`` (a 1-D tensor)."""
+        return self.values.pow(2).reshape(self.values.shape[0], -1).sum(1)
+
     def loss(self) -> torch.Tensor:
         """``mean_i Σ_j r_ij²``."""
-        return self.values.pow(2).reshape(self.values.shape[0], -1).sum(1).mean()
+        return self.per_example().mean()
 
 
 class _ClosureMode(TorchFunctionMode):

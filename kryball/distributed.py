@@ -35,7 +35,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from .closure import Closure, curvature_indices, loss_with_graph, start_sampler
+from .closure import Closure, Residuals, curvature_indices, loss_with_graph, start_sampler
 from .curvature import HessianVectorProducts
 from .optimizer import KryBall
 from .parameters import assign, flatten
@@ -124,6 +124,8 @@ class _BatchLoss:
 
     def __call__(self) -> torch.Tensor:
         local = self._closure()
+        if isinstance(local, Residuals):  # a least-squares shard: its per-example losses, weighted as any others
+            local = local.per_example()
         examples = 0
         if isinstance(local, torch.Tensor) and local.ndim == 1 and local.numel() > 1:
             examples = local.numel()
@@ -184,7 +186,8 @@ class DistributedKryBall(KryBall):
 
     Every process builds the same model and calls ``step`` once per batch with a closure of its own shard,
     ``opt.step(closure, shard_size=len(shard))``; the closure returns the shard's loss (or one loss per example,
-    a 1-D tensor, whose mean is taken here). ``shard_size`` (default 1 on every process: shards of equal
+    a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals`, taken as their per-example losses:
+    the curvature stays the Hessian's). ``shard_size`` (default 1 on every process: shards of equal
     size) weights each shard by its examples, so unequal shards still give the mean over the batch; every process
     needs at least one example. On construction the trainable parameters are set to those of the group's first
     process, as DDP does. ``state_dict()`` is the same on every process and is that of :class:`KryBall` on the

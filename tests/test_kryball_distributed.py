@@ -5,7 +5,7 @@ and hold bit-identical parameters after every step."""
 import pytest
 import torch
 
-from kryball import KryBall
+from kryball import KryBall, Residuals
 from kryball.distributed import DistributedKryBall
 from kryball.closure import draw_generator
 from kryball.state import SubBatchSampler
@@ -72,6 +72,9 @@ def one_shard_each(rank):
     optimizer = DistributedKryBall(model.parameters(), **OPTIONS[0])
     half = slice(8 * rank, 8 * rank + 8)
     results["per example"] = train(optimizer, model, x[half], y[half], per_example=True)
+    model = network()
+    optimizer = DistributedKryBall(model.parameters(), **OPTIONS[0])
+    results["residuals"] = train_on_residuals(optimizer, model, x[half], y[half])
     for layout, sizes in SHARDS.items():
         start = sum(sizes[:rank])
         shard = slice(start, start + sizes[rank])
@@ -93,6 +96,14 @@ def train_on_examples(optimizer, model, x, y, **step):
         optimizer.step(closure, **step)
     return dict(params=[p.detach().clone() for p in model.parameters()], totals=optimizer.totals,
                 state=optimizer.state_dict())
+
+
+def train_on_residuals(optimizer, model, x, y):
+    """``train`` with a least-squares closure (kryball.Residuals): the logits' distance to the one-hot labels."""
+    target = torch.nn.functional.one_hot(y, 2).double()
+    for _ in range(STEPS):
+        optimizer.step(lambda: Residuals(model(x) - target))
+    return dict(params=[p.detach().clone() for p in model.parameters()], totals=optimizer.totals)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +137,17 @@ def test_a_closure_may_give_one_loss_per_example(two_processes):
     for a, b, c in zip(first["params"], second["params"], alone["params"]):
         assert torch.equal(a, b)
         torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+
+
+def test_a_closure_may_give_residuals_and_their_shards_are_weighted_as_losses(two_processes):
+    """A least-squares shard's residuals count as its per-example losses (Hessian curvature)."""
+    first, second = (results["residuals"] for results in two_processes)
+    model = network()
+    alone = train_on_residuals(KryBall(model.parameters(), **OPTIONS[0]), model, *batch())
+    for a, b, c in zip(first["params"], second["params"], alone["params"]):
+        assert torch.equal(a, b)
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+    assert first["totals"] == alone["totals"]
 
 
 @pytest.mark.parametrize("layout", SHARDS)
