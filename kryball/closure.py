@@ -101,9 +101,9 @@ class Residuals:
 
     ``values`` holds the examples along its first dimension: r_i (a number, or a row of numbers) for example i, and
     the loss is ``mean_i Σ_j r_ij²`` — so ``Residuals(r).loss()`` with ``r`` of shape (N,) is the mean squared
-    error, and ``values.pow(2).flatten(1).sum(1)`` are the per-example losses (the same examples as the
-    per-example losses of the contract above, ``closure(indices)`` included). A weighted term of a loss (one
-    of a physics-informed loss's three means) is a residual scaled by the square root of its weight.
+    error, and ``per_example()`` gives the Σ_j r_ij² (the same examples as the per-example losses of the
+    contract above, ``closure(indices)`` included). A weighted term of a loss (one of a physics-informed loss's
+    three means) is a residual scaled by the square root of its weight.
     """
 
     def __init__(self, values: torch.Tensor):

@@ -21,6 +21,8 @@ An epoch of a full-batch task is one optimiser step (docs/design.md §4).
 
 import torch
 
+from kryball import Residuals
+
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """A generator that depends only on (seed, epoch).
@@ -56,7 +58,7 @@ def least_squares_loss(residuals: torch.Tensor, reduction: str) -> torch.Tensor:
     ``"residuals"`` the residuals themselves (what ``kryball.Residuals`` wraps for Gauss–Newton curvature)."""
     if reduction == "residuals":
         return residuals
-    losses = residuals.pow(2).reshape(residuals.shape[0], -1).sum(1)
+    losses = Residuals(residuals).per_example()
     if reduction == "none":
         return losses
     if reduction == "mean":
