@@ -106,6 +106,13 @@ def train_on_residuals(optimizer, model, x, y):
     return dict(params=[p.detach().clone() for p in model.parameters()], totals=optimizer.totals)
 
 
+def assert_the_processes_agree_with_one(first, second, alone):
+    """Both processes hold bit-identical parameters, those one process reaches on the whole batch (to 1e-10)."""
+    for a, b, c in zip(first["params"], second["params"], alone["params"]):
+        assert torch.equal(a, b)  # the processes never diverge
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+
+
 @pytest.fixture(scope="module")
 def two_processes():
     return run_in_processes(one_shard_each, 2)
@@ -117,10 +124,7 @@ def test_two_processes_take_the_steps_of_one_on_the_whole_batch(two_processes, l
     first, second = (results[layout, index] for results in two_processes)
     model = network()
     alone = train(KryBall(model.parameters(), **OPTIONS[index]), model, *batch())
-    for a, b in zip(first["params"], second["params"]):
-        assert torch.equal(a, b)  # the processes never diverge
-    for a, b in zip(first["params"], alone["params"]):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    assert_the_processes_agree_with_one(first, second, alone)
     assert first["losses"] == pytest.approx(alone["losses"], rel=1e-12)
     assert first["totals"] == second["totals"] == alone["totals"]
     assert first["last_step"].status == alone["last_step"].status
@@ -134,9 +138,7 @@ def test_a_closure_may_give_one_loss_per_example(two_processes):
     first, second = (results["per example"] for results in two_processes)
     model = network()
     alone = train(KryBall(model.parameters(), **OPTIONS[0]), model, *batch())
-    for a, b, c in zip(first["params"], second["params"], alone["params"]):
-        assert torch.equal(a, b)
-        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+    assert_the_processes_agree_with_one(first, second, alone)
 
 
 def test_a_closure_may_give_residuals_and_their_shards_are_weighted_as_losses(two_processes):
@@ -144,9 +146,7 @@ def test_a_closure_may_give_residuals_and_their_shards_are_weighted_as_losses(tw
     first, second = (results["residuals"] for results in two_processes)
     model = network()
     alone = train_on_residuals(KryBall(model.parameters(), **OPTIONS[0]), model, *batch())
-    for a, b, c in zip(first["params"], second["params"], alone["params"]):
-        assert torch.equal(a, b)
-        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+    assert_the_processes_agree_with_one(first, second, alone)
     assert first["totals"] == alone["totals"]
 
 
@@ -159,9 +159,7 @@ def test_curvature_on_a_sub_batch_is_that_of_one_process_on_the_whole_batch(two_
     alone = KryBall(model.parameters(), **SUB_BATCH)
     torch.manual_seed(SAMPLER_SEED)
     alone = train_on_examples(alone, model, *batch())
-    for a, b, c in zip(first["params"], second["params"], alone["params"]):
-        assert torch.equal(a, b)
-        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-10)
+    assert_the_processes_agree_with_one(first, second, alone)
     assert first["totals"] == second["totals"] == alone["totals"]
     assert first["totals"]["loss_evals"] > 2 * STEPS  # the sub-batch's own evaluations: it was drawn
     sampler = {key: alone["state"]["state"][0][key] for key in ("curvature_seed", "curvature_draws")}

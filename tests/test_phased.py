@@ -63,7 +63,8 @@ def test_a_run_counts_both_phases_cumulatively(optim, tmp_path):
     summary = run(compose_config([*RAHIMI_RECHT, f"optim={optim}", "optim.switch_after=3", "epochs=5",
                                   "stop_on_convergence=false"]), tmp_path)
     assert summary.status in ("completed", "converged"), summary.error
-    recorded = [(int(r["gradient_evals"]), int(r["hvps"]), int(r["loss_evals"])) for r in metrics_rows(tmp_path, drop=())]
+    recorded = [(int(r["gradient_evals"]), int(r["hvps"]), int(r["loss_evals"]))
+                for r in metrics_rows(tmp_path, drop=())]
     assert recorded[:3] == [(1, 0, 1), (2, 0, 2), (3, 0, 3)]  # Adam: one gradient and one loss a step
     assert all(later[0] > earlier[0] and later[2] > earlier[2] for earlier, later in zip(recorded, recorded[1:]))
     assert (recorded[-1][1] > 0) == (optim == "adam_then_kryball")

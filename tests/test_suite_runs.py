@@ -10,7 +10,7 @@ from conftest import CONF_DIR, TINY, compose_config, metrics_rows, straight_and_
 
 from suite.experiment import build
 from suite.run_record import COLUMNS
-from suite.step_closure import Counts, make_closure
+from suite.step_closure import Counts, backward_with_graph, make_closure
 from suite.training import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -193,8 +193,6 @@ def test_the_krylov_columns_follow_kryball_through_the_phases(tmp_path):
 def test_a_graph_kept_for_hessian_products_goes_into_the_parameters_only():
     # A physics-informed loss differentiates the network with respect to input points that require grad; a
     # backward with create_graph=True into them too would leave each step's graph in a cycle nothing breaks.
-    from suite.step_closure import backward_with_graph
-
     model, points = torch.nn.Linear(2, 1), torch.randn(5, 2, requires_grad=True)
     u = model(points).sum()
     (du,) = torch.autograd.grad(u, points, create_graph=True)

@@ -221,16 +221,14 @@ def published_table(records: Records, workloads: list[Workload]) -> pd.DataFrame
         if paper is None:
             continue
         runs = records.where(setting=workload.setting.name).finished()
-        means = {optim: runs.where(optim=optim).stats("final_l2_relative_error").mean
-                 for optim in runs.distinct("optim")}
-        means = {optim: mean for optim, mean in means.items() if mean == mean}  # NaN: no value
+        errors = {optim: runs.where(optim=optim).stats("final_l2_relative_error")
+                  for optim in dict.fromkeys([*BESIDE_PUBLISHED, *runs.distinct("optim")])}
+        means = {optim: stats.mean for optim, stats in errors.items() if stats.n}
         lowest = min(means, key=means.get, default=None)
         rows.append({"task": workload.label,
                      "Rathore et al. (paper size): Adam → L-BFGS": number(paper.adam_lbfgs, 3),
                      "Rathore et al. (paper size): Adam → L-BFGS → NNCG": number(paper.adam_lbfgs_nncg, 3),
-                     **{f"ours (CPU size): {label(optim)}": mean_ci(runs.where(optim=optim)
-                                                                    .stats("final_l2_relative_error"))
-                        for optim in BESIDE_PUBLISHED},
+                     **{f"ours (CPU size): {label(optim)}": mean_ci(errors[optim]) for optim in BESIDE_PUBLISHED},
                      "ours (CPU size): lowest mean": "—" if lowest is None else
                      f"{label(lowest)}: {number(means[lowest], 3)}"})
     return pd.DataFrame(rows)
