@@ -6,10 +6,6 @@ and the iteration is Lanczos (thesis eq. 4.6: QᵀHQ = T). In floating point pla
 Lanczos loses orthogonality, so every new vector is orthogonalised against the
 whole basis, twice ("twice is enough", Parlett), and the coefficients are
 accumulated in float64 (as PyHessian does).
-
-Block Lanczos (Golub & Underwood 1977) grows the Krylov space of a block of start
-vectors, 𝒦_k(H, V) = span{V, HV, …, H^{k−1}V}: each block's products come from
-one ``matmat``, one batched call instead of one call per vector.
 """
 
 import math
@@ -90,61 +86,6 @@ def lanczos(
         rows[j + 1] = w / beta
 
     return rows[:len(alphas)].T, _tridiagonal(alphas, betas[:len(alphas) - 1]).to(v0.device)
-
-
-def block_lanczos(
-    matmat: Callable[[torch.Tensor], torch.Tensor],
-    V0: torch.Tensor,
-    blocks: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``blocks`` steps of block Lanczos of a symmetric operator from the columns of ``V0``.
-
-    Args:
-        matmat: ``V ↦ HV`` for a symmetric H and an n×k ``V`` (column-major), one batched call.
-        V0: the start block (n×b); its columns are orthonormalised in order, a column numerically
-            inside the span of those before it dropped (:func:`dependence_tolerance`), so the first
-            (KryBall passes the gradient) is the one always kept.
-        blocks: k ≥ 1, the number of blocks: ``matmat`` calls, each of up to b products.
-
-    Returns:
-        ``(Q, K)``: ``Q`` (n×m, ``V0``'s dtype) has orthonormal columns spanning 𝒦_k(H, V0), in
-        block order; ``K`` (m×m, float64) is the symmetric ``QᵀHQ`` (block tridiagonal up to
-        round-off), from the products themselves. ``m < k·b`` when a block has dependent columns
-        or the space is invariant, and ``m = 0`` when ``V0`` is zero.
-    """
-    if blocks < 1:
-        raise ValueError(f"blocks must be at least 1, got {blocks}")
-    if V0.ndim != 2:
-        raise ValueError(f"V0 must be an n×b block, got shape {tuple(V0.shape)}")
-    rows = V0.new_zeros(0, V0.shape[0])  # the basis as rows, as in lanczos
-    products = []
-    block = V0.T
-    for _ in range(blocks):
-        new = _orthonormal_rows(rows, block)
-        if new.shape[0] == 0:  # invariant: the next block adds nothing
-            break
-        rows = torch.cat([rows, new])
-        products.append(matmat(new.T).T)  # one batched call; new.T is column-major, as matmat wants
-        block = products[-1]
-    HQ = torch.cat(products) if products else rows
-    K = (rows @ HQ.T).double()
-    return rows.T, ((K + K.T) / 2).to(V0.device)
-
-
-def _orthonormal_rows(rows: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
-    """Orthonormal rows spanning the parts of ``block``'s rows outside the span of the orthonormal ``rows``, in
-    order; a row whose residual is below :func:`dependence_tolerance` of its norm adds none."""
-    tol = dependence_tolerance(block.dtype)
-    new = []
-    for v in block:
-        norm = v.norm()
-        if norm == 0:
-            continue
-        r = orthogonalise(torch.cat([rows, *(n[None] for n in new)]), v)
-        r_norm = r.norm()
-        if r_norm > tol * norm:
-            new.append(r / r_norm)
-    return torch.stack(new) if new else block.new_zeros(0, block.shape[1])
 
 
 def _tridiagonal(alphas: list[float], betas: list[float]) -> torch.Tensor:

@@ -85,14 +85,6 @@ class Options:
     ``krylov_dim`` vectors (:func:`kryball.subspace.until_the_model_settles`). ``None``: always ``krylov_dim``, the
     thesis's fixed M."""
 
-    krylov_block: bool = _option(False, lambda v, o: v in (True, False) and not (v and o.krylov_tol is not None),
-                                 "True or False, and False with krylov_tol", beyond_thesis=True)
-    """Build the basis by block Lanczos (:func:`kryball.krylov.block_lanczos`) from the block of all the step's
-    directions, [g, z, extras], rather than by Lanczos from g: 𝒦_M(H, [g, z, …]) with ``krylov_dim`` M counting
-    *blocks*, each block's products one batched call (thesis §5.5.5: cheaper curvature products where calls, not
-    products, cost — a GPU). The directions then lie in the basis and the refresh step needs no other product.
-    Off: the thesis's Lanczos from g."""
-
     refresh: int = _option(3, *_integer_at_least(1))
     """r_refresh: rebuild the Krylov basis every ``refresh`` steps (Algorithm 4, line 5). 3: the thesis's default
     (§5.3.4); fresher is better but dearer."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import torch
 
 from .curvature import HessianVectorProducts
-from .krylov import block_lanczos, dependence_tolerance, lanczos, orthogonalise
+from .krylov import dependence_tolerance, lanczos, orthogonalise
 from .saddle_free import sfn_direction
 from .state import AdamMoments, FlatState
 from .trust_region import QuadraticModel, predicted_reduction, solve_subproblem
@@ -196,18 +196,14 @@ def until_the_model_settles(g_norm: float, radius: float, tol: float) -> Callabl
 
 
 def _with_new_krylov_basis(g, z, extras, hvp, state, options) -> SearchSubspace | None:
-    """Lines 5–7 and 10: a new Krylov basis Q and saddle-free direction d = Qy; the directions {g, z, d, extras}
-    (``krylov_block``: Q of the block [g, z, extras], which holds them all)."""
-    if options.krylov_block:  # g first: Qᵀg = ‖g‖e₁ as from Lanczos, and z and the extras already in span(Q)
-        Q, T = block_lanczos(hvp.matmat, torch.stack([g, z, *extras], dim=1), options.krylov_dim)
-    else:
-        grows = None if options.krylov_tol is None else until_the_model_settles(g.norm().item(), state.radius,
-                                                                                options.krylov_tol)
-        Q, T = lanczos(hvp.matvec, g, options.krylov_dim, keeps_growing=grows)
+    """Lines 5–7 and 10: a new Krylov basis Q and saddle-free direction d = Qy; the directions {g, z, d, extras}."""
+    grows = None if options.krylov_tol is None else until_the_model_settles(g.norm().item(), state.radius,
+                                                                            options.krylov_tol)
+    Q, T = lanczos(hvp.matvec, g, options.krylov_dim, keeps_growing=grows)
     if not torch.isfinite(T).all():
         return None
     y, ritz_values = sfn_direction(T, (Q.T @ g).double(), options.eig_clip)
-    # g = ‖g‖q₁ lies in span(Q) of 𝒦(H, g): only z and the extras can add directions (none from a block basis).
+    # g = ‖g‖q₁ lies in span(Q) of 𝒦(H, g): only z and the extras can add directions.
     E, K = extend_basis(hvp, Q, T, [z, *extras])
     Eg = (E.T @ g).double()
     d = torch.cat([y, y.new_zeros(E.shape[1] - Q.shape[1])])

@@ -9,7 +9,6 @@ import torch
 from omegaconf import OmegaConf
 
 from kryball import BEYOND_THESIS, HYPERPARAMETERS, KryBall
-from kryball.curvature import HessianVectorProducts
 from kryball.reference import ReferenceKryBall, dense_arnoldi, gram_schmidt
 from kryball.saddle_free import sfn_direction
 from kryball.state import AdamMoments
@@ -151,7 +150,7 @@ def test_every_option_round_trips_through_state_dict():
 
 # A value that turns each option beyond the thesis on (with what it needs).
 FIRST_ORDER_SGD = dict(first_order="sgd", first_order_lr=0.1)
-TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), krylov_block=dict(krylov_block=True), reuse_curvature=dict(reuse_curvature=True),
+TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), reuse_curvature=dict(reuse_curvature=True),
                  directions=dict(directions=("previous_step",)),
                  first_order=FIRST_ORDER_SGD, interleave=dict(interleave=2, **FIRST_ORDER_SGD),
                  curvature_batch=dict(curvature_batch=4), curvature=dict(curvature="gauss_newton"))
@@ -210,30 +209,3 @@ def test_an_adaptive_krylov_dimension_grows_until_the_model_settles():
     fixed = KryBall([start(3)], krylov_dim=cap, refresh=1)
     fixed.step(lambda: quartic(fixed.param_groups[0]["params"][0]))
     assert fixed.last_step.krylov_dim == cap  # without krylov_tol: the thesis's fixed M
-
-
-def test_a_block_krylov_basis_holds_every_direction_and_takes_one_call_per_block():
-    """``krylov_block``: the refresh step's basis is block Lanczos's 𝒦_M(H, [g, z, extras]) (M blocks), so the step
-    takes M batched calls of products and no other product; the step it takes is the subproblem's in that space."""
-    x = start(6)
-    opt = KryBall([x], krylov_block=True, krylov_dim=2, directions=("previous_step",), batched_hvps=True)
-    calls = []
-    original = HessianVectorProducts.matmat
-
-    def counted(self, V):
-        calls.append(V.shape[1])
-        return original(self, V)
-
-    for i in range(4):
-        calls.clear()  # below, the calls that take products (an empty extension of the basis takes none)
-        loss = quartic(x).item()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(HessianVectorProducts, "matmat", counted)
-            opt.step(lambda: quartic(x))
-        assert quartic(x).item() <= loss
-        if i == 0:  # z = g and no previous step yet: the block is [g], two calls of one product
-            assert [c for c in calls if c] == [1, 1] and opt.last_step.krylov_dim == 2
-        if i == 3:  # a refresh (refresh=3) with g, z and the previous step: two calls of three
-            assert [c for c in calls if c] == [3, 3] and opt.last_step.krylov_dim == 6
-    with pytest.raises(ValueError, match="krylov_block must be True or False, and False with krylov_tol"):
-        KryBall([start()], krylov_block=True, krylov_tol=0.1)

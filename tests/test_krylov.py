@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kryball.krylov import block_lanczos, lanczos
+from kryball.krylov import lanczos
 from kryball.saddle_free import exact_sfn_direction, sfn_direction
 
 
@@ -61,39 +61,6 @@ def test_dim_larger_than_the_space_is_capped():
     A = symmetric_with_spectrum([1.0, 2.0, 3.0])
     Q, _ = lanczos(lambda v: A @ v, torch.ones(3, dtype=torch.float64), 10)
     assert Q.shape[1] <= 3
-
-
-def test_block_lanczos_spans_the_block_krylov_space_in_one_call_per_block():
-    A = symmetric_with_spectrum(torch.linspace(-3, 10, 40), seed=6)
-    V0 = torch.randn(40, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
-    calls = []
-
-    def matmat(V):
-        calls.append(V.shape[1])
-        return A @ V
-
-    Q, K = block_lanczos(matmat, V0, 3)
-    assert calls == [3, 3, 3] and Q.shape == (40, 9) and K.dtype == torch.float64
-    torch.testing.assert_close(Q.T @ Q, torch.eye(9, dtype=torch.float64), atol=1e-12, rtol=0)
-    torch.testing.assert_close(Q.T @ A @ Q, K, atol=1e-10, rtol=0)
-    torch.testing.assert_close(Q[:, 0], V0[:, 0] / V0[:, 0].norm())  # the first start vector leads
-    krylov = torch.cat([V0, A @ V0, A @ A @ V0], dim=1)  # span{V, AV, A²V}: Q spans it
-    torch.testing.assert_close(Q @ (Q.T @ krylov), krylov, atol=1e-9, rtol=0)
-    assert torch.count_nonzero(K[:3, 6:].abs() > 1e-10) == 0  # block tridiagonal
-
-
-def test_block_lanczos_drops_dependent_columns_and_stops_on_an_invariant_space():
-    A = symmetric_with_spectrum([3.0, -2.0] + [0.0] * 18, seed=8)
-    v = A @ torch.randn(20, dtype=torch.float64, generator=torch.Generator().manual_seed(9))  # in range(A)
-    Q, K = block_lanczos(lambda V: A @ V, torch.stack([v, 2 * v, torch.zeros(20, dtype=torch.float64)], 1), 5)
-    assert Q.shape == (20, 2)  # the repeated and the zero column add nothing; range(A) has dimension 2
-    torch.testing.assert_close(torch.linalg.eigvalsh(K), torch.tensor([-2.0, 3.0], dtype=torch.float64))
-    Q, K = block_lanczos(lambda V: A @ V, torch.zeros(20, 2), 2)
-    assert Q.shape == (20, 0) and K.shape == (0, 0)
-    with pytest.raises(ValueError, match="blocks"):
-        block_lanczos(lambda V: V, torch.ones(5, 1), 0)
-    with pytest.raises(ValueError, match="block"):
-        block_lanczos(lambda V: V, torch.ones(5), 1)
 
 
 def test_sfn_flips_negative_curvature_on_the_horse_saddle():

@@ -43,17 +43,13 @@ BASELINES = {"adam": "adam", "msgd": "msgd", "lbfgs (1 eval)": "lbfgs_single"}
 VARIANTS = ("reuse_curvature", "batched_hvps")  # KryBall options that change the cost, not the thesis step
 # name → overrides: the first KryBall+ (the thesis step with Adam's direction), the shipped one, and the shipped one
 # with each lever that changes its cost (suite/commands/levers.py measures them on the self-tuning track): first-order
-# steps between its own, an adaptive Krylov dimension, its HVPs in one vectorised backward, a block Krylov basis (each
-# block's products one call; looped on a CPU unless batched_hvps)
+# steps between its own, an adaptive Krylov dimension, its HVPs in one vectorised backward
 KRYBALL_PLUS = {
     "kryball_plus (Adam direction only)": ["optim=kryball", "+optim.directions=[adam]"],
     "kryball_plus": ["optim=kryball_plus"],
     "kryball_plus, interleaved": ["optim=kryball_plus", "optim.interleave=3", "optim.first_order=adam"],
     "kryball_plus, adaptive Krylov dimension": ["optim=kryball_plus", "optim.krylov_tol=0.2", "optim.krylov_dim=20"],
     "kryball_plus, batched HVPs": ["optim=kryball_plus", "optim.batched_hvps=true"],
-    "kryball_plus, block Krylov (2 blocks)": ["optim=kryball_plus", "optim.krylov_block=true", "optim.krylov_dim=2"],
-    "kryball_plus, block Krylov (2 blocks), batched": ["optim=kryball_plus", "optim.krylov_block=true",
-                                                       "optim.krylov_dim=2", "optim.batched_hvps=true"],
 }
 
 

@@ -64,9 +64,6 @@ LEVERS: dict[str, Lever] = {
                              "an adaptive Krylov dimension (krylov_tol), up to 20 vectors: thesis §5.5.3"),
     "interleave": Lever(("optim.interleave=3", "optim.first_order=adam"),
                         "two Adam-direction steps as long as the trust radius between KryBall+ steps: thesis §6.2.1"),
-    "block_krylov": Lever(("optim.krylov_block=true", "optim.krylov_dim=2"),
-                          "a block Krylov basis of two blocks from [g, z, Adam's direction, the previous step], each "
-                          "block's products one call: thesis §5.5.5"),
     "gauss_newton": Lever(("optim.curvature=gauss_newton",),
                           "Gauss–Newton curvature (positive semi-definite; Krylov Subspace Descent's, CurveBall's) "
                           "where the loss is least squares", least_squares_only=True),
