@@ -150,7 +150,8 @@ def require_graph(loss: torch.Tensor) -> None:
 
 
 def gradient(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
-    """The flat gradient alone (a first-order step): no graph is kept for Hessian-vector products."""
+    """The flat gradient alone (the whole batch's, beside a sub-batch's curvature): no graph is kept for
+    Hessian-vector products."""
     require_graph(loss)
     return flatten(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
 

@@ -267,7 +267,3 @@ class DistributedKryBall(KryBall):
     def _from_first_process(self, number: int, device: torch.device) -> int:
         """The group's first process's ``number``, on every process."""
         return int(self.communication.broadcast_(torch.tensor([number], dtype=torch.int64, device=device)).item())
-
-    def _first_order_step(self, params, loss, g, state, options):
-        # An interleaved first-order step (§6.2.1) takes a gradient of its own, of this shard alone: summed here.
-        return super()._first_order_step(params, loss, self.communication.sum_(g.clone()), state, options)

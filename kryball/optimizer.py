@@ -24,10 +24,10 @@ from torch.optim import Optimizer
 from .closure import Closure, curvature_indices
 from .curvature import CURVATURES, GaussNewtonProducts, HessianVectorProducts, gradient
 from .options import HYPERPARAMETERS, Options
-from .parameters import (ParamGroup, all_params, assign, check_steppable, flatten, refuse_changed_set,
-                         refuse_duplicates, refuse_other_parameters, shapes, trainable_positions)
+from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed_set, refuse_duplicates,
+                         refuse_other_parameters, shapes, trainable_positions)
 from .state import FlatState, Status, StepInfo, Totals
-from .subspace import FIRST_ORDER_METHODS, needs_moments, search_subspace, update_moments
+from .subspace import needs_moments, search_subspace, update_moments
 from .trust_region import TrialPoints, trust_region_step
 
 
@@ -173,8 +173,7 @@ class KryBall(Optimizer):
         return dict(self._vectors)
 
     def step(self, closure=None):
-        """One iteration of thesis Algorithm 4 (or an interleaved first-order step); returns the loss at the current
-        point θ_t (detached)."""
+        """One iteration of thesis Algorithm 4; returns the loss at the current point θ_t (detached)."""
         if closure is None:
             raise RuntimeError("KryBall.step needs a closure that returns the loss, e.g. "
                                "opt.step(lambda: loss_fn(model(x), y)); it evaluates it several times per step")
@@ -193,9 +192,6 @@ class KryBall(Optimizer):
         totals.loss_evals += 1
         if not torch.isfinite(loss):
             return self._unchanged(Status.NON_FINITE_LOSS, loss, state)
-        if options.interleave is not None and state.step % options.interleave != 0:  # beyond the thesis (§6.2.1)
-            totals.gradient_evals += 1
-            return self._first_order_step(params, loss, gradient(loss, params), state, options)
         hvp = self._curvature_products(loss, params, options, closure, state)
         totals.gradient_evals += 1
         g = hvp.gradient
@@ -255,24 +251,6 @@ class KryBall(Optimizer):
         products take (:mod:`kryball.closure`); ``None``: the products take the whole batch's."""
         indices = curvature_indices(closure.batch_size, closure.takes_indices, state, options)
         return None if indices is None else lambda: closure.with_graph(indices)
-
-    @torch.no_grad()
-    def _first_order_step(self, params, loss, g, state, options) -> torch.Tensor:
-        """A step of the configured first-order optimiser along the gradient ``g`` (interleaved, thesis §6.2.1):
-        −lr·d, or without a learning rate (``first_order_lr=None``) −Δ·d/‖d‖, as long as the trust-region radius Δ
-        (docs/performance.md, "Interleaved first-order steps", measures why it is not tested by ρ)."""
-        if not torch.isfinite(g).all():
-            return self._unchanged(Status.NON_FINITE_GRADIENT, loss, state)
-        if needs_moments(options):
-            update_moments(state, g, options.adam_betas)
-        d = FIRST_ORDER_METHODS[options.first_order](g, state, options)
-        lr = options.first_order_lr
-        p = d.mul(-state.radius / max(d.norm().item(), torch.finfo(d.dtype).tiny) if lr is None else -lr)
-        assign(params, flatten(params) + p)
-        self._vectors["step"] = p
-        self._finish(state, options, g, p)
-        self.last_step = StepInfo(Status.FIRST_ORDER, loss.item(), radius=state.radius, step_norm=p.norm().item())
-        return loss.detach()
 
     def _unchanged(self, status: Status, loss: torch.Tensor, state: FlatState, **details) -> torch.Tensor:
         """End a step that changed nothing but the counts (a non-finite loss, gradient or curvature)."""

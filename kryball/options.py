@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
 from .curvature import CURVATURES
-from .subspace import EXTRA_DIRECTIONS, FIRST_ORDER_METHODS
+from .subspace import EXTRA_DIRECTIONS
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,6 @@ class _Rule:
     valid: Callable[[Any, Options], bool]
     requirement: str
     beyond_thesis: bool = False
-    needs_first_order: bool = False  # set to anything but its default, needs ``first_order`` set
 
 
 def _option(default, valid, requirement: str, **kind):
@@ -49,9 +48,9 @@ def _integer_at_least(least: int) -> tuple[Callable[[Any, Options], bool], str]:
     return (lambda value, _: _is_int(value) and value >= least), f"an integer ≥ {least}"
 
 
-def _choice(names, *, optional: bool = False) -> tuple[Callable[[Any, Options], bool], str]:
-    """A name from ``names`` (or None): the test and its wording, both from the one table of names."""
-    allowed = [*([None] if optional else []), *names]
+def _choice(names) -> tuple[Callable[[Any, Options], bool], str]:
+    """A name from ``names``: the test and its wording, both from the one table of names."""
+    allowed = list(names)
     spelled = [repr(name) for name in allowed]
     return (lambda value, _: value in allowed), ", ".join(spelled[:-1]) + " or " + spelled[-1]
 
@@ -151,25 +150,11 @@ class Options:
     adam_betas: tuple[float, float] = _option(
         (0.9, 0.999), lambda v, _: isinstance(v, tuple) and len(v) == 2 and all(0 <= _number(b) < 1 for b in v),
         "two numbers in [0, 1)")
-    """β₁, β₂ of the Adam moment estimates behind the ``"adam"`` direction and first-order steps. Adam's defaults
+    """β₁, β₂ of the Adam moment estimates behind the ``"adam"`` direction. Adam's defaults
     (Kingma & Ba, 2015)."""
 
     adam_eps: float = _option(1e-8, *_POSITIVE_FINITE)
     """ε of the Adam moment estimates. Adam's default."""
-
-    first_order: str | None = _option(None, *_choice(FIRST_ORDER_METHODS, optional=True), beyond_thesis=True)
-    """The first-order optimiser of ``interleave``: ``"sgd"`` (direction g) or ``"adam"`` (direction m̂/(√v̂ + ε)).
-    ``None``: no first-order steps."""
-
-    first_order_lr: float | None = _option(None, lambda v, _: v is None or 0.0 < _number(v) < math.inf,
-                                           "None or positive and finite", needs_first_order=True)
-    """The first-order optimiser's learning rate (a step −lr·d); needs ``first_order``. ``None``: no learning rate,
-    a step as long as the trust-region radius Δ along d (Δ as KryBall's last trust-region step left it)."""
-
-    interleave: int | None = _option(None, lambda v, _: v is None or _is_int(v) and v >= 1, "None or an integer ≥ 1",
-                                     beyond_thesis=True, needs_first_order=True)
-    """Hybrid phases (§6.2.1): one KryBall step every ``interleave`` steps, first-order steps in between (1: every
-    step is a KryBall step). ``None``: KryBall throughout."""
 
     def __post_init__(self):
         for f in fields(self):  # a Hydra ListConfig or a list arrives for a tuple
@@ -179,10 +164,6 @@ class Options:
         for f in fields(self):
             if not _rule(f).valid(getattr(self, f.name), self):
                 raise ValueError(f"KryBall: {f.name} must be {_rule(f).requirement}, got {getattr(self, f.name)!r}")
-        for f in fields(self):
-            if _rule(f).needs_first_order and getattr(self, f.name) != f.default and self.first_order is None:
-                raise ValueError(f"KryBall: {f.name}={getattr(self, f.name)!r} needs a first-order optimiser: "
-                                 f"set first_order ({_choice(FIRST_ORDER_METHODS)[1]})")
 
     @classmethod
     def of(cls, group: Mapping[str, Any]) -> Options:

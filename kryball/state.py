@@ -130,7 +130,6 @@ class Status(str, enum.Enum):
     NON_FINITE_LOSS = "non-finite loss"  # at the current point; nothing was changed
     NON_FINITE_GRADIENT = "non-finite gradient"  # at the current point; nothing was changed
     NON_FINITE_CURVATURE = "non-finite curvature"  # a Hessian-vector product was not finite; nothing was changed
-    FIRST_ORDER = "first-order"  # beyond the thesis (§6.2.1): an interleaved first-order step
 
     def __str__(self) -> str:
         return self.value
@@ -144,7 +143,7 @@ class StepInfo:
     from; ``trial_loss``, ``rho``, ``predicted_reduction``, ``actual_reduction`` and
     ``multiplier`` (the subproblem's λ) describe the last trial point, if one was
     tried. ``radius`` is the radius after the update; ``step_norm`` the length of the
-    last step tried (or of the first-order step taken). ``ritz_values`` are the
+    last step tried. ``ritz_values`` are the
     eigenvalues of the Lanczos matrix T on refresh steps (ascending), else ``None``.
     ``krylov_dim`` is the size of the Krylov basis a refresh built (its M, adaptive with
     ``krylov_tol``; 0 between refreshes). ``retries`` counts re-solves after a rejection,

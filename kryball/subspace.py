@@ -17,8 +17,7 @@ known (the Lanczos matrix T on refresh steps), so the subspace is built in two l
   n-vector work.
 
 Adam's moment estimates (Kingma & Ba, 2015: ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
-bias-corrected m̂ and v̂) live here too: they give the ``"adam"`` direction m̂/(√v̂ + ε) and
-the interleaved first-order steps' (``first_order="adam"``).
+bias-corrected m̂ and v̂) live here too: they give the ``"adam"`` direction m̂/(√v̂ + ε).
 """
 
 from __future__ import annotations
@@ -57,19 +56,15 @@ def adam_direction(moments: AdamMoments, betas: tuple[float, float], eps: float)
 
 def needs_moments(options: Options) -> bool:
     """Whether an option reads Adam's moment estimates (they are kept only then)."""
-    return "adam" in options.directions or options.first_order == "adam"
+    return "adam" in options.directions
 
 
 # Named directions, each a function of the step's gradient, the state (this step's gradient folded into Adam's
 # moments) and the options. ``directions`` adds search directions, one Hessian-vector product each (adding one is an
-# entry here); ``first_order`` names the direction of the interleaved first-order steps (their step is −lr times it).
+# entry here).
 EXTRA_DIRECTIONS = {
     "adam": lambda g, state, options: adam_direction(state.adam, options.adam_betas, options.adam_eps),
     "previous_step": lambda g, state, options: state.previous_step,
-}
-FIRST_ORDER_METHODS = {
-    "sgd": lambda g, state, options: g,
-    "adam": EXTRA_DIRECTIONS["adam"],
 }
 
 

@@ -61,7 +61,7 @@ def reach_table(runs: Records, by: list[str], metric: str, value: float) -> pd.D
 
 
 def group_name(by: list[str], values: tuple) -> str:
-    """``optim=kryball_plus, optim.interleave=3``: the keys a group has (a missing one left out), integers as such."""
+    """``optim=kryball_plus, optim.refresh=3``: the keys a group has (a missing one left out), integers as such."""
     def text(value):
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 

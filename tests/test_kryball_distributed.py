@@ -11,15 +11,15 @@ from kryball.closure import draw_generator
 from kryball.state import SubBatchSampler
 from suite.local_group import run_in_processes
 
-# The options of the reference tests (tests/test_reference.py), and options that reach the other code paths: an
-# extra direction, interleaved first-order steps (their own gradient), with a learning rate and without one.
+# The options of the reference tests (tests/test_reference.py), and options that reach the other code paths: extra
+# directions, an adaptive Krylov dimension, the last T kept between refreshes.
 OPTIONS = [
     dict(krylov_dim=3, refresh=2),
     dict(krylov_dim=2, refresh=3, max_retries=2, momentum=0.5),
     dict(krylov_dim=8, refresh=1, eig_clip=0.0),
     dict(krylov_dim=1, refresh=4, initial_radius=0.1, accept_ratio=0.1),
-    dict(krylov_dim=3, refresh=2, directions=("adam",), interleave=3, first_order="adam", first_order_lr=0.01),
-    dict(krylov_dim=2, refresh=2, accept_ratio=0.2, interleave=2, first_order="sgd"),
+    dict(krylov_dim=3, refresh=2, directions=("adam", "previous_step"), krylov_tol=0.3),
+    dict(krylov_dim=2, refresh=2, accept_ratio=0.2, reuse_curvature=True),
 ]
 STEPS = 6
 SHARDS = {"equal": (8, 8), "unequal": (11, 5)}  # examples per process; the batch is their concatenation

@@ -164,8 +164,7 @@ def test_unknown_hyperparameters_and_mismatched_groups_are_refused():
 
 def test_status_is_a_string_enum():
     assert [status.value for status in Status] == [
-        "accepted", "rejected", "stationary", "non-finite loss", "non-finite gradient", "non-finite curvature",
-        "first-order"]
+        "accepted", "rejected", "stationary", "non-finite loss", "non-finite gradient", "non-finite curvature"]
     xy = torch.nn.Parameter(torch.tensor([-1.5, 2.0], dtype=torch.float64))
     opt = KryBall([xy])
     opt.step(lambda: rosenbrock(xy))

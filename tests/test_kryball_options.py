@@ -88,47 +88,20 @@ def test_an_extra_direction_joins_the_refresh_subspace(name):
         torch.testing.assert_close(x.detach(), before + expected, rtol=1e-7, atol=1e-10)
 
 
-@pytest.mark.parametrize("first_order_lr", [0.01, None])
-def test_interleave_takes_first_order_steps_between_kryball_steps(first_order_lr):
-    """With a learning rate a first-order step is −lr·g; without one, a step as long as the radius that KryBall's
-    last trust-region step left, which the first-order step leaves as it is."""
-    x = start()
-    opt = KryBall([x], interleave=3, first_order="sgd", first_order_lr=first_order_lr)
-    radius, statuses = opt.defaults["initial_radius"], []
-    radii = [radius]
-    for _ in range(9):
-        before = x.detach().clone()
-        g = torch.func.grad(quartic)(before)
-        opt.step(lambda: quartic(x))
-        statuses.append(opt.last_step.status)
-        if opt.last_step.status == "first-order":
-            expected = 0.01 * g if first_order_lr else radius * g / g.norm()
-            torch.testing.assert_close(x.detach(), before - expected)
-            assert opt.last_step.hvps == 0 and opt.last_step.radius == radius
-        radius = opt.last_step.radius
-        radii.append(radius)
-    assert [s == "first-order" for s in statuses] == [False, True, True] * 3
-    assert opt.totals["hvps"] > 0 and opt.totals["gradient_evals"] == 9
-    if first_order_lr is None:  # KryBall's steps moved the radius: the lengths checked were not all Δ₀
-        assert len(set(radii)) > 1
-
-
 @pytest.mark.parametrize("options, name", [
     (dict(directions=("adam", "newton")), "directions"),
     (dict(directions=("adam", "adam")), "directions"),
     (dict(adam_betas=(0.9, 1.0)), "adam_betas"),
-    (dict(first_order="lbfgs", first_order_lr=0.1), "first_order"),
-    (dict(interleave=4), "interleave"),
-    (dict(interleave=0, first_order="sgd", first_order_lr=0.1), "interleave"),
-    (dict(first_order_lr=0.1), "first_order_lr"),
+    (dict(curvature="fisher"), "curvature"),
+    (dict(krylov_tol=1.0), "krylov_tol"),
 ])
 def test_bad_or_contradictory_options_name_the_option(options, name):
     with pytest.raises(ValueError, match=name):
         KryBall([start()], **options)
 
 
-ALL_ON = dict(directions=("adam", "previous_step"), first_order="adam", first_order_lr=1e-3, interleave=2,
-              reuse_curvature=True, curvature_batch=0.5, refresh=2, krylov_dim=2)
+ALL_ON = dict(directions=("adam", "previous_step"), krylov_tol=0.5, reuse_curvature=True, curvature_batch=0.5,
+              refresh=2, krylov_dim=3)
 
 
 def test_every_option_round_trips_through_state_dict():
@@ -138,7 +111,7 @@ def test_every_option_round_trips_through_state_dict():
     torch.save(opt.state_dict(), buffer)
     buffer.seek(0)
     x2 = torch.nn.Parameter(x.detach().clone())
-    opt2 = KryBall([x2], **{**ALL_ON, "directions": (), "interleave": None, "reuse_curvature": False})
+    opt2 = KryBall([x2], **{**ALL_ON, "directions": (), "krylov_tol": None, "reuse_curvature": False})
     opt2.load_state_dict(torch.load(buffer, weights_only=True))
     assert {k: opt2.param_groups[0][k] for k in ALL_ON} == ALL_ON
     for _ in range(6):
@@ -148,12 +121,10 @@ def test_every_option_round_trips_through_state_dict():
     assert torch.equal(x, x2)
 
 
-# A value that turns each option beyond the thesis on (with what it needs).
-FIRST_ORDER_SGD = dict(first_order="sgd", first_order_lr=0.1)
+# A value that turns each option beyond the thesis on.
 TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), reuse_curvature=dict(reuse_curvature=True),
-                 directions=dict(directions=("previous_step",)),
-                 first_order=FIRST_ORDER_SGD, interleave=dict(interleave=2, **FIRST_ORDER_SGD),
-                 curvature_batch=dict(curvature_batch=4), curvature=dict(curvature="gauss_newton"))
+                 directions=dict(directions=("previous_step",)), curvature_batch=dict(curvature_batch=4),
+                 curvature=dict(curvature="gauss_newton"))
 
 
 def test_the_reference_refuses_exactly_the_options_beyond_the_thesis():

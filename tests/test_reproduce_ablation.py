@@ -21,10 +21,10 @@ def test_the_plan_adds_each_option_to_the_tuned_thesis_kryball(tmp_path):
     specs = run_plan.plan(["ablation"], tmp_path, quick=True, tuned_dir=tuned).specs
     options = [s for s in specs if s.setting.name == "ablation_mnist1d"]
     assert [s.variant for s in options if s.seed == 0] == [name for name, _ in ABLATION_OPTIONS]
-    interleave = next(s for s in options if s.variant == "interleave")
-    assert {"optim=kryball", "++optim.interleave=4", "++optim.first_order=adam", "+tuned=thesis/mnist1d_kryball"} <= set(
-        interleave.overrides)
-    assert interleave.run_dir == tmp_path / "runs" / "quick" / "ablation_mnist1d" / "kryball" / "interleave" / "seed0"
+    previous = next(s for s in options if s.variant == "previous_step")
+    assert {"optim=kryball", "++optim.directions=[previous_step]", "+tuned=thesis/mnist1d_kryball"} <= set(
+        previous.overrides)
+    assert previous.run_dir == tmp_path / "runs" / "quick" / "ablation_mnist1d" / "kryball" / "previous_step" / "seed0"
     plus = {s.setting.name: s for s in specs if s.optim == "kryball_plus"}
     # Tuned KryBall+ is the task's own kryball_plus row (it has a sweep spec), shared with Table 5.1/5.2 and XOR.
     assert plus["xor"].tuned == "thesis/xor_kryball_plus"  # the task's own sweep
@@ -83,13 +83,13 @@ def test_convergence_table_counts_gradient_equivalents_to_convergence():
     records = Records(pd.DataFrame([
         record("xor", "adam", 0, "/x", status="converged", epochs_to_convergence=40, time_to_convergence_s=0.4,
                gradient_evals=40, hvps=0, loss_evals=40),
-        record("ablation_xor", "kryball", 0, "/y", variant="interleave", epochs_to_convergence=5,
+        record("ablation_xor", "kryball", 0, "/y", variant="previous_step", epochs_to_convergence=5,
                time_to_convergence_s=0.2, gradient_evals=5, hvps=20, loss_evals=12),
     ]).assign(status="converged"))
     table = ablation.convergence_table(records, OF[chapter5.XOR], WEIGHTS).set_index("optimiser")
     assert table.loc["Adam", "gradient-equivalents to convergence, median"] == "40"
-    assert table.loc["KryBall + interleave", "gradient-equivalents to convergence, median"] == "48.5"  # 5 + 40 + 3.5
-    assert table.loc["KryBall + interleave", "ours: epochs, median [min–max]"] == "5 [5–5]"
+    assert table.loc["KryBall + previous_step", "gradient-equivalents to convergence, median"] == "48.5"  # 5 + 40 + 3.5
+    assert table.loc["KryBall + previous_step", "ours: epochs, median [min–max]"] == "5 [5–5]"
 
 
 def test_one_definition_of_gradient_equivalents_with_the_weighting_on_the_axis():

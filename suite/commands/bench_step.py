@@ -15,9 +15,7 @@ on a sub-batch (``curvature_batch``, kryball/closure.py) also measure the gradie
 with graph and the HVP on a sub-batch of that size, and their floor is a plain
 gradient + that gradient + HVPs/step × that HVP. ``kryball_plus`` is the shipped
 ``optim=kryball_plus``; ``kryball_plus (Adam direction only)`` the first KryBall+, the thesis
-step with Adam's direction added; ``kryball_plus, interleaved`` the shipped one with two Adam
-steps of the trust region's length between its own (docs/performance.md, "Interleaved
-first-order steps"), timed over whole cycles of both kinds of step.
+step with Adam's direction added.
 """
 
 from __future__ import annotations
@@ -42,12 +40,11 @@ NUM_CLASSES = 10
 BASELINES = {"adam": "adam", "msgd": "msgd", "lbfgs (1 eval)": "lbfgs_single"}
 VARIANTS = ("reuse_curvature", "batched_hvps")  # KryBall options that change the cost, not the thesis step
 # name → overrides: the first KryBall+ (the thesis step with Adam's direction), the shipped one, and the shipped one
-# with each lever that changes its cost (suite/commands/levers.py measures them on the self-tuning track): first-order
-# steps between its own, an adaptive Krylov dimension, its HVPs in one vectorised backward
+# with each lever that changes its cost (suite/commands/levers.py measures them on the self-tuning track): an adaptive
+# Krylov dimension, its HVPs in one vectorised backward
 KRYBALL_PLUS = {
     "kryball_plus (Adam direction only)": ["optim=kryball", "+optim.directions=[adam]"],
     "kryball_plus": ["optim=kryball_plus"],
-    "kryball_plus, interleaved": ["optim=kryball_plus", "optim.interleave=3", "optim.first_order=adam"],
     "kryball_plus, adaptive Krylov dimension": ["optim=kryball_plus", "optim.krylov_tol=0.2", "optim.krylov_dim=20"],
     "kryball_plus, batched HVPs": ["optim=kryball_plus", "optim.batched_hvps=true"],
 }
@@ -121,9 +118,8 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
                                 warmup=args.warmup + 2, curvature_loss_fn=sub_batch_loss)
         model = copy.deepcopy(base_model)
         result = bench_optimizer(build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
-                                 args.warmup, cycle=cycle_length(optim_cfg) if is_kryball else 1)
-        floor = floor_ms(costs, result, is_kryball, sub_batch=examples < batch_size,
-                         kryball_share=1 / steps_per_kryball_step(optim_cfg))
+                                 args.warmup, cycle=optim_cfg.refresh if is_kryball else 1)
+        floor = floor_ms(costs, result, is_kryball, sub_batch=examples < batch_size)
         krylov_dim, refresh = (optim_cfg.krylov_dim, optim_cfg.refresh) if is_kryball else (None, None)
         rows.append(dict(optimizer=name, krylov_dim=krylov_dim, refresh=refresh,
                          curvature_examples=examples if is_kryball else None, **result, floor_ms=floor,
@@ -144,7 +140,7 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
         optim_cfg = optim_config(overrides)
         profiler = cProfile.Profile()
         profiler.runcall(bench_optimizer, build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
-                         args.warmup, cycle_length(optim_cfg))
+                         args.warmup, optim_cfg.refresh)
         print(f"profile of {args.profile} M={optim_cfg.krylov_dim} r={optim_cfg.refresh}, {args.steps} cycles "
               "(self time):")
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
@@ -171,32 +167,15 @@ def planned_runs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     return runs + list(KRYBALL_PLUS.items())
 
 
-def steps_per_kryball_step(optim_cfg) -> int:
-    """A KryBall's steps per trust-region step: ``interleave`` where it takes first-order steps between them
-    (kryball/optimizer.py), else 1."""
-    return optim_cfg.get("interleave") or 1
-
-
-def cycle_length(optim_cfg) -> int:
-    """Steps after which a KryBall's pattern of costs repeats: its refresh cycle of trust-region steps, with the
-    first-order steps between them."""
-    return optim_cfg.refresh * steps_per_kryball_step(optim_cfg)
-
-
-def floor_ms(costs: dict, result: dict, is_kryball: bool, sub_batch: bool, kryball_share: float = 1.0) -> float:
-    """The step's cost floor: its gradient(s), HVPs and extra forward passes at their measured costs.
-
-    ``kryball_share``: the fraction of a KryBall's steps that are trust-region steps (``1 / interleave``); the
-    others take a plain gradient and no HVP."""
+def floor_ms(costs: dict, result: dict, is_kryball: bool, sub_batch: bool) -> float:
+    """The step's cost floor: its gradient(s), HVPs and extra forward passes at their measured costs."""
     extra_forwards = max(result["loss_evals_per_step"] - 1, 0)
     if not is_kryball:
         return costs["gradient_ms"] + extra_forwards * costs["forward_ms"]
     if sub_batch:  # a plain gradient of the batch, then the sub-batch's (its evaluation is one of the loss_evals)
-        return (costs["gradient_ms"] + kryball_share * costs["gradient_graph_sub_ms"]
-                + result["hvps_per_step"] * costs["hvp_sub_ms"]
-                + max(extra_forwards - kryball_share, 0) * costs["forward_ms"])
-    return (kryball_share * costs["gradient_graph_ms"] + (1 - kryball_share) * costs["gradient_ms"]
-            + result["hvps_per_step"] * costs["hvp_ms"] + extra_forwards * costs["forward_ms"])
+        return (costs["gradient_ms"] + costs["gradient_graph_sub_ms"] + result["hvps_per_step"] * costs["hvp_sub_ms"]
+                + max(extra_forwards - 1, 0) * costs["forward_ms"])
+    return costs["gradient_graph_ms"] + result["hvps_per_step"] * costs["hvp_ms"] + extra_forwards * costs["forward_ms"]
 
 
 def hvp_variants(args, model, loss_fn, batch_size: int, device: torch.device) -> pd.DataFrame:

@@ -62,8 +62,6 @@ LEVERS: dict[str, Lever] = {
     "shipped": Lever((), "KryBall+ as conf/optim/kryball_plus.yaml ships it"),
     "adaptive_krylov": Lever(("optim.krylov_tol=0.2", "optim.krylov_dim=20"),
                              "an adaptive Krylov dimension (krylov_tol), up to 20 vectors: thesis §5.5.3"),
-    "interleave": Lever(("optim.interleave=3", "optim.first_order=adam"),
-                        "two Adam-direction steps as long as the trust radius between KryBall+ steps: thesis §6.2.1"),
     "gauss_newton": Lever(("optim.curvature=gauss_newton",),
                           "Gauss–Newton curvature (positive semi-definite; Krylov Subspace Descent's, CurveBall's) "
                           "where the loss is least squares", least_squares_only=True),
