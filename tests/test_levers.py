@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from suite.commands import comparison_track, levers
+from suite.records import GRAD_EQ
 from suite.reproduction import run_plan
 from suite.reproduction.comparison_settings import SELF_TUNING, TUNED
 from suite.reproduction.targets import TIME_COLUMNS
@@ -16,7 +17,7 @@ from suite.reproduction.targets import TIME_COLUMNS
 def times(rows):
     """(task, optimiser, seeds' wall-clock to target; ∞ for not reached) → a times table as the track has it."""
     frame = [{"setting": f"self_tuning_{task}", "task": task, "optimiser": optim, "seed": 100 + i, "status": "completed",
-              "reached": math.isfinite(t), "wall_time_s": t, "gradient_equivalents": t * 10, "epoch": t}
+              "reached": math.isfinite(t), "wall_time_s": t, GRAD_EQ: t * 10, "epoch": t}
              for task, optim, seconds in rows for i, t in enumerate(seconds)]
     return pd.DataFrame(frame).reindex(columns=TIME_COLUMNS)
 
@@ -29,6 +30,9 @@ def test_a_lever_is_scored_in_the_place_of_the_shipped_kryball_plus():
     assert by.loc["a", "KryBall+ (s)"] == 1.0 and by.loc["a", "fastest other"] == "adam"
     assert by.loc["a", "ratio r"] == 1.0 and by.loc["b", "ratio r"] == 2.0 and by.loc["b", "reached"] == "2/3"
     assert b == pytest.approx(((4 - 1) / 3 + (4 - 2) / 3) / 2)  # AlgoPerf's B: mean of (r_max − r)/(r_max − 1)
+    twice = fast.assign(**{GRAD_EQ: fast[GRAD_EQ] * 2})  # twice the gradients in the same seconds
+    by_gradients = levers.scores(others, twice, GRAD_EQ)[0].set_index("workload")
+    assert by_gradients.loc["b", "ratio r"] == 4.0 and levers.scores(others, twice)[0].equals(table)
     slow = times([("a", "kryball_plus", [math.inf] * 3), ("b", "kryball_plus", [math.inf] * 3)])
     assert levers.scores(others, slow)[1] == 0.0
 
