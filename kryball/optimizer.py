@@ -28,7 +28,7 @@ from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed
                          refuse_other_parameters, shapes, trainable_positions)
 from .state import FlatState, Status, StepInfo, Totals
 from .subspace import needs_moments, search_subspace, update_moments
-from .trust_region import TrialPoints, model_failed, trust_region_step
+from .trust_region import TrialPoints, trust_region_step
 
 
 class KryBall(Optimizer):
@@ -221,8 +221,6 @@ class KryBall(Optimizer):
             state.krylov_basis, state.krylov_curvature = subspace.krylov
             self._vectors["sfn_direction"] = subspace.sfn_direction
         state.since_refresh = 1 if refreshed else state.since_refresh + 1
-        if options.refresh_on_failure and not refreshed and model_failed(outcome.info):
-            state.since_refresh = options.refresh  # due at the next step
         self._finish(state, options, g, outcome.taken)
         self.last_step = dataclasses.replace(
             outcome.info, refreshed=refreshed, subspace_dim=subspace.coordinates.shape[1], hvps=hvp.count,

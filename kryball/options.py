@@ -88,11 +88,6 @@ class Options:
     """r_refresh: rebuild the Krylov basis every ``refresh`` steps (Algorithm 4, line 5). 3: the thesis's default
     (§5.3.4); fresher is better but dearer."""
 
-    refresh_on_failure: bool = _option(False, *_FLAG, beyond_thesis=True)
-    """Rebuild the basis at the step after one whose model failed on an old basis (ρ < ¼, the radius rule's test),
-    rather than only on schedule: ``refresh`` then bounds the basis's age (thesis §5.5.3 and §6.2.5: refresh only
-    when needed). Off: every ``refresh`` steps."""
-
     momentum: float = _option(0.9, lambda v, _: 0.0 <= _number(v) < 1.0, "in [0, 1)")
     """β of the momentum direction ``z ← βz + g`` (line 20). 0.9: the usual heavy-ball value, a memory of ~10 steps."""
 

@@ -181,11 +181,6 @@ def is_accepted(rho: float, accept_ratio: float) -> bool:
     return rho > accept_ratio
 
 
-def model_failed(info: StepInfo) -> bool:
-    """Whether a step's quadratic model failed the radius rule's test, ρ < ¼ (a step with no trial has no ρ)."""
-    return info.rho is not None and info.rho < SHRINK_BELOW
-
-
 def update_radius(radius: float, rho: float, hits_boundary: bool, *, max_radius: float, min_radius: float) -> float:
     """Nocedal & Wright Algorithm 4.1 radius rule, kept within [min_radius, max_radius].
 

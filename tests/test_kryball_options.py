@@ -122,8 +122,7 @@ def test_every_option_round_trips_through_state_dict():
 
 
 # A value that turns each option beyond the thesis on.
-TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), refresh_on_failure=dict(refresh_on_failure=True),
-                 reuse_curvature=dict(reuse_curvature=True),
+TURNED_ON = dict(krylov_tol=dict(krylov_tol=0.1), reuse_curvature=dict(reuse_curvature=True),
                  directions=dict(directions=("previous_step",)), curvature_batch=dict(curvature_batch=4),
                  curvature=dict(curvature="gauss_newton"))
 
@@ -181,23 +180,3 @@ def test_an_adaptive_krylov_dimension_grows_until_the_model_settles():
     fixed = KryBall([start(3)], krylov_dim=cap, refresh=1)
     fixed.step(lambda: quartic(fixed.param_groups[0]["params"][0]))
     assert fixed.last_step.krylov_dim == cap  # without krylov_tol: the thesis's fixed M
-
-
-def test_refresh_on_failure_rebuilds_the_basis_after_a_failed_model_and_otherwise_on_schedule():
-    """``refresh_on_failure``: a step on an old basis whose ρ < ¼ makes the next step a refresh; ``refresh`` still
-    bounds the basis's age."""
-    x = start(2)
-    opt = KryBall([x], refresh_on_failure=True, refresh=4, krylov_dim=2, initial_radius=5.0)  # a small basis fails
-    infos = []
-    for _ in range(30):
-        opt.step(lambda: quartic(x))
-        infos.append(opt.last_step)
-    since = 0
-    for before, info in zip([None, *infos], infos):
-        failed_on_old_basis = before is not None and not before.refreshed and before.rho is not None \
-            and before.rho < 0.25
-        assert info.refreshed == (before is None or failed_on_old_basis or since >= 4)
-        since = 1 if info.refreshed else since + 1
-    assert sum(not b.refreshed and b.rho is not None and b.rho < 0.25 for b in infos[:-1]) > 1  # the rule acted
-    fixed = run(start(2), 30, refresh=4, krylov_dim=2, initial_radius=5.0)[1]
-    assert [i.refreshed for i in fixed] == [t % 4 == 0 for t in range(30)]  # off: the thesis's schedule

@@ -69,9 +69,6 @@ LEVERS: dict[str, Lever] = {
     "shipped": Lever((), "KryBall+ as conf/optim/kryball_plus.yaml ships it"),
     "adaptive_krylov": Lever(("optim.krylov_tol=0.2", "optim.krylov_dim=20"),
                              "an adaptive Krylov dimension (krylov_tol), up to 20 vectors: thesis §5.5.3"),
-    "refresh_on_failure": Lever(("optim.refresh_on_failure=true", "optim.refresh=10"),
-                                "the basis rebuilt when the model fails (ρ < ¼) rather than every 3 steps, at least "
-                                "every 10: thesis §5.5.3, §6.2.5"),
     "gauss_newton": Lever(("optim.curvature=gauss_newton",),
                           "Gauss–Newton curvature (positive semi-definite; Krylov Subspace Descent's, CurveBall's) "
                           "where the loss is least squares", least_squares_only=True),
