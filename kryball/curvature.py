@@ -15,8 +15,51 @@ import torch
 from .parameters import flat_parts, flatten
 
 
-class HessianVectorProducts:
-    """The gradient at one point and products with the Hessian there.
+class CurvatureProducts:
+    """What both kinds of curvature product share: ``gradient`` (flat, detached), ``matvec(v)`` and ``matmat(V)``
+    (V is n×k), ``count`` (the products taken), ``batched`` (several products in one vectorised backward; it turns
+    False when that fails, so pass it on to the next step's instance and the failure is paid once), and
+    ``takes_residuals`` (whether the products are built from a least-squares loss's residuals rather than the loss).
+    A subclass gives the products of a block of row vectors (:meth:`_products`) and whether they can be nonzero."""
+
+    takes_residuals = False
+
+    def __init__(self, batched: bool):
+        self.count = 0
+        self.batched = batched
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """The product with a flat vector ``v``."""
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """The products with the columns of ``V`` (n×k), batched where the model allows it; column-major, like the
+        bases (:mod:`kryball.subspace`)."""
+        k = V.shape[1]
+        self.count += k
+        if k == 0 or not self._depends_on_params():  # the curvature is zero
+            return torch.zeros_like(V.T).T
+        rows = V.T.contiguous()  # a strided grad_output made each backward ~1.6× slower on CPU; free when column-major
+        if k > 1 and self.batched:
+            try:
+                return self._products(rows, batched=True).T
+            except RuntimeError:
+                self.batched = False  # e.g. a backward formula without a batching rule
+        products = torch.empty_like(rows)
+        for row, product in zip(rows, products):
+            self._products(row, batched=False, out=product)
+        return products.T
+
+    def _depends_on_params(self) -> bool:
+        raise NotImplementedError
+
+    def _products(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The products with ``vectors``: one row each when ``batched``, else one flat vector (into ``out``)."""
+        raise NotImplementedError
+
+
+class HessianVectorProducts(CurvatureProducts):
+    """The gradient at one point and products with the Hessian there (:class:`CurvatureProducts`).
 
     Args:
         loss: a scalar connected to ``params`` by an autograd graph.
@@ -25,47 +68,21 @@ class HessianVectorProducts:
         gradient: the flat gradient to report instead of ∇loss — curvature on a
             sub-batch (:mod:`kryball.closure`): ``loss`` is then the sub-batch's, whose
             Hessian the products take, and ``gradient`` the whole batch's.
-
-    ``gradient`` is the flat gradient (detached); ``matvec(v)`` and ``matmat(V)``
-    return ``Hv`` and ``HV`` (V is n×k); ``count`` is the number of products taken.
-    ``batched`` says whether several products are taken in one vectorised backward;
-    it turns False when that fails, so pass it on to the next step's instance and
-    the failure is paid once.
     """
 
     def __init__(self, loss: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True,
                  gradient: torch.Tensor | None = None):
+        super().__init__(batched)
         require_graph(loss)
         grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
         self.gradient = self._gradient.detach() if gradient is None else gradient
-        self.count = 0
-        self.batched = batched
 
-    def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """``Hv`` for a flat vector ``v``."""
-        return self.matmat(v[:, None])[:, 0]
+    def _depends_on_params(self) -> bool:
+        return self._gradient.requires_grad  # else the gradient is constant in θ: H = 0
 
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """``HV`` for the columns of ``V`` (n×k), batched where the model allows it; column-major, like the bases
-        (:mod:`kryball.subspace`)."""
-        k = V.shape[1]
-        self.count += k
-        if k == 0 or not self._gradient.requires_grad:  # gradient constant in θ: H = 0
-            return torch.zeros_like(V.T).T
-        rows = V.T.contiguous()  # a strided grad_output made each backward ~1.6× slower on CPU; free when column-major
-        if k > 1 and self.batched:
-            try:
-                return self._backward(rows, batched=True).T
-            except RuntimeError:
-                self.batched = False  # e.g. a backward formula without a batching rule
-        products = torch.empty_like(rows)
-        for row, product in zip(rows, products):
-            self._backward(row, batched=False, out=product)
-        return products.T
-
-    def _backward(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+    def _products(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         products = torch.autograd.grad(
             self._gradient,
             self._params,
@@ -80,9 +97,8 @@ class HessianVectorProducts:
         return torch.cat(flat_parts(products), out=out)  # flattened into its row of the result
 
 
-class GaussNewtonProducts:
-    """The gradient of a least-squares loss and products with its Gauss–Newton matrix, the same interface as
-    :class:`HessianVectorProducts` (``gradient``, ``matvec``, ``matmat``, ``count``, ``batched``).
+class GaussNewtonProducts(CurvatureProducts):
+    """The gradient of a least-squares loss and products with its Gauss–Newton matrix (:class:`CurvatureProducts`).
 
     The loss is ``mean_i Σ_j r_ij²`` over the rows (examples) of the residuals r (:class:`kryball.closure.Residuals`),
     so its gradient is ``(2/N) Jᵀr`` and its Gauss–Newton matrix ``G = (2/N) JᵀJ``, J = ∂r/∂θ: the Hessian without
@@ -94,8 +110,11 @@ class GaussNewtonProducts:
     the saddle-free treatment changes nothing (|λ| = λ) but the floor ``eig_clip``.
     """
 
+    takes_residuals = True
+
     def __init__(self, residuals: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True,
                  gradient: torch.Tensor | None = None):
+        super().__init__(batched)
         require_graph(residuals)
         self._residuals, self._params = residuals, params
         self._scale = 2.0 / residuals.shape[0]
@@ -104,39 +123,23 @@ class GaussNewtonProducts:
                                                        allow_unused=True, materialize_grads=True))  # Jᵀu
         own = self._transpose_times(residuals.detach() * self._scale, batched=False)
         self.gradient = own if gradient is None else gradient
-        self.count = 0
-        self.batched = batched
 
-    def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """``Gv`` for a flat vector ``v``."""
-        return self.matmat(v[:, None])[:, 0]
+    def _depends_on_params(self) -> bool:
+        return self._transposed.requires_grad  # else the residuals are constant in θ: J = 0
 
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """``GV`` for the columns of ``V`` (n×k), batched where the model allows it; column-major."""
-        k = V.shape[1]
-        self.count += k
-        if k == 0 or not self._transposed.requires_grad:  # residuals constant in θ: J = 0
-            return torch.zeros_like(V.T).T
-        rows = V.T.contiguous()
-        if k > 1 and self.batched:
-            try:
-                return self._products(rows, batched=True).T
-            except RuntimeError:
-                self.batched = False  # e.g. a backward formula without a batching rule
-        return torch.stack([self._products(row, batched=False) for row in rows], dim=1)
-
-    def _products(self, vectors: torch.Tensor, batched: bool) -> torch.Tensor:
+    def _products(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         (jacobian_times,) = torch.autograd.grad(self._transposed, self._dual, grad_outputs=vectors, retain_graph=True,
                                                 is_grads_batched=batched)  # Jv, one row per vector when batched
-        return self._transpose_times(jacobian_times * self._scale, batched)
+        return self._transpose_times(jacobian_times * self._scale, batched, out)
 
-    def _transpose_times(self, outputs: torch.Tensor, batched: bool) -> torch.Tensor:
-        """``Jᵀ outputs`` (flat; one row per batched output) through the residuals' graph, which is kept."""
+    def _transpose_times(self, outputs: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``Jᵀ outputs`` (flat, into ``out``; one row per batched output) through the residuals' graph, which is
+        kept."""
         parts = torch.autograd.grad(self._residuals, self._params, grad_outputs=outputs, retain_graph=True,
                                     allow_unused=True, materialize_grads=True, is_grads_batched=batched)
         if batched:
             return torch.cat([p.reshape(outputs.shape[0], -1) for p in parts], dim=1)
-        return flatten(parts)
+        return torch.cat(flat_parts(parts), out=out)
 
 
 def require_graph(loss: torch.Tensor) -> None:

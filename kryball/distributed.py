@@ -204,7 +204,7 @@ class DistributedKryBall(KryBall):
 
     def __init__(self, params, *, process_group: dist.ProcessGroup | None = None, **options):
         super().__init__(params, **options)
-        if self.defaults["curvature"] != "hessian":  # its shard losses are weighted (_ShareOfBatch), not residuals
+        if self.wants_residuals:  # its shard losses are weighted (_ShareOfBatch), not residuals
             raise ValueError(f"DistributedKryBall takes Hessian curvature only, got curvature="
                              f"{self.defaults['curvature']!r}: use KryBall on one process for Gauss–Newton")
         self.communication = Communication(process_group)

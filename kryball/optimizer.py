@@ -22,7 +22,7 @@ import torch
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
-from .curvature import CURVATURES, GaussNewtonProducts, HessianVectorProducts, gradient
+from .curvature import CURVATURES, CurvatureProducts, gradient
 from .options import HYPERPARAMETERS, Options
 from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed_set, refuse_duplicates,
                          refuse_other_parameters, shapes, trainable_positions)
@@ -165,7 +165,7 @@ class KryBall(Optimizer):
     @property
     def wants_residuals(self) -> bool:
         """Whether ``step`` wants a closure that returns :class:`kryball.Residuals` (``curvature="gauss_newton"``)."""
-        return self.defaults["curvature"] == "gauss_newton"
+        return CURVATURES[self.defaults["curvature"]].takes_residuals
 
     @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
@@ -229,8 +229,7 @@ class KryBall(Optimizer):
             ritz_values=None if subspace.ritz_values is None else tuple(subspace.ritz_values.tolist()))
         return loss.detach()
 
-    def _curvature_products(self, loss, params, options, closure,
-                            state) -> HessianVectorProducts | GaussNewtonProducts:
+    def _curvature_products(self, loss, params, options, closure, state) -> CurvatureProducts:
         """The gradient at θ_t and products with the curvature there (``curvature``: the Hessian, or the Gauss–Newton
         matrix of the closure's residuals) — of the batch, or of this step's sub-batch (``curvature_batch``) —
         batching resolved once, on the first step."""
@@ -239,11 +238,11 @@ class KryBall(Optimizer):
         products = CURVATURES[options.curvature]
         curvature_loss = self._sub_batch_loss(params, options, closure, state)
         if curvature_loss is None:
-            return products(_differentiated(loss, closure, options), params, batched=self._batched_hvps)
+            return products(_differentiated(loss, closure, products), params, batched=self._batched_hvps)
         g = gradient(loss, params)  # the whole batch's gradient needs no graph; freeing it first saves memory
         state.totals.loss_evals += 1
         sub_batch_loss = curvature_loss()
-        return products(_differentiated(sub_batch_loss, closure, options), params, batched=self._batched_hvps,
+        return products(_differentiated(sub_batch_loss, closure, products), params, batched=self._batched_hvps,
                         gradient=g)
 
     def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
@@ -296,10 +295,10 @@ class KryBall(Optimizer):
         return state
 
 
-def _differentiated(loss: torch.Tensor, closure: Closure, options: Options) -> torch.Tensor:
+def _differentiated(loss: torch.Tensor, closure: Closure, products: type[CurvatureProducts]) -> torch.Tensor:
     """What the curvature products differentiate: the loss (the Hessian's), or the residuals it was made of (the
     Gauss–Newton matrix's: ``curvature="gauss_newton"``)."""
-    if options.curvature == "hessian":
+    if not products.takes_residuals:
         return loss
     if closure.residuals is None:
         raise TypeError("KryBall: curvature='gauss_newton' needs a closure that returns kryball.Residuals(r), the "

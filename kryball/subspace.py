@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import torch
 
-from .curvature import HessianVectorProducts
+from .curvature import CurvatureProducts
 from .krylov import dependence_tolerance, lanczos, orthogonalise
 from .saddle_free import sfn_direction
 from .state import AdamMoments, FlatState
@@ -114,7 +114,7 @@ class ExtendedBasis(NamedTuple):
     curvature: torch.Tensor
 
 
-def extend_basis(hvp: HessianVectorProducts, Q: torch.Tensor, QHQ: torch.Tensor | None,
+def extend_basis(hvp: CurvatureProducts, Q: torch.Tensor, QHQ: torch.Tensor | None,
                  vectors: list[torch.Tensor]) -> ExtendedBasis:
     """Extend Q by the parts of ``vectors`` outside span(Q) and project H onto the result.
 
@@ -155,7 +155,7 @@ class SearchSubspace(NamedTuple):
         return QuadraticModel(C.T @ self.curvature @ C, C.T @ self.gradient, self.basis, C)
 
 
-def search_subspace(g: torch.Tensor, hvp: HessianVectorProducts, state: FlatState, options: Options,
+def search_subspace(g: torch.Tensor, hvp: CurvatureProducts, state: FlatState, options: Options,
                     refreshed: bool) -> SearchSubspace | None:
     """The search subspace at the gradient ``g`` with curvature from ``hvp``, on a refresh step or between
     refreshes; ``None`` when a Hessian-vector product was not finite."""

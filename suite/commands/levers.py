@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import pathlib
 import sys
@@ -58,6 +59,7 @@ class Lever:
         return not self.least_squares_only or is_least_squares(workload)
 
 
+@functools.cache  # composing a config takes a while, and each lever asks of every workload
 def is_least_squares(workload: Workload) -> bool:
     """Whether a workload's task gives residuals (its config's task class says: ``least_squares``)."""
     cfg = compose_config(list(workload.setting.overrides))

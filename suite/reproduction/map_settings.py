@@ -109,6 +109,17 @@ def _mnist1d(value: str, workload: Workload, optims: tuple[str, ...]) -> Regime:
     return Regime(MNIST1D_BATCH, value, workload, optims, target_from="mnist1d")
 
 
+def _beyond_thesis(track: Track) -> tuple[Regime, ...]:
+    """The regimes of the tasks beyond the thesis, each on the track's own workload of the task."""
+    return (
+        Regime(PHYSICS_INFORMED, "convection", track.workload("pinn_convection"), (*FULL_BATCH_MLP, *PHASED)),
+        Regime(PHYSICS_INFORMED, "reaction", track.workload("pinn_reaction"), (*FULL_BATCH_MLP, *PHASED)),
+        Regime(PHYSICS_INFORMED, "wave", track.workload("pinn_wave"), (*FULL_BATCH_MLP, *PHASED)),
+        Regime(IMAGE_FITTING, "full batch", track.workload("image_fit"), FULL_BATCH_MLP),
+        Regime(IMAGE_FITTING, "batches of 512", track.workload("image_fit_minibatch"), MINI_BATCH_MLP),
+    )
+
+
 SELF_TUNING_MAP = Map(SELF_TUNING, (
     _mnist1d("128", MNIST1D_BATCH128, MINI_BATCH_MLP),
     _mnist1d("512", _SELF["mnist1d"], MINI_BATCH_MLP),
@@ -117,21 +128,13 @@ SELF_TUNING_MAP = Map(SELF_TUNING, (
     Regime(CONDITION, "1e3", RAHIMI_RECHT_K1E3, LINEAR),
     Regime(CONDITION, "1e5", _SELF["rahimi_recht_k1e5"], LINEAR),
     Regime(CONDITION, "1e7", RAHIMI_RECHT_K1E7, LINEAR),
-    Regime(PHYSICS_INFORMED, "convection", _SELF["pinn_convection"], (*FULL_BATCH_MLP, *PHASED)),
-    Regime(PHYSICS_INFORMED, "reaction", _SELF["pinn_reaction"], (*FULL_BATCH_MLP, *PHASED)),
-    Regime(PHYSICS_INFORMED, "wave", _SELF["pinn_wave"], (*FULL_BATCH_MLP, *PHASED)),
-    Regime(IMAGE_FITTING, "full batch", _SELF["image_fit"], FULL_BATCH_MLP),
-    Regime(IMAGE_FITTING, "batches of 512", _SELF["image_fit_minibatch"], MINI_BATCH_MLP),
+    *_beyond_thesis(SELF_TUNING),
 ), not_run="")
 TUNED_MAP = Map(TUNED, (
     _mnist1d("512", TUNED.workload("mnist1d"), MINI_BATCH_MLP),
     Regime(CONDITION, "10", TUNED.workload("rahimi_recht_k10"), LINEAR),
     Regime(CONDITION, "1e5", TUNED.workload("rahimi_recht_k1e5"), LINEAR),
-    Regime(PHYSICS_INFORMED, "convection", TUNED.workload("pinn_convection"), (*FULL_BATCH_MLP, *PHASED)),
-    Regime(PHYSICS_INFORMED, "reaction", TUNED.workload("pinn_reaction"), (*FULL_BATCH_MLP, *PHASED)),
-    Regime(PHYSICS_INFORMED, "wave", TUNED.workload("pinn_wave"), (*FULL_BATCH_MLP, *PHASED)),
-    Regime(IMAGE_FITTING, "full batch", TUNED.workload("image_fit"), FULL_BATCH_MLP),
-    Regime(IMAGE_FITTING, "batches of 512", TUNED.workload("image_fit_minibatch"), MINI_BATCH_MLP),
+    *_beyond_thesis(TUNED),
 ), not_run="not on the tuned track: no tuned configs for MNIST-1D at batch 128 or 3600, nor Rahimi–Recht κ = 1e3 "
            "or 1e7")
 MAPS = {m.track.name: m for m in (SELF_TUNING_MAP, TUNED_MAP)}
