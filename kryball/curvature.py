@@ -1,5 +1,6 @@
 """Curvature products that share one graph per step: the Hessian's (thesis §2.4.1; docs/design.md) and, for a
-least-squares loss, the Gauss–Newton matrix's (option ``curvature="gauss_newton"``, beyond the thesis).
+least-squares loss, the Gauss–Newton matrix's (option ``curvature="gauss_newton"``, beyond the thesis; with
+``curvature="auto"`` the loss chooses: :func:`products_for`).
 
 Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``; each
 product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph
@@ -161,3 +162,14 @@ def gradient(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
 
 # The curvature products by the name the ``curvature`` option gives them (kryball/options.py).
 CURVATURES = {"hessian": HessianVectorProducts, "gauss_newton": GaussNewtonProducts}
+# The ``curvature`` option's other value: the Gauss–Newton matrix where the closure gives residuals, else the Hessian.
+AUTO = "auto"
+
+
+def products_for(curvature: str, residuals_given: bool) -> type[CurvatureProducts]:
+    """The products the ``curvature`` option names; for ``"auto"`` those of the loss the closure gave: the
+    Gauss–Newton matrix's for :class:`kryball.Residuals` (a least-squares loss, where it is the natural curvature and
+    won the self-tuning track's least-squares workloads: docs/performance.md), the Hessian's for a loss."""
+    if curvature == AUTO:
+        return GaussNewtonProducts if residuals_given else HessianVectorProducts
+    return CURVATURES[curvature]

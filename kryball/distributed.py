@@ -187,7 +187,7 @@ class DistributedKryBall(KryBall):
     Every process builds the same model and calls ``step`` once per batch with a closure of its own shard,
     ``opt.step(closure, shard_size=len(shard))``; the closure returns the shard's loss (or one loss per example,
     a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals`, taken as their per-example losses:
-    the curvature stays the Hessian's). ``shard_size`` (default 1 on every process: shards of equal
+    the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every process: shards of equal
     size) weights each shard by its examples, so unequal shards still give the mean over the batch; every process
     needs at least one example. On construction the trainable parameters are set to those of the group's first
     process, as DDP does. ``state_dict()`` is the same on every process and is that of :class:`KryBall` on the
@@ -204,7 +204,7 @@ class DistributedKryBall(KryBall):
 
     def __init__(self, params, *, process_group: dist.ProcessGroup | None = None, **options):
         super().__init__(params, **options)
-        if self.wants_residuals:  # its shard losses are weighted (_ShareOfBatch), not residuals
+        if self.needs_residuals:  # its shard losses are weighted (_ShareOfBatch), not residuals
             raise ValueError(f"DistributedKryBall takes Hessian curvature only, got curvature="
                              f"{self.defaults['curvature']!r}: use KryBall on one process for Gauss–Newton")
         self.communication = Communication(process_group)
@@ -214,6 +214,11 @@ class DistributedKryBall(KryBall):
             with torch.no_grad():
                 assign(trainable, self.communication.broadcast_(flatten(trainable)))
         self.communication.reset()
+
+    @property
+    def wants_residuals(self) -> bool:
+        """Never: the shards' losses are summed with weights, so ``curvature="auto"`` is the Hessian here."""
+        return False
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)

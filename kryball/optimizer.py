@@ -22,7 +22,7 @@ import torch
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
-from .curvature import CURVATURES, CurvatureProducts, gradient
+from .curvature import AUTO, CURVATURES, CurvatureProducts, gradient, products_for
 from .options import HYPERPARAMETERS, Options
 from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed_set, refuse_duplicates,
                          refuse_other_parameters, shapes, trainable_positions)
@@ -164,8 +164,15 @@ class KryBall(Optimizer):
 
     @property
     def wants_residuals(self) -> bool:
-        """Whether ``step`` wants a closure that returns :class:`kryball.Residuals` (``curvature="gauss_newton"``)."""
-        return CURVATURES[self.defaults["curvature"]].takes_residuals
+        """Whether ``step`` takes :class:`kryball.Residuals` from a closure whose loss is least squares: it needs them
+        (``needs_residuals``) or uses them when given (``curvature="auto"``)."""
+        return self.defaults["curvature"] == AUTO or self.needs_residuals
+
+    @property
+    def needs_residuals(self) -> bool:
+        """Whether ``step`` refuses a closure that returns a loss rather than residuals (``curvature="gauss_newton"``)."""
+        curvature = self.defaults["curvature"]
+        return curvature != AUTO and CURVATURES[curvature].takes_residuals
 
     @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
@@ -235,7 +242,7 @@ class KryBall(Optimizer):
         batching resolved once, on the first step."""
         if self._batched_hvps is None:
             self._batched_hvps = params[0].is_cuda if options.batched_hvps is None else options.batched_hvps
-        products = CURVATURES[options.curvature]
+        products = products_for(options.curvature, residuals_given=closure.residuals is not None)
         curvature_loss = self._sub_batch_loss(params, options, closure, state)
         if curvature_loss is None:
             return products(_differentiated(loss, closure, products), params, batched=self._batched_hvps)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-from .curvature import CURVATURES
+from .curvature import AUTO, CURVATURES
 from .subspace import EXTRA_DIRECTIONS
 
 
@@ -126,10 +126,12 @@ class Options:
     batches on CUDA only, where it paid off (docs/performance.md). An implementation choice like ``foreach`` in
     ``torch.optim``: the products are the same up to round-off."""
 
-    curvature: str = _option("hessian", *_choice(CURVATURES), beyond_thesis=True)
-    """Whose products span the Krylov space and give the model's curvature: ``"hessian"``, the thesis's, or
+    curvature: str = _option("hessian", *_choice((*CURVATURES, AUTO)), beyond_thesis=True)
+    """Whose products span the Krylov space and give the model's curvature: ``"hessian"``, the thesis's;
     ``"gauss_newton"``, the Gauss–Newton matrix G = (2/N) JᵀJ of a least-squares loss, positive semi-definite
-    (:class:`kryball.curvature.GaussNewtonProducts`), for a closure that returns :class:`kryball.Residuals`."""
+    (:class:`kryball.curvature.GaussNewtonProducts`), for a closure that returns :class:`kryball.Residuals`; or
+    ``"auto"``, the Gauss–Newton matrix where the closure returns residuals and the Hessian where it returns a loss
+    (:func:`kryball.curvature.products_for`; KryBall+'s, docs/performance.md)."""
 
     curvature_batch: int | float | None = _option(
         None, lambda v, _: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0.0 < v <= 1.0),

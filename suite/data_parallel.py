@@ -72,8 +72,9 @@ class DataParallel:
     """
 
     def __init__(self, processes: Processes, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 name: str):
+                 name: str, least_squares: bool = False):
         self.processes, self.model, self.optimizer = processes, model, optimizer
+        self.least_squares = least_squares  # the task's loss takes reduction="residuals" (tasks/base.py)
         self._trained = model  # what the closure calls: the module, or its DDP wrapper
         if not processes.parallel:
             return
@@ -98,7 +99,8 @@ class DataParallel:
         """One optimiser step on this process's shard of ``batch``; returns the loss of the whole batch at the
         point the step started from."""
         if not self.processes.parallel:
-            closure = make_closure(self.model, functools.partial(loss, batch=batch), self.optimizer, counts)
+            closure = make_closure(self.model, functools.partial(loss, batch=batch), self.optimizer, counts,
+                                   self.least_squares)
             return float(self.optimizer.step(closure).detach())
         shard, size, total = shard_of(batch, self.processes)
         if isinstance(self.optimizer, DistributedKryBall):

@@ -14,8 +14,9 @@
   per-example losses and ``closure(indices)``, the losses of some examples of the batch; the
   closure gives them when the optimiser asks (``samples_curvature``) and the task's loss can
   (``loss(model, batch, indices=..., reduction="none")``), and the mean loss otherwise.
-- KryBall with Gauss–Newton curvature (``curvature="gauss_newton"``) wants the residuals of a
-  least-squares loss (``wants_residuals``): the closure gives ``kryball.Residuals`` of the task's
+- KryBall with Gauss–Newton curvature (``curvature="gauss_newton"``, or ``"auto"`` on a least-squares
+  task) wants the residuals of a least-squares loss (``wants_residuals``): where the task has them
+  (``least_squares``), the closure gives ``kryball.Residuals`` of the task's
   ``loss(..., reduction="residuals")`` (tasks/base.py), of the batch or of ``indices``.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
@@ -108,19 +109,21 @@ def backward_with_graph(loss: torch.Tensor, model: nn.Module, counts: Counts) ->
     count_hvps_through([p.grad for p in params], counts)
 
 
-def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts):
-    """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse."""
+def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts,
+                 least_squares: bool = False):
+    """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse;
+    ``least_squares``: ``loss_fn`` takes ``reduction="residuals"`` (a least-squares task's loss, tasks/base.py)."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
     create_graph = getattr(optimizer, "create_graph", False)
     per_example = getattr(optimizer, "samples_curvature", False) and _selects_examples(loss_fn)
-    residuals = getattr(optimizer, "wants_residuals", False)
+    residuals = least_squares and getattr(optimizer, "wants_residuals", False)
     calls = 0
 
     def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals:
         nonlocal calls
         calls += 1
         with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
-            if residuals:  # KryBall with Gauss–Newton curvature (the build refuses it on a task without residuals)
+            if residuals:  # KryBall with Gauss–Newton curvature (the build refuses "gauss_newton" without residuals)
                 loss = Residuals(loss_fn(model, indices=indices, reduction="residuals"))
             elif per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
                 loss = loss_fn(model, indices=indices, reduction="none")

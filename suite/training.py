@@ -99,7 +99,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     task, model = experiment.task, experiment.model
     if (threads := intra_op_threads(cfg.threads, model, device)) is not None:
         torch.set_num_threads(threads)
-    parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name)
+    parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name,
+                            least_squares=getattr(task, "least_squares", False))
     optimizer = parallel.optimizer
     run_dir = parallel.from_main(lambda: run_dir)  # the run directory is process 0's
     logger = build(cfg.logger) if parallel.is_main else NoLogger()

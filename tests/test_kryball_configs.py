@@ -33,7 +33,7 @@ def test_kryball_plus_yaml_states_only_where_it_differs_and_the_defaults_kryball
     plus, kryball = own_options("kryball_plus"), own_options("kryball")
     assert set(plus) <= set(HYPERPARAMETERS)
     differs = {key for key, value in plus.items() if value != default(key)}
-    assert differs == {"krylov_dim", "curvature_batch", "directions"}  # its choices (docs/performance.md)
+    assert differs == {"krylov_dim", "curvature_batch", "directions", "curvature"}  # its choices (docs/performance.md)
     assert not (set(plus) - differs) & set(kryball)  # a default it names is one optim=kryball does not
     composed = OmegaConf.to_container(compose_config(["optim=kryball_plus"]).optim)
     assert set(HYPERPARAMETERS) <= set(composed)  # every option can be overridden without a `+`

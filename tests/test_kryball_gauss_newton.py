@@ -1,6 +1,6 @@
 """Gauss–Newton curvature (``curvature="gauss_newton"``, kryball/curvature.py): products with G = (2/N) JᵀJ of the
 closure's residuals (kryball.Residuals), the same steps as the Hessian's where the two are equal (linear least
-squares), sub-batches, and one-line refusals of what it cannot take."""
+squares), sub-batches, ``curvature="auto"`` (the loss chooses), and one-line refusals of what it cannot take."""
 
 import pytest
 import torch
@@ -97,7 +97,7 @@ def test_a_closure_that_returns_a_loss_is_refused_in_one_line():
                                         r"kryball\.Residuals\(r\)"):
         optimizer.step(lambda: (model(x) - y).pow(2).mean())
     assert torch.equal(flatten(list(model.parameters())).detach(), before)  # nothing changed
-    with pytest.raises(ValueError, match="curvature must be 'hessian' or 'gauss_newton', got 'fisher'"):
+    with pytest.raises(ValueError, match="curvature must be 'hessian', 'gauss_newton' or 'auto', got 'fisher'"):
         KryBall(model.parameters(), curvature="fisher")
     with pytest.raises(TypeError, match=r"Residuals wants a tensor with the examples along its first dimension"):
         Residuals(torch.tensor(1.0))
@@ -110,3 +110,20 @@ def test_residuals_also_serve_the_hessian_and_data_parallel_kryball_refuses_gaus
     assert float(loss) == pytest.approx(float((network()(x) - y).detach().pow(2).sum(1).mean()))
     with pytest.raises(ValueError, match="DistributedKryBall takes Hessian curvature only"):
         DistributedKryBall(model.parameters(), curvature="gauss_newton")
+
+
+def test_auto_takes_gauss_newton_steps_from_residuals_and_the_hessians_from_a_loss():
+    (x, y), runs = data(), {}
+    for curvature, gives in [("gauss_newton", "residuals"), ("auto", "residuals"), ("hessian", "loss"),
+                             ("auto", "loss")]:
+        model = network()
+        optimizer = KryBall(model.parameters(), curvature=curvature, krylov_dim=4, refresh=2)
+        for _ in range(4):
+            optimizer.step(lambda: Residuals(model(x) - y) if gives == "residuals"
+                           else (model(x) - y).pow(2).sum(1).mean())  # noqa: B023 (called at once)
+        runs[curvature, gives] = flatten(list(model.parameters())).detach()
+    torch.testing.assert_close(runs["auto", "residuals"], runs["gauss_newton", "residuals"], rtol=0, atol=0)
+    torch.testing.assert_close(runs["auto", "loss"], runs["hessian", "loss"], rtol=0, atol=0)
+    assert (runs["gauss_newton", "residuals"] - runs["hessian", "loss"]).abs().max() > 1e-6  # G ≠ H here: it chose
+    auto = KryBall(network().parameters(), curvature="auto")
+    assert auto.wants_residuals and not auto.needs_residuals  # a closure may give either

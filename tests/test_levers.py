@@ -50,15 +50,15 @@ def test_the_report_scores_the_levers_against_the_shipped_kryball_plus_re_run_be
     committed = times([(mnist1d, "kryball_plus", [5.0] * 3), (wave, "kryball_plus", [9.0] * 3),
                        (mnist1d, "adam", [4.0] * 3), (wave, "adam", [8.0] * 3)])
     runs = {"shipped": times([(mnist1d, "kryball_plus", [6.0] * 3), (wave, "kryball_plus", [7.0] * 3)]),
-            "gauss_newton": times([(wave, "kryball_plus", [2.0] * 3)])}
+            "hessian": times([(wave, "kryball_plus", [2.0] * 3)])}
     monkeypatch.setattr(levers.per_run, "load", lambda track, folder: argparse.Namespace(times=committed))
     monkeypatch.setattr(levers, "lever_times", lambda lever, out, quick: runs.get(lever))
     assert levers.main(["report", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "levers.md").read_text()
-    shipped, gauss_newton = (report.split(f"### {name}:")[1].split("###")[0] for name in ("shipped", "gauss_newton"))
+    shipped, hessian = (report.split(f"### {name}:")[1].split("###")[0] for name in ("shipped", "hessian"))
     assert f"| {mnist1d} " in shipped and "|              6 |" in shipped and "|              7 |" in shipped
-    # Gauss–Newton changes the wave only: MNIST-1D is the re-run's 6 s, not the committed 5 s.
-    assert "|              2 |" in gauss_newton and "|              6 |" in gauss_newton and "|  5 " not in gauss_newton
+    # The Hessian lever changes the wave only: MNIST-1D is the re-run's 6 s, not the committed 5 s.
+    assert "|              2 |" in hessian and "|              6 |" in hessian and "|  5 " not in hessian
 
 
 def test_a_levers_target_comes_from_the_protocols_runs_not_the_levers_variant(tmp_path, monkeypatch):
@@ -81,8 +81,8 @@ def test_a_levers_target_comes_from_the_protocols_runs_not_the_levers_variant(tm
     assert planned == [["device=auto", "threads=1"]]
 
 
-def test_the_gauss_newton_lever_changes_the_least_squares_workloads_only():
-    lever = levers.LEVERS["gauss_newton"]
+def test_the_hessian_lever_changes_the_least_squares_workloads_only():
+    lever = levers.LEVERS["hessian"]
     changed = {w.task for w in SELF_TUNING.workloads if lever.changes(w)}
     assert changed == {"rahimi_recht_k10", "rahimi_recht_k1e5", "pinn_convection", "pinn_reaction", "pinn_wave",
                        "image_fit", "image_fit_minibatch"}

@@ -2,15 +2,18 @@
 own residual code computes them, the loss and the error metric are right at the exact solution and at zero,
 per-example losses and subsets are what KryBall's curvature_batch needs, the points are the paper's."""
 
+import functools
 import math
 
 import pytest
 import torch
 from conftest import compose_config
 
+from kryball import Residuals
 from models.mlp import MLP
 from suite.config import ConfigError
-from suite.experiment import build
+from suite.experiment import build, build_experiment
+from suite.step_closure import Counts, make_closure
 from suite.training import run
 from tasks.pdes import Convection, Reaction, Wave
 from tasks.pinn import PINN
@@ -173,3 +176,16 @@ def test_gauss_newton_curvature_is_refused_on_a_task_without_residuals(tmp_path)
     with pytest.raises(ConfigError, match="Gauss–Newton curvature needs a least-squares task") as error:
         run(cfg, tmp_path)
     assert error.value.key == "optim.curvature"
+
+
+def test_kryball_plus_takes_residuals_where_the_task_has_them_and_the_loss_elsewhere(tmp_path):
+    """Its ``curvature: auto``: the suite's closure gives Residuals on a least-squares task only."""
+    for task, least_squares in (("rahimi_recht", True), ("xor", False)):
+        cfg = compose_config([f"task={task}", "optim=kryball_plus", "epochs=1"])
+        experiment = build_experiment(cfg, torch.device("cpu"))
+        assert getattr(experiment.task, "least_squares", False) == least_squares
+        batch = next(iter(experiment.task.batches(0)))
+        closure = make_closure(experiment.model, functools.partial(experiment.task.loss, batch=batch),
+                               experiment.optimizer, Counts(), least_squares)
+        assert isinstance(closure(), Residuals) == least_squares
+        assert run(cfg, tmp_path / task).status in ("completed", "converged")
