@@ -187,11 +187,11 @@ class DistributedKryBall(KryBall):
     Every process builds the same model and calls ``step`` once per batch with a closure of its own shard,
     ``opt.step(closure, shard_size=len(shard))``; the closure returns the shard's loss (or one loss per example,
     a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals`, taken as their per-example losses:
-    the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every process: shards of equal
-    size) weights each shard by its examples, so unequal shards still give the mean over the batch; every process
-    needs at least one example. On construction the trainable parameters are set to those of the group's first
-    process, as DDP does. ``state_dict()`` is the same on every process and is that of :class:`KryBall` on the
-    whole batch: it resumes on any number of processes, and in a single-process ``KryBall``.
+    the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every
+    process: shards of equal size) weights each shard by its examples, so unequal shards still give the mean over
+    the batch; every process needs at least one example. On construction the trainable parameters are set to those
+    of the group's first process, as DDP does. ``state_dict()`` is the same on every process and is that of
+    :class:`KryBall` on the whole batch: it resumes on any number of processes, and in a single-process ``KryBall``.
 
     ``curvature_batch`` draws its sub-batch from the whole batch, the same examples on every process as one
     process would draw: give the closure per-example losses and an optional argument, ``closure(indices=None)``,
