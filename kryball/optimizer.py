@@ -22,7 +22,7 @@ import torch
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
-from .curvature import AUTO, CURVATURES, CurvatureProducts, gradient, products_for
+from .curvature import CurvatureProducts, gradient, products_for
 from .options import HYPERPARAMETERS, Options
 from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed_set, refuse_duplicates,
                          refuse_other_parameters, shapes, trainable_positions)
@@ -164,15 +164,15 @@ class KryBall(Optimizer):
 
     @property
     def wants_residuals(self) -> bool:
-        """Whether ``step`` takes :class:`kryball.Residuals` from a closure whose loss is least squares: it needs them
-        (``needs_residuals``) or uses them when given (``curvature="auto"``)."""
-        return self.defaults["curvature"] == AUTO or self.needs_residuals
+        """Whether ``step`` takes :class:`kryball.Residuals` from a closure whose loss is least squares: the curvature
+        it would use when given them is built from them (``"gauss_newton"``, ``"auto"``)."""
+        return products_for(self.defaults["curvature"], residuals_given=True).takes_residuals
 
     @property
     def needs_residuals(self) -> bool:
-        """Whether ``step`` refuses a closure that returns a loss rather than residuals (``curvature="gauss_newton"``)."""
-        curvature = self.defaults["curvature"]
-        return curvature != AUTO and CURVATURES[curvature].takes_residuals
+        """Whether ``step`` refuses a closure that returns a loss rather than residuals: the curvature it would use
+        without them is still built from them (``"gauss_newton"``)."""
+        return products_for(self.defaults["curvature"], residuals_given=False).takes_residuals
 
     @property
     def vectors(self) -> dict[str, torch.Tensor | None]:
