@@ -4,7 +4,9 @@
 hyperparameters. One step is thesis Algorithm 4 (docs/design.md §2 lists it line by line), and
 each part is a module named for it, usable alone:
 
-- :mod:`kryball.closure` — evaluating the user's closure (at θ, at trial points, on sub-batches);
+- :mod:`kryball.closure` — evaluating the user's closure (at θ, at trial points, on sub-batches), and
+  ``curvature_examples`` for closures a framework wraps;
+- :mod:`kryball.repeatable` — one network for every evaluation of a step (random streams, running statistics);
 - :mod:`kryball.curvature` — Hessian-vector (or Gauss–Newton) products from one graph;
 - :mod:`kryball.krylov` — ``lanczos``: an orthonormal Krylov basis and T = QᵀHQ;
 - :mod:`kryball.saddle_free` — ``sfn_direction``: the saddle-free Newton direction in it;
@@ -16,7 +18,7 @@ each part is a module named for it, usable alone:
 - :mod:`kryball.analysis` — loss-landscape samples and the Krylov reconstruction error.
 """
 
-from .closure import Residuals
+from .closure import Residuals, WholeBatchCurvature, curvature_examples
 from .krylov import lanczos
 from .optimizer import KryBall
 from .options import BEYOND_THESIS, HYPERPARAMETERS, Options
@@ -33,6 +35,8 @@ __all__ = [
     "Status",
     "StepInfo",
     "TrustRegionSolution",
+    "WholeBatchCurvature",
+    "curvature_examples",
     "exact_sfn_direction",
     "lanczos",
     "sfn_direction",

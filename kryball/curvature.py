@@ -11,6 +11,9 @@ our measurements (docs/performance.md). Models whose backward formulas do not
 batch fall back to the loop, once, and remember it.
 """
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 from .parameters import flat_parts, flatten
@@ -47,8 +50,9 @@ class CurvatureProducts:
             except RuntimeError:
                 self.batched = False  # e.g. a backward formula without a batching rule
         products = torch.empty_like(rows)
-        for row, product in zip(rows, products):
-            self._products(row, batched=False, out=product)
+        with explained_double_backward():
+            for row, product in zip(rows, products):
+                self._products(row, batched=False, out=product)
         return products.T
 
     def _depends_on_params(self) -> bool:
@@ -120,8 +124,10 @@ class GaussNewtonProducts(CurvatureProducts):
         self._residuals, self._params = residuals, params
         self._scale = 2.0 / residuals.shape[0]
         self._dual = torch.zeros_like(residuals, requires_grad=True)
-        self._transposed = flatten(torch.autograd.grad(residuals, params, grad_outputs=self._dual, create_graph=True,
-                                                       allow_unused=True, materialize_grads=True))  # Jᵀu
+        with explained_double_backward():
+            self._transposed = flatten(torch.autograd.grad(residuals, params, grad_outputs=self._dual,
+                                                           create_graph=True, allow_unused=True,
+                                                           materialize_grads=True))  # Jᵀu
         own = self._transpose_times(residuals.detach() * self._scale, batched=False)
         self.gradient = own if gradient is None else gradient
 
@@ -141,6 +147,26 @@ class GaussNewtonProducts(CurvatureProducts):
         if batched:
             return torch.cat([p.reshape(outputs.shape[0], -1) for p in parts], dim=1)
         return torch.cat(flat_parts(parts), out=out)
+
+
+# What AOTAutograd (torch.compile's default backends, inductor and aot_eager) says when its backward is differentiated.
+_COMPILED = "torch.compile with aot_autograd does not currently support double backward"
+COMPILED_MODEL = ("KryBall: the closure runs a torch.compile'd model, whose backward torch.compile cannot "
+                  "differentiate again, and every KryBall step takes Hessian-vector products (a double backward): call the model "
+                  "uncompiled inside the closure, or compile it with torch.compile(model, backend='eager'), Dynamo's "
+                  "graph capture without AOTAutograd (docs/usage.md)")
+
+
+@contextlib.contextmanager
+def explained_double_backward() -> Iterator[None]:
+    """AOTAutograd's refusal of a double backward, deep inside the first product, becomes one line that says what
+    works (the parameters are untouched: no trial point has been tried)."""
+    try:
+        yield
+    except RuntimeError as error:
+        if _COMPILED in str(error):
+            raise RuntimeError(COMPILED_MODEL) from None
+        raise
 
 
 def require_graph(loss: torch.Tensor) -> None:

@@ -202,6 +202,8 @@ class DistributedKryBall(KryBall):
     collectives.
     """
 
+    shares_batches = True
+
     def __init__(self, params, *, process_group: dist.ProcessGroup | None = None, **options):
         super().__init__(params, **options)
         if self.needs_residuals:  # its shard losses are weighted (_ShareOfBatch), not residuals
@@ -259,6 +261,7 @@ class DistributedKryBall(KryBall):
         batch = self._batch_loss
         if options.curvature_batch is None or batch.examples is None:
             return None
+        batch.shard.repeats = closure.repeats  # the sub-batch's evaluation repeats the step's first (one network)
         start_sampler(state, agree=lambda seed: self._from_first_process(seed, params[0].device))
         indices = curvature_indices(sum(batch.examples), batch.shard.takes_indices, state, options)
         if indices is None:

@@ -15,20 +15,29 @@ parameters.
 
 import dataclasses
 import inspect
+import os
+import sys
 import warnings
+from collections import defaultdict
 from collections.abc import Callable
 
 import torch
+import torch.distributed as dist
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
 from .curvature import CurvatureProducts, gradient, products_for
 from .options import HYPERPARAMETERS, Options
-from .parameters import (ParamGroup, all_params, check_steppable, refuse_changed_set, refuse_duplicates,
-                         refuse_other_parameters, shapes, trainable_positions)
+from .parameters import (MESSAGE, ParamGroup, all_params, assign, check_steppable, flatten, refuse_changed_set,
+                         refuse_duplicates, refuse_other_parameters, shapes, trainable_positions)
+from .repeatable import Repeats
 from .state import FlatState, Status, StepInfo, Totals
 from .subspace import needs_moments, search_subspace, update_moments
 from .trust_region import TrialPoints, trust_region_step
+
+# The keys a parameter group may hold beside KryBall's options: its tensors, and the names torch keeps for
+# named_parameters().
+GROUP_KEYS = ("params", "param_names")
 
 
 class KryBall(Optimizer):
@@ -41,6 +50,10 @@ class KryBall(Optimizer):
             group); frozen tensors (``requires_grad=False``) are skipped. The trainable
             tensors must be dense, real floating-point, of one dtype and device, each
             given once.
+        model: the module the closure evaluates, whose buffers (running statistics) then advance once per
+            step although the closure is evaluated several times (:mod:`kryball.repeatable`); ``None``: no
+            module with buffers updated in training mode. Not a hyperparameter: not in ``param_groups`` nor in
+            ``state_dict()``, nor pickled with the optimiser.
         **options: the hyperparameters, by name — the fields of
             :class:`kryball.options.Options`, which gives each one's meaning, default
             and valid values (``HYPERPARAMETERS`` lists the defaults). Those beyond the
@@ -61,12 +74,24 @@ class KryBall(Optimizer):
       sub-batch.
     - KryBall differentiates the loss itself, so the closure need not call backward. One
       that calls ``loss.backward()`` or ``torch.autograd.backward(loss)`` still works: in
-      the first evaluation the graph is kept and the gradient lands in ``.grad`` (one
-      extra backward; it is the gradient at θ before the step), in trial evaluations
-      the call is skipped.
+      the first evaluation the graph is kept (one extra backward), in trial evaluations the
+      call is skipped, and after the step ``.grad`` holds the gradient of that first
+      backward, at θ before the step. One that calls backward and returns ``loss.detach()``
+      (Lightning's automatic optimisation) works too: the loss whose backward it called is
+      taken. With ``curvature_batch``, a closure that cannot take ``indices`` (a framework's)
+      calls :func:`kryball.curvature_examples` on its batch.
     - ``.grad`` is never read: gradient clipping, accumulation or any other edit of
       ``.grad`` before ``step()`` has no effect. Change the loss the closure returns
       instead (e.g. average micro-batches inside it).
+    - One network per step (:mod:`kryball.repeatable`): every evaluation of a step sees the
+      first one's random streams (``same_randomness``); given ``model``, the buffers of its
+      modules in training mode (BatchNorm's statistics) advance once per step. Without
+      ``model``, a closure running BatchNorm in training mode is refused in one line.
+    - An exception (``KeyboardInterrupt`` included) raised by the closure leaves the
+      parameters, the state and ``totals`` as before the step, and is raised again.
+    - One process: in a process group of several ranks ``step`` refuses, naming
+      :class:`kryball.distributed.DistributedKryBall`. A ``torch.compile``d model (AOTAutograd)
+      is refused at the first Hessian-vector product in one line; ``backend="eager"`` works.
     - Threads: the interception of backward is confined to the thread running the
       closure; other threads' autograd is untouched.
     - There is no learning rate: the trust-region radius, adapted by ρ every step, is
@@ -89,24 +114,58 @@ class KryBall(Optimizer):
     """
 
     computes_gradients = True  # tells training loops: the closure needs no backward()
+    shares_batches = False  # DistributedKryBall: each process evaluates its shard of one batch
 
-    def __init__(self, params, **options):
+    def __init__(self, params, *, model: torch.nn.Module | None = None, **options):
+        if "lr" in options:
+            raise TypeError(f"KryBall(lr=...): {MESSAGE}")
+        unknown = sorted(set(options) - set(HYPERPARAMETERS))
+        if unknown:
+            raise TypeError(f"KryBall has no option {', '.join(map(repr, unknown))}; its options are "
+                            f"{', '.join(HYPERPARAMETERS)} (kryball.Options documents each)")
+        if model is not None and not isinstance(model, torch.nn.Module):
+            raise TypeError(f"KryBall's model must be the torch.nn.Module the closure evaluates (its buffers advance "
+                            f"once per step), got {type(model).__name__}")
         super().__init__(params, Options(**options).as_dict())
+        self.model = model  # not a hyperparameter: not in param_groups nor in state_dict()
         self.last_step: StepInfo | None = None
         self._vectors: dict[str, torch.Tensor | None] = dict(gradient=None, momentum=None, sfn_direction=None, step=None)
         self._batched_hvps: bool | None = None  # resolved at the first step, once the device is known
         self._warned_non_finite = False
+        self._warned: set[type[Warning]] = set()  # the warnings given once per optimiser
 
     def __getstate__(self):
         # torch.optim.Optimizer pickles only defaults, state and param_groups; keep ours too.
+        # The model is not pickled with its optimiser (a copy of the optimiser would hold a copy of the model):
+        # give the copy its model again, ``opt.model = model``.
         return {**super().__getstate__(), "last_step": self.last_step, "_vectors": self._vectors,
-                "_batched_hvps": self._batched_hvps, "_warned_non_finite": self._warned_non_finite}
+                "_batched_hvps": self._batched_hvps, "_warned_non_finite": self._warned_non_finite,
+                "_warned": self._warned, "model": None}
+
+    def __setstate__(self, state: dict) -> None:
+        """torch.optim's ``__setstate__``, which ``load_state_dict`` calls with the loaded state and groups (after
+        torch's pre-hooks, before its post-hooks): θ's saved state becomes a :class:`FlatState` and the groups
+        KryBall's here, so that post-hooks see what a step will use. A state saved for other parameters is refused
+        by name before anything changes."""
+        groups = [ParamGroup(group, **Options.of(group).as_dict()) for group in state["param_groups"]]
+        loaded = defaultdict(dict)
+        for holder, saved in state["state"].items():
+            if isinstance(saved, dict):  # load_state_dict's plain form (FlatState.as_dict)
+                converted = FlatState.from_dict(saved, like=holder)
+                refuse_other_parameters(groups, converted.shapes)
+                saved = converted
+            loaded[holder] = saved
+        super().__setstate__({**state, "state": loaded, "param_groups": groups})
+        self.__dict__.setdefault("model", None)  # unpickled (load_state_dict keeps the model it has)
+        self.__dict__.setdefault("_warned", set())
 
     def add_param_group(self, param_group: dict) -> None:
-        if self.state:
+        if self.flat_state is not None:
             raise ValueError(f"KryBall has stepped, and its state (trust-region radius, momentum, Krylov basis) belongs "
                              f"to the parameters it stepped: a group {len(self.param_groups)} added now cannot join "
                              "them. Build a new KryBall for the new set of parameters")
+        if isinstance(param_group, dict):
+            _refuse_unknown_keys(param_group, len(self.param_groups))
         params = param_group.get("params") if isinstance(param_group, dict) else None
         if params is not None and not isinstance(params, (torch.Tensor, set)):  # torch refuses sets, wraps a tensor
             params = list(params)
@@ -123,12 +182,17 @@ class KryBall(Optimizer):
     @property
     def flat_state(self) -> FlatState | None:
         """The state of θ (``None`` before the first step)."""
-        return next(iter(self.state.values()), None)
+        return self._flat_state_item()[1]
+
+    def _flat_state_item(self) -> tuple[torch.Tensor | None, FlatState | None]:
+        """θ's state and the parameter it is kept under, among whatever else others wrote into ``self.state``."""
+        return next(((holder, state) for holder, state in self.state.items() if isinstance(state, FlatState)),
+                    (None, None))
 
     def state_dict(self) -> dict:
         """torch.optim's ``state_dict``, θ's state written as plain tensors, numbers and lists
         (:meth:`kryball.state.FlatState.as_dict`) under the position of its first trainable parameter."""
-        holder, state = next(iter(self.state.items()), (None, None))
+        holder, state = self._flat_state_item()
         if holder is None:
             return super().state_dict()
         self.state[holder] = state.as_dict()  # for the call, so that torch's hooks see what is saved
@@ -138,18 +202,13 @@ class KryBall(Optimizer):
             self.state[holder] = state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Resume from ``state_dict()``; a state of other parameters is refused by name, and then nothing changes."""
+        """Resume from ``state_dict()``: torch's checks of the groups, its casts and its pre- and post-hooks, with θ's
+        state made a :class:`FlatState` in between (:meth:`__setstate__`); a state of other parameters is refused
+        by name, and then nothing changes."""
         saved = next(iter(state_dict.get("state", {}).values()), None)
-        params = all_params(self.param_groups)
-        if saved is not None:  # a state_dict of something else, or of other parameters, fails here, before any change
-            FlatState.from_dict(saved, like=params[0])
+        if isinstance(saved, dict) and "shapes" in saved:  # named here, before torch's count of the groups' tensors
             refuse_other_parameters(self.param_groups, saved["shapes"])
-        super().load_state_dict(state_dict)  # torch's checks of the groups, its casts and its hooks
-        # torch builds new plain dicts for the groups: make them KryBall's again (no learning rate to schedule);
-        # a saved tuple may come back as a list.
-        self.param_groups = [ParamGroup(group, **Options.of(group).as_dict()) for group in self.param_groups]
-        for holder, saved in self.state.items():
-            self.state[holder] = FlatState.from_dict(saved, like=holder)
+        super().load_state_dict(state_dict)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -180,23 +239,43 @@ class KryBall(Optimizer):
         return dict(self._vectors)
 
     def step(self, closure=None):
-        """One iteration of thesis Algorithm 4; returns the loss at the current point θ_t (detached)."""
+        """One iteration of thesis Algorithm 4; returns the loss at the current point θ_t (detached).
+
+        An exception (or ``KeyboardInterrupt``) raised by the closure at any of the step's evaluations leaves the
+        parameters, the state and ``totals`` — and the model's buffers, given ``model`` — as they were before the
+        step, and is raised again."""
         if closure is None:
             raise RuntimeError("KryBall.step needs a closure that returns the loss, e.g. "
                                "opt.step(lambda: loss_fn(model(x), y)); it evaluates it several times per step")
         params = self._trainable_params()
         if not params:
             raise ValueError("KryBall has no trainable parameters (all have requires_grad=False)")
+        self._refuse_process_group()
         options = Options.of(self.param_groups[0])
+        before = _Before(self)
         state = self._state_of(params, options)
+        with torch.no_grad():
+            theta = flatten(params)
+        repeats = Repeats(params[0].device, options.same_randomness, self.model)
+        try:
+            return self._step(Closure(closure, repeats), params, theta, options, state)
+        except BaseException:
+            before.restore(params, theta)
+            repeats.undo()
+            raise
+
+    def _step(self, closure: Closure, params: list[torch.Tensor], theta: torch.Tensor, options: Options,
+              state: FlatState) -> torch.Tensor:
+        """The step itself (:meth:`step`): reads top to bottom as thesis Algorithm 4."""
         totals = state.totals
         totals.steps += 1
         evaluations_before = totals.loss_evals
 
-        # Line 4: the loss and the gradient g_t.
-        closure = Closure(closure)  # per-example losses → their mean; sub-batches for curvature; trial points
+        # Line 4: the loss and the gradient g_t. Every later evaluation of the step sees this one's random streams,
+        # and undoes its buffer updates (kryball/repeatable.py).
         loss = closure.with_graph()
         totals.loss_evals += 1
+        grads = _grads_of(params) if closure.called_backward else None  # the gradient at θ_t its backward gave
         if not torch.isfinite(loss):
             return self._unchanged(Status.NON_FINITE_LOSS, loss, state)
         hvp = self._curvature_products(loss, params, options, closure, state)
@@ -216,12 +295,15 @@ class KryBall(Optimizer):
         self._batched_hvps = hvp.batched
 
         # Lines 15–19: solve the subproblem, try the step, ρ, accept or reject, update the radius.
-        trial = TrialPoints(params, closure, totals)
+        trial = TrialPoints(params, closure, totals, theta)
         outcome = trust_region_step(subspace.model(), state.radius, loss.item(), trial, options)
         state.radius = outcome.info.radius
         totals.accepted += int(outcome.info.accepted)
         if outcome.tried is not None:
             self._vectors["step"] = outcome.tried
+        if grads is not None:  # trial evaluations zeroed it and skipped their backward: .grad is θ_t's, as documented
+            for p, grad in zip(params, grads):
+                p.grad = grad
 
         # Lines 20–21: the momentum and the rest of the bookkeeping.
         if refreshed:
@@ -235,6 +317,19 @@ class KryBall(Optimizer):
             loss_evals=totals.loss_evals - evaluations_before,  # with a sub-batch's evaluation, if any
             ritz_values=None if subspace.ritz_values is None else tuple(subspace.ritz_values.tolist()))
         return loss.detach()
+
+    def _refuse_process_group(self) -> None:
+        """KryBall on several processes would step each on its own shard and drift apart, silently: DDP averages
+        ``.grad``, which KryBall never reads. Refused, naming the optimiser that shares the batch."""
+        if not self.shares_batches and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            raise RuntimeError(f"KryBall runs in one process, and this one is one of {dist.get_world_size()} in a "
+                               "process group: use kryball.distributed.DistributedKryBall, which takes each step on "
+                               "the batch the processes share (docs/scaling.md)")
+
+    def _warn_once(self, message: str, category: type[Warning]) -> None:
+        if category not in self._warned:
+            self._warned.add(category)
+            warnings.warn(message, category, stacklevel=_caller_of_kryball())
 
     def _curvature_products(self, loss, params, options, closure, state) -> CurvatureProducts:
         """The gradient at θ_t and products with the curvature there (``curvature``: the Hessian, or the Gauss–Newton
@@ -255,7 +350,7 @@ class KryBall(Optimizer):
     def _sub_batch_loss(self, params, options, closure, state) -> Callable[[], torch.Tensor] | None:
         """With ``curvature_batch``: evaluates the loss of this step's sub-batch, with a graph, whose Hessian the
         products take (:mod:`kryball.closure`); ``None``: the products take the whole batch's."""
-        indices = curvature_indices(closure.batch_size, closure.takes_indices, state, options)
+        indices = curvature_indices(closure.batch_size, closure.takes_indices, state, options, warn=self._warn_once)
         return None if indices is None else lambda: closure.with_graph(indices)
 
     def _unchanged(self, status: Status, loss: torch.Tensor, state: FlatState, **details) -> torch.Tensor:
@@ -266,7 +361,7 @@ class KryBall(Optimizer):
             warnings.warn(f"KryBall step {state.step + 1}: the closure gave a {status.value} "
                           f"(loss {loss.item()}), so the step left the parameters unchanged; last_step.status says so "
                           "for every step (this warning is shown once)", RuntimeWarning,
-                          stacklevel=4)  # the line that called step()
+                          stacklevel=_caller_of_kryball())
         return loss.detach()
 
     def _finish(self, state: FlatState, options: Options, g: torch.Tensor, taken: torch.Tensor | None) -> None:
@@ -287,12 +382,12 @@ class KryBall(Optimizer):
         positions = trainable_positions(self.param_groups)
         check_steppable(self.param_groups, positions)
         n = sum(p.numel() for p in params)
-        if not self.state:
+        if self.flat_state is None:
             self.state[params[0]] = FlatState.start(params[0], n, float(options.initial_radius), positions,
                                                     shapes(self.param_groups), options.refresh)
             if "previous_step" in options.directions:
                 self.state[params[0]].previous_step = params[0].new_zeros(n)  # θ has not moved yet
-        holder, state = next(iter(self.state.items()))
+        holder, state = self._flat_state_item()
         refuse_changed_set(self.param_groups, state.trainable, positions)
         if state.momentum.numel() != n:  # the same tensors, resized in place
             raise ValueError(f"KryBall's state is for {state.momentum.numel()} numbers but the trainable parameters "
@@ -313,8 +408,56 @@ def _differentiated(loss: torch.Tensor, closure: Closure, products: type[Curvatu
     return closure.residuals
 
 
+class _Before:
+    """What a step may change before its last closure call, as it was before the step: what
+    :meth:`KryBall.step` puts back when an exception interrupts it. θ's state is copied (:meth:`FlatState.copy`:
+    the counts and the sampler; the tensors are replaced, not changed in place, until the last closure call)."""
+
+    def __init__(self, optimizer: KryBall):
+        self._optimizer = optimizer
+        self._state = {holder: state.copy() if isinstance(state, FlatState) else state
+                       for holder, state in optimizer.state.items()}
+        self._last_step, self._vectors = optimizer.last_step, dict(optimizer._vectors)
+
+    def restore(self, params: list[torch.Tensor], theta: torch.Tensor) -> None:
+        with torch.no_grad():
+            assign(params, theta)  # exactly the old values
+        optimizer = self._optimizer
+        optimizer.state.clear()
+        optimizer.state.update(self._state)
+        optimizer.last_step, optimizer._vectors = self._last_step, self._vectors
+
+
+def _caller_of_kryball() -> int:
+    """The ``stacklevel`` that makes a warning name the first line outside this package and torch.optim's wrapper
+    of ``step``: the call of ``step()`` (a framework's, under Lightning)."""
+    package, wrapper = os.path.dirname(__file__), inspect.getfile(Optimizer)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (os.path.dirname(frame.f_code.co_filename) == package
+                                 or frame.f_code.co_filename == wrapper):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _grads_of(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    """The parameters' ``.grad`` as they are now, copied (a later ``zero_grad(set_to_none=False)`` zeroes in place)."""
+    return [None if p.grad is None else p.grad.clone() for p in params]
+
+
+def _refuse_unknown_keys(group: dict, index: int) -> None:
+    """A parameter group holds its tensors and KryBall's options only: a learning rate, or an option of another
+    optimiser (``weight_decay``), would be ignored without a word."""
+    if "lr" in group:
+        raise ValueError(f"KryBall: parameter group {index} sets lr. {MESSAGE}")
+    unknown = [key for key in group if key not in GROUP_KEYS and key not in HYPERPARAMETERS]
+    if unknown:
+        raise ValueError(f"KryBall: parameter group {index} sets {', '.join(map(repr, unknown))}, which KryBall does "
+                         f"not use; a group holds {', '.join(GROUP_KEYS)} and KryBall's options ({', '.join(HYPERPARAMETERS)}), "
+                         "the same in every group")
+
+
 # KryBall(params, krylov_dim=..., ...): show the hyperparameters in help() and inspect.signature, from Options.
 KryBall.__init__.__signature__ = inspect.signature(KryBall.__init__).replace(parameters=[
-    *list(inspect.signature(KryBall.__init__).parameters.values())[:2],
+    *list(inspect.signature(KryBall.__init__).parameters.values())[:3],
     *(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
       for f in dataclasses.fields(Options))])

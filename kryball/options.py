@@ -126,6 +126,12 @@ class Options:
     batches on CUDA only, where it paid off (docs/performance.md). An implementation choice like ``foreach`` in
     ``torch.optim``: the products are the same up to round-off."""
 
+    same_randomness: bool = _option(True, *_FLAG)
+    """Let every evaluation of the closure in one step draw the same random numbers as its first (dropout masks,
+    random augmentation; the CPU's generator and the parameters' CUDA device's), so that ρ compares one network at
+    two points rather than two networks (:mod:`kryball.repeatable`). Free where the closure draws nothing. Off:
+    each evaluation draws afresh, as the thesis's deterministic models never needed to decide."""
+
     curvature: str = _option("hessian", *_choice((*CURVATURES, AUTO)), beyond_thesis=True)
     """Whose products span the Krylov space and give the model's curvature: ``"hessian"``, the thesis's;
     ``"gauss_newton"``, the Gauss–Newton matrix G = (2/N) JᵀJ of a least-squares loss, positive semi-definite

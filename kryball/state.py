@@ -66,6 +66,7 @@ class FlatState:
     adam: AdamMoments | None = None  # kept when an option reads Adam's direction
     previous_step: torch.Tensor | None = None  # kept when it is a search direction
     sampler: SubBatchSampler | None = None  # seeded at the first sub-batch draw
+    extras: dict = field(default_factory=dict)  # what others write into optimizer.state[p] (a hook, a framework)
 
     @classmethod
     def start(cls, like: torch.Tensor, n: int, radius: float, trainable: list[int], shapes: list[list[int]],
@@ -77,8 +78,9 @@ class FlatState:
 
     def as_dict(self) -> dict:
         """The ``state_dict()`` form: plain tensors, numbers and lists (no classes, for ``weights_only`` loads)."""
-        saved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # the tensors themselves, as torch's
-                 if f.name not in ("adam", "sampler", "totals") and getattr(self, f.name) is not None}
+        saved = {**self.extras}
+        saved.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)  # the tensors themselves
+                      if f.name not in ("adam", "sampler", "totals", "extras") and getattr(self, f.name) is not None})
         saved["totals"] = dataclasses.asdict(self.totals)
         # A list: torch's load_state_dict casts floating-point tensors of the state to the parameters' dtype, and T is
         # float64 whatever θ's dtype.
@@ -93,21 +95,72 @@ class FlatState:
     def from_dict(cls, saved: dict, like: torch.Tensor) -> FlatState:
         """The state ``as_dict`` wrote, on ``like``'s device and (for θ's vectors) dtype, in tensors of its own (a
         step updates them in place: the dict it was loaded from stays as it was)."""
-        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in saved]
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING and f.name not in saved]
         if missing:
             raise ValueError(f"not a KryBall state_dict: its state has no {', '.join(missing)}")
         adam = (AdamMoments(saved["adam_m"].clone(), saved["adam_v"].clone(), int(saved["adam_t"]))
                 if "adam_m" in saved else None)
         sampler = (SubBatchSampler(int(saved["curvature_seed"]), int(saved["curvature_draws"]))
                    if "curvature_seed" in saved else None)
+        extras = {key: value for key, value in saved.items() if key not in _SAVED_KEYS}
         state = cls(radius=float(saved["radius"]), momentum=saved["momentum"].clone(),
                     krylov_basis=saved["krylov_basis"].clone(),
                     krylov_curvature=torch.as_tensor(saved["krylov_curvature"], dtype=torch.float64),
                     trainable=list(saved["trainable"]), shapes=[list(s) for s in saved["shapes"]],
                     step=int(saved.get("step", 0)), since_refresh=int(saved.get("since_refresh", 0)),
                     totals=Totals(**saved.get("totals", {})), adam=adam, sampler=sampler,
-                    previous_step=saved["previous_step"].clone() if "previous_step" in saved else None)
+                    previous_step=saved["previous_step"].clone() if "previous_step" in saved else None,
+                    extras=extras)
         return state.moved(like)
+
+    def copy(self) -> FlatState:
+        """A copy that a step's changes before its last closure call leave alone: the counts and the sampler are
+        copied, the tensors shared (a step replaces them, or changes them in place only after its last closure
+        call: :class:`kryball.KryBall`'s exception safety)."""
+        return dataclasses.replace(self, totals=dataclasses.replace(self.totals), extras=dict(self.extras),
+                                   sampler=None if self.sampler is None else dataclasses.replace(self.sampler))
+
+    # A dict's interface, as torch's code and frameworks expect of ``optimizer.state[p]`` (Lightning moves it, a
+    # load_state_dict post-hook writes into it): the fields by name (those set), then whatever others wrote.
+
+    def keys(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)
+                if f.name != "extras" and getattr(self, f.name) is not None] + list(self.extras)
+
+    def __getitem__(self, key: str):
+        if key in _FIELDS and getattr(self, key) is not None:
+            return getattr(self, key)
+        return self.extras[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        if key in _FIELDS:
+            setattr(self, key, value)
+        else:
+            self.extras[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key in _FIELDS:
+            raise KeyError(f"{key!r} is part of KryBall's state and cannot be removed")
+        del self.extras[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def items(self) -> list[tuple[str, object]]:
+        return [(key, self[key]) for key in self.keys()]
+
+    def values(self) -> list:
+        return [self[key] for key in self.keys()]
 
     def moved(self, like: torch.Tensor) -> FlatState:
         """θ's vectors in ``like``'s dtype and on its device, T (float64) on its device: the model was moved, or a
@@ -119,6 +172,11 @@ class FlatState:
         return dataclasses.replace(self, momentum=to(self.momentum), krylov_basis=to(self.krylov_basis),
                                    krylov_curvature=self.krylov_curvature.to(device=like.device),
                                    previous_step=to(self.previous_step), adam=adam)
+
+
+_FIELDS = {f.name for f in dataclasses.fields(FlatState)} - {"extras"}
+# The keys FlatState.as_dict writes for its own fields; any other key of a saved state is an extra.
+_SAVED_KEYS = _FIELDS | {"adam_m", "adam_v", "adam_t", "curvature_seed", "curvature_draws"}
 
 
 class Status(str, enum.Enum):

@@ -39,13 +39,12 @@ if TYPE_CHECKING:
 # Adam's moment estimates and direction.
 
 def update_moments(state: FlatState, g: torch.Tensor, betas: tuple[float, float]) -> None:
-    """Fold the gradient ``g`` into the first and second moment estimates of ``state``."""
-    if state.adam is None:
-        state.adam = AdamMoments(torch.zeros_like(g), torch.zeros_like(g))
+    """Fold the gradient ``g`` into the first and second moment estimates of ``state``: new tensors, so that the
+    moments before the step stay intact for a step that an exception interrupts (:class:`kryball.KryBall`)."""
+    old = state.adam if state.adam is not None else AdamMoments(torch.zeros_like(g), torch.zeros_like(g))
     beta1, beta2 = betas
-    state.adam.m.mul_(beta1).add_(g, alpha=1 - beta1)
-    state.adam.v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    state.adam.t += 1
+    state.adam = AdamMoments(old.m.mul(beta1).add_(g, alpha=1 - beta1),
+                             old.v.mul(beta2).addcmul_(g, g, value=1 - beta2), old.t + 1)
 
 
 def adam_direction(moments: AdamMoments, betas: tuple[float, float], eps: float) -> torch.Tensor:

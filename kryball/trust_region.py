@@ -219,9 +219,9 @@ class TrialPoints:
     """Trial points θ + p around the current θ: moves the parameters there and evaluates the loss."""
 
     @torch.no_grad()
-    def __init__(self, params: list[torch.Tensor], closure: Closure, totals: Totals):
+    def __init__(self, params: list[torch.Tensor], closure: Closure, totals: Totals, theta: torch.Tensor | None = None):
         self._params, self._closure, self._totals = params, closure, totals
-        self.theta = flatten(params)
+        self.theta = flatten(params) if theta is None else theta  # θ, flat (a copy)
 
     def loss_at(self, p: torch.Tensor) -> float:
         """Move θ to θ + p and return the loss there (without a graph where the closure allows: :mod:`kryball.closure`)."""

@@ -13,7 +13,19 @@ Tasks (``tasks/``) and models (``models/``) are separate packages below this one
 :class:`suite.errors.ConfigError`; ``kryball`` does not import it at all.
 """
 
+import importlib.util
 import warnings
+
+# The top-level packages the suite imports, all of the extra "suite" (pyproject.toml): kryball's own dependencies are
+# torch and NumPy alone, so that the library installs alone. Checked here, on import of the suite (tasks/ imports it
+# too), so that an install without the extra fails in one line that names the fix, not in a ModuleNotFoundError deep
+# in whichever module happened to import one first. find_spec imports nothing.
+_EXTRA_MODULES = ("hydra", "omegaconf", "yaml", "pandas", "scipy", "optuna", "sqlalchemy", "submitit",
+                  "pytorch_optimizer", "matplotlib", "sklearn", "torchvision", "mnist1d", "tqdm")
+_missing = [name for name in _EXTRA_MODULES if importlib.util.find_spec(name) is None]
+if _missing:
+    raise ImportError(f'the KryBall suite needs its extra: pip install -e ".[suite]" (missing: {", ".join(_missing)})')
+del _missing
 
 # conf/hydra/launcher/submitit_*.yaml are named as the plugin's schemas on purpose (hydra/launcher=submitit_local
 # picks ours), so Hydra validates them against those schemas, and says that this matching is deprecated. Ours set

@@ -59,16 +59,17 @@ def primitive_costs(model, loss_fn, device, repeats, warmup, curvature_loss_fn=N
     return costs
 
 
-def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle) -> dict:
+def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle, least_squares=False) -> dict:
     """Step time (median over cycles), per-step HVPs and loss evaluations, peak memory.
 
     Steps go through the suite's own closure (``suite.step_closure``), so the counts are
-    those a training run records.
+    those a training run records; ``least_squares``: ``loss_fn`` also takes ``reduction="residuals"``
+    (tasks/base.py), which the closure gives an optimiser with Gauss–Newton curvature.
     """
     counts = Counts()
 
     def step():
-        optimizer.step(make_closure(model, loss_fn, optimizer, counts))
+        optimizer.step(make_closure(model, loss_fn, optimizer, counts, least_squares=least_squares))
 
     for _ in range(warmup * cycle):
         step()
@@ -87,14 +88,15 @@ def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle) -> 
     )
 
 
-
-def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=False) -> list[dict]:
+def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=False,
+                      backend: str = "inductor") -> list[dict]:
     """One HVP's cost, taken several ways, on the first ``sizes`` examples of the batch (docs/performance.md).
 
     ``double_backward_ms``: through a gradient graph, KryBall's way (Pearlmutter 1994);
     ``forward_over_reverse_ms``: ``torch.func.jvp`` of ``torch.func.grad``; ``batched_per_product_ms``:
     5 products in one vectorised backward (``is_grads_batched``), per product; with ``compiled``,
-    forward-over-reverse under ``torch.compile`` (``compile_s`` apart). Beside them the sub-batch's
+    forward-over-reverse under ``torch.compile`` with ``backend`` (``compile_s`` apart; ``"aot_eager"``
+    generates no code: the CPU rehearsal's, scripts/gpu_report.py --quick). Beside them the sub-batch's
     plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
     from the whole batch's graph* with the same on a forward pass of those examples alone: why
     ``curvature_batch`` needs ``closure(indices)`` (kryball/closure.py).
@@ -126,7 +128,7 @@ def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=F
                    batched_per_product_ms=median(lambda: hvp.matmat(V)) / 5)  # noqa: B023
         if compiled:
             start = time.perf_counter()
-            fast = torch.compile(forward_over_reverse)
+            fast = torch.compile(forward_over_reverse, backend=backend)
             fast(theta, tangent)
             row["compile_s"] = time.perf_counter() - start
             row["compiled_forward_over_reverse_ms"] = median(lambda: fast(theta, tangent))  # noqa: B023

@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .errors import ConfigError  # raised here, and by tasks and models from the leaf module itself
 
-# The suite is installed from its checkout (pip install -e .): the Hydra config tree, the sweep
+# The suite is installed from its checkout (pip install -e ".[suite]"): the Hydra config tree, the sweep
 # specs and outputs/ are beside the package.
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"

@@ -35,7 +35,7 @@ from kryball.distributed import DistributedKryBall
 
 from .config import ConfigError
 from .processes import Processes
-from .step_closure import Counts, make_closure
+from .step_closure import Counts, make_closure, without_examples_quietly
 
 
 class Shard(NamedTuple):
@@ -79,7 +79,7 @@ class DataParallel:
         if not processes.parallel:
             return
         if isinstance(optimizer, KryBall):
-            self.optimizer = DistributedKryBall(optimizer.param_groups, **optimizer.defaults)
+            self.optimizer = DistributedKryBall(optimizer.param_groups, model=optimizer.model, **optimizer.defaults)
         elif getattr(optimizer, "create_graph", False):
             raise ConfigError("optim", f"{name} does not run data-parallel: its Hessian-vector products "
                                        "differentiate p.grad, which DDP's averaging leaves without a graph; "
@@ -101,11 +101,13 @@ class DataParallel:
         if not self.processes.parallel:
             closure = make_closure(self.model, functools.partial(loss, batch=batch), self.optimizer, counts,
                                    self.least_squares)
-            return float(self.optimizer.step(closure).detach())
+            with without_examples_quietly(loss):
+                return float(self.optimizer.step(closure).detach())
         shard, size, total = shard_of(batch, self.processes)
         if isinstance(self.optimizer, DistributedKryBall):
             closure = make_closure(self.model, functools.partial(loss, batch=shard), self.optimizer, counts)
-            return float(self.optimizer.step(closure, shard_size=size).detach())
+            with without_examples_quietly(loss):
+                return float(self.optimizer.step(closure, shard_size=size).detach())
         weight = self.processes.world_size * size / total  # 1.0 exactly for equal shards
 
         def weighted(model):

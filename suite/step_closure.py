@@ -21,8 +21,10 @@
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
-  (docs/design.md §3), so it runs with ``track_running_stats`` switched off — batch statistics are
-  still used for the forward pass, exactly as in the first call.
+  (docs/design.md §3). KryBall sees to it itself, given the model (``KryBall(..., model=model)``, which
+  :func:`suite.optimisers.build.build_optimizer` passes); for every other optimiser the closure uses the same
+  mechanism, :class:`kryball.repeatable.Repeats`: the buffers the first call left are put back after every
+  later one (the forward pass itself is the first call's, batch statistics included).
 
 :class:`Counts` keeps cumulative gradient evaluations, HVPs and loss evaluations for every
 optimiser: each closure call is a loss evaluation, and a gradient evaluation when it calls
@@ -41,7 +43,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from kryball import Residuals
+from kryball import KryBall, Residuals, WholeBatchCurvature
+from kryball.repeatable import Repeats
 
 
 @dataclass
@@ -59,19 +62,6 @@ class Counts:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@contextlib.contextmanager
-def frozen_batchnorm_statistics(model: nn.Module):
-    """Forward passes inside use batch statistics but leave running statistics untouched."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    for m in norms:
-        m.track_running_stats = False
-    try:
-        yield
-    finally:
-        for m in norms:
-            m.track_running_stats = True
 
 
 def count_hvps_through(gradients: list[torch.Tensor], counts: Counts) -> None:
@@ -115,14 +105,19 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
     ``least_squares``: ``loss_fn`` takes ``reduction="residuals"`` (a least-squares task's loss, tasks/base.py)."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
     create_graph = getattr(optimizer, "create_graph", False)
-    per_example = getattr(optimizer, "samples_curvature", False) and _selects_examples(loss_fn)
+    per_example = getattr(optimizer, "samples_curvature", False) and selects_examples(loss_fn)
     residuals = least_squares and getattr(optimizer, "wants_residuals", False)
-    calls = 0
+    # KryBall repeats its own evaluations; for any other optimiser the closure does (same draws left alone: the
+    # peers' runs stay as they were).
+    repeats = None if isinstance(optimizer, KryBall) else Repeats(_device_of(model), same_randomness=False,
+                                                                  model=model)
 
     def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals:
-        nonlocal calls
-        calls += 1
-        with frozen_batchnorm_statistics(model) if calls > 1 else contextlib.nullcontext():
+        if repeats is None:
+            repeated = contextlib.nullcontext()
+        else:
+            repeated = repeats.again() if repeats.started else repeats.first()
+        with repeated:
             if residuals:  # KryBall with Gauss–Newton curvature (the build refuses "gauss_newton" without residuals)
                 loss = Residuals(loss_fn(model, indices=indices, reduction="residuals"))
             elif per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
@@ -145,7 +140,21 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
     return closure
 
 
-def _selects_examples(loss_fn) -> bool:
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
+
+
+@contextlib.contextmanager
+def without_examples_quietly(loss_fn):
+    """KryBall+'s ``curvature_batch`` on a task without examples (a function of θ: Rosenbrock, the saddle) falls back
+    to the whole batch, which is all there is: the warning that says so is for a user's closure, not these."""
+    with warnings.catch_warnings():
+        if not selects_examples(loss_fn):
+            warnings.simplefilter("ignore", WholeBatchCurvature)
+        yield
+
+
+def selects_examples(loss_fn) -> bool:
     """Whether ``loss_fn`` takes ``indices`` and ``reduction`` (the data tasks' losses do; a function's does not)."""
     try:
         parameters = inspect.signature(loss_fn).parameters

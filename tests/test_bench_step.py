@@ -17,7 +17,8 @@ def test_tiny_benchmark_writes_the_table(tmp_path):
     assert list(table.optimizer) == ["adam", "msgd", "lbfgs (1 eval)", "kryball", "kryball",
                                      "kryball (reuse_curvature)", "kryball (batched_hvps)",
                                      "kryball (curvature_batch=4)", "kryball_plus (Adam direction only)", "kryball_plus",
-                                     "kryball_plus, adaptive Krylov dimension", "kryball_plus, batched HVPs"]
+                                     "kryball_plus, adaptive Krylov dimension", "kryball_plus, batched HVPs",
+                                     "kryball_plus, fresh randomness"]
     assert table.loc[table.optimizer == "adam", "ratio_to_adam"].item() == 1.0
     kryball = table[table.optimizer == "kryball"].set_index("refresh")
     # Every step refreshes: M = 2 Lanczos products + 1 for the momentum where it leaves span(Q).
@@ -51,3 +52,17 @@ def test_hvp_variants_are_timed_on_sub_batches(tmp_path):
     assert list(table.examples) == [16, 8, 2]
     assert (table.double_backward_ms.iloc[:2] > 0).all() and (table.forward_over_reverse_ms.iloc[:2] > 0).all()
     assert table.selected_from_whole_graph_ms.iloc[2] > 0 and table.separate_forward_ms.iloc[2] > 0
+
+
+def test_least_squares_rows_take_each_curvature_on_a_squared_error_loss(tmp_path):
+    out = tmp_path / "bench.csv"
+    bench_step.main(["--steps", "1", "--warmup", "0", "--krylov-dims", "2", "--refreshes", "1", "--batch-size", "16",
+                     "--curvature-batches", "--least-squares", "--overrides", "model.hidden_sizes=[8]",
+                     "--out", str(out)])
+    table = pd.read_csv(out).set_index("optimizer")
+    rows = ["kryball_plus, squared error, Hessian", "kryball_plus, squared error, Gauss–Newton"]
+    assert list(table.index[-2:]) == rows and (table.loc[rows, "loss"] == "squared error").all()
+    assert (table.drop(rows).loss == "cross-entropy").all()
+    # Gauss–Newton curvature refuses a closure without residuals: that it stepped, taking products, says it had them.
+    assert (table.loc[rows, "hvps_per_step"] > 0).all() and (table.loc[rows, "floor_ms"] > 0).all()
+    assert (table.overrides == "model.hidden_sizes=[8]").all()

@@ -141,8 +141,8 @@ def test_invalid_hyperparameters_are_refused_by_name(name, value):
 
 def test_keyword_construction_shows_and_keeps_the_options_defaults():
     signature = inspect.signature(KryBall)
-    assert list(signature.parameters)[0] == "params"
-    assert {name: p.default for name, p in list(signature.parameters.items())[1:]} == HYPERPARAMETERS
+    assert list(signature.parameters)[:2] == ["params", "model"]  # the model: not a hyperparameter
+    assert {name: p.default for name, p in list(signature.parameters.items())[2:]} == HYPERPARAMETERS
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:])
     opt = KryBall([torch.nn.Parameter(torch.zeros(2))], krylov_dim=7, directions=["adam"], adam_betas=[0.5, 0.6])
     assert opt.defaults == {**HYPERPARAMETERS, "krylov_dim": 7, "directions": ("adam",), "adam_betas": (0.5, 0.6)}

@@ -7,8 +7,8 @@ import torch
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
-INSTALL_AND_RUN = 'pip install -e . && python train.py'
-INSTALL_AND_TEST = 'pip install -e ".[dev]" && python -m pytest -q'
+INSTALL_AND_RUN = 'pip install -e ".[suite]" && python train.py'
+INSTALL_AND_TEST = 'pip install -e ".[suite,dev]" && python -m pytest -q'
 
 
 def test_the_readme_holds_its_two_set_up_commands_and_ci_runs_the_second():

@@ -15,7 +15,10 @@ on a sub-batch (``curvature_batch``, kryball/closure.py) also measure the gradie
 with graph and the HVP on a sub-batch of that size, and their floor is a plain
 gradient + that gradient + HVPs/step × that HVP. ``kryball_plus`` is the shipped
 ``optim=kryball_plus``; ``kryball_plus (Adam direction only)`` the first KryBall+, the thesis
-step with Adam's direction added.
+step with Adam's direction added. ``--least-squares`` adds the shipped KryBall+ on a least-squares
+loss of the same model and batch (squared error of the logits to one-hot labels), with each
+curvature it offers there: the Hessian and the Gauss–Newton matrix (``curvature``, kryball/curvature.py;
+a classification loss gives only the Hessian); their floors are that loss's gradient and HVP.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ import sys
 import pandas as pd
 import torch
 
+from kryball import KryBall
 from kryball.closure import subset_size
 from suite.bench import bench_optimizer, hvp_variant_costs, primitive_costs
 from suite.config import compose_config
 from suite.experiment import build
+from tasks.base import least_squares_loss
 
 INPUT_SHAPES = {"mnist1d": (40,), "cifar10_cnn": (3, 32, 32), "cifar10_resnet": (3, 32, 32)}
 NUM_CLASSES = 10
@@ -47,6 +52,15 @@ KRYBALL_PLUS = {
     "kryball_plus": ["optim=kryball_plus"],
     "kryball_plus, adaptive Krylov dimension": ["optim=kryball_plus", "optim.krylov_tol=0.2", "optim.krylov_dim=20"],
     "kryball_plus, batched HVPs": ["optim=kryball_plus", "optim.batched_hvps=true"],
+    # what the same random streams at every evaluation cost (kryball/repeatable.py): with a model that draws them,
+    # --overrides model.dropout=0.1
+    "kryball_plus, fresh randomness": ["optim=kryball_plus", "optim.same_randomness=false"],
+}
+# --least-squares: name → overrides of the rows on the squared-error loss, one per curvature KryBall+ offers there
+# ("auto" is the Gauss–Newton matrix on it: kryball.curvature.products_for)
+LEAST_SQUARES = {
+    "kryball_plus, squared error, Hessian": ["optim=kryball_plus", "optim.curvature=hessian"],
+    "kryball_plus, squared error, Gauss–Newton": ["optim=kryball_plus", "optim.curvature=gauss_newton"],
 }
 
 
@@ -62,10 +76,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--curvature-batches", type=int, nargs="*", default=[64, 128],
                    help="sub-batch sizes of the curvature: one KryBall row each, at the last M and r")
     p.add_argument("--batch-size", type=int, help="default: the task's")
+    p.add_argument("--overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="Hydra overrides of the task's config, e.g. model.width=2 (a smaller ResNet)")
+    p.add_argument("--least-squares", action="store_true",
+                   help="also KryBall+ on a squared-error loss, with Hessian and with Gauss–Newton curvature")
     p.add_argument("--hvp-variants", type=int, nargs="*", metavar="EXAMPLES",
                    help="instead of the optimisers: one HVP taken several ways (double backward, forward-over-"
                         "reverse, batched) on sub-batches of these sizes (default: the batch, 1/2, 1/4, 1/8)")
     p.add_argument("--compile", action="store_true", help="with --hvp-variants: also a torch.compile'd one")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile's backend for --compile")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice)")
     p.add_argument("--out", type=pathlib.Path, help="CSV file for the table")
     p.add_argument("--profile", nargs="?", const="kryball", choices=("kryball", "kryball_plus"),
@@ -89,7 +108,7 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    task_cfg = compose_config([f"task={args.task}"])
+    task_cfg = compose_config([f"task={args.task}", *args.overrides])
     batch_size = args.batch_size or task_cfg.task.batch_size
     torch.manual_seed(0)
     base_model = build(task_cfg.model).to(device)
@@ -100,38 +119,47 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
         xb, yb = (x, y) if indices is None else (x[indices], y[indices])
         return torch.nn.functional.cross_entropy(model(xb), yb, reduction=reduction)
 
+    targets = torch.nn.functional.one_hot(y, NUM_CLASSES).to(x.dtype)
+
+    def squared_error(model, indices=None, reduction="mean"):  # a least-squares task's loss contract (tasks/base.py)
+        xb, tb = (x, targets) if indices is None else (x[indices], targets[indices])
+        return least_squares_loss(model(xb) - tb, reduction)
+
     if args.hvp_variants is not None:
         return hvp_variants(args, base_model, loss_fn, batch_size, device)
 
     def optim_config(overrides):
-        return compose_config([f"task={args.task}", *overrides]).optim
+        return compose_config([f"task={args.task}", *args.overrides, *overrides]).optim
 
     rows = []
     for name, overrides in planned_runs(args):
+        least_squares = name in LEAST_SQUARES
+        loss = squared_error if least_squares else loss_fn
         optim_cfg = optim_config(overrides)
         is_kryball = optim_cfg._target_ == "kryball.KryBall"
         examples = subset_size(batch_size, optim_cfg.curvature_batch) if is_kryball else batch_size
         subset = torch.randperm(batch_size, generator=torch.Generator().manual_seed(0))[:examples]
-        sub_batch_loss = (lambda: loss_fn(base_model, subset)) if examples < batch_size else None  # noqa: B023
+        sub_batch_loss = (lambda: loss(base_model, subset)) if examples < batch_size else None  # noqa: B023
         # The floor's parts are measured right before each row: CPU speed drifts during a run.
-        costs = primitive_costs(base_model, lambda: loss_fn(base_model), device, repeats=3 * args.steps,
+        costs = primitive_costs(base_model, lambda: loss(base_model), device, repeats=3 * args.steps,  # noqa: B023
                                 warmup=args.warmup + 2, curvature_loss_fn=sub_batch_loss)
         model = copy.deepcopy(base_model)
-        result = bench_optimizer(build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
-                                 args.warmup, cycle=optim_cfg.refresh if is_kryball else 1)
+        result = bench_optimizer(optimizer_on(model, optim_cfg), model, loss, device, args.steps,
+                                 args.warmup, cycle=optim_cfg.refresh if is_kryball else 1, least_squares=least_squares)
         floor = floor_ms(costs, result, is_kryball, sub_batch=examples < batch_size)
         krylov_dim, refresh = (optim_cfg.krylov_dim, optim_cfg.refresh) if is_kryball else (None, None)
         rows.append(dict(optimizer=name, krylov_dim=krylov_dim, refresh=refresh,
-                         curvature_examples=examples if is_kryball else None, **result, floor_ms=floor,
+                         curvature_examples=examples if is_kryball else None,
+                         loss="squared error" if least_squares else "cross-entropy", **result, floor_ms=floor,
                          overhead_vs_floor=result["median_step_ms"] / floor, **costs))
-        print(f"  {name:32s} M={krylov_dim or '-'} r={refresh or '-'}: {result['median_step_ms']:.2f} ms/step",
+        print(f"  {name:41s} M={krylov_dim or '-'} r={refresh or '-'}: {result['median_step_ms']:.2f} ms/step",
               file=sys.stderr)
 
     table = pd.DataFrame(rows)
     adam_ms = table.loc[table.optimizer == "adam", "median_step_ms"].item()
     table.insert(4, "ratio_to_adam", table.median_step_ms / adam_ms)
     table["task"], table["device"], table["batch_size"] = args.task, str(device), batch_size
-    table["threads"] = torch.get_num_threads()
+    table["threads"], table["overrides"] = torch.get_num_threads(), " ".join(args.overrides)
     write(table, args.out)
     if args.profile:
         model = copy.deepcopy(base_model)
@@ -139,7 +167,7 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
                      ["optim=kryball", f"optim.krylov_dim={args.krylov_dims[0]}", f"optim.refresh={args.refreshes[0]}"])
         optim_cfg = optim_config(overrides)
         profiler = cProfile.Profile()
-        profiler.runcall(bench_optimizer, build(optim_cfg)(model.parameters()), model, loss_fn, device, args.steps,
+        profiler.runcall(bench_optimizer, optimizer_on(model, optim_cfg), model, loss_fn, device, args.steps,
                          args.warmup, optim_cfg.refresh)
         print(f"profile of {args.profile} M={optim_cfg.krylov_dim} r={optim_cfg.refresh}, {args.steps} cycles "
               "(self time):")
@@ -154,9 +182,19 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
+def optimizer_on(model: torch.nn.Module, optim_cfg):
+    """A row's optimiser of ``model``'s parameters; a KryBall is given the model too, as the suite's builder gives it
+    (suite/optimisers/build.py): BatchNorm's statistics then advance once per step, trial points apart."""
+    optimizer = build(optim_cfg)(model.parameters())
+    if isinstance(optimizer, KryBall):
+        optimizer.model = model
+    return optimizer
+
+
 def planned_runs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     """(row name, Hydra overrides) of every row: baselines, the thesis KryBall over M × r, its cost options and
-    sub-batches at the last M and r, then KryBall+ before and after the cost issue."""
+    sub-batches at the last M and r, then KryBall+ before and after the cost issue, and with ``--least-squares``
+    KryBall+ on the squared-error loss with each curvature."""
     runs = [(name, [f"optim={optim}"]) for name, optim in BASELINES.items()]
     runs += [("kryball", ["optim=kryball", f"optim.krylov_dim={m}", f"optim.refresh={r}"])
              for m in args.krylov_dims for r in args.refreshes]
@@ -164,7 +202,7 @@ def planned_runs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     runs += [(f"kryball ({variant})", [*at_m_r, f"optim.{variant}=true"]) for variant in VARIANTS]
     runs += [(f"kryball (curvature_batch={size})", [*at_m_r, f"optim.curvature_batch={size}"])
              for size in args.curvature_batches]
-    return runs + list(KRYBALL_PLUS.items())
+    return runs + list(KRYBALL_PLUS.items()) + (list(LEAST_SQUARES.items()) if args.least_squares else [])
 
 
 def floor_ms(costs: dict, result: dict, is_kryball: bool, sub_batch: bool) -> float:
@@ -182,7 +220,8 @@ def hvp_variants(args, model, loss_fn, batch_size: int, device: torch.device) ->
     """``--hvp-variants``: one HVP taken several ways on sub-batches (suite.bench.hvp_variant_costs)."""
     sizes = args.hvp_variants or [batch_size, batch_size // 2, batch_size // 4, batch_size // 8]
     table = pd.DataFrame(hvp_variant_costs(model, loss_fn, sizes, device, repeats=3 * args.steps,
-                                           warmup=args.warmup + 2, compiled=args.compile))
+                                           warmup=args.warmup + 2, compiled=args.compile,
+                                           backend=args.compile_backend))
     print(f"{args.task} on {device}, batch {batch_size}, {torch.get_num_threads()} threads: one HVP, ms")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
     table["task"], table["device"], table["threads"] = args.task, str(device), torch.get_num_threads()

@@ -33,6 +33,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_optimizer.base.exception import NegativeLRError, NegativeStepError
 
+from kryball import KryBall
 from suite.config import ConfigError, refuse_unknown_keys
 
 from . import presentation
@@ -121,6 +122,8 @@ def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
         raise ConfigError(f"{group}.curvature", f"{name}: Gauss–Newton curvature needs a least-squares task (a loss "
                                                 f"made of residuals: tasks/base.py), and {type(task).__name__} is not "
                                                 "one; use curvature=hessian")
+    if isinstance(optimizer, KryBall):
+        optimizer.model = model  # its buffers (BatchNorm's statistics) advance once per step: kryball/repeatable.py
     if options.create_graph:
         optimizer.create_graph = True  # read by suite.step_closure.make_closure
     if options.train_eval_modes:
