@@ -79,7 +79,8 @@ class HessianVectorProducts(CurvatureProducts):
                  gradient: torch.Tensor | None = None):
         super().__init__(batched)
         require_graph(loss)
-        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
+        with explained_double_backward():
+            grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
         self.gradient = self._gradient.detach() if gradient is None else gradient
@@ -149,8 +150,10 @@ class GaussNewtonProducts(CurvatureProducts):
         return torch.cat(flat_parts(parts), out=out)
 
 
-# What AOTAutograd (torch.compile's default backends, inductor and aot_eager) says when its backward is differentiated.
-_COMPILED = "torch.compile with aot_autograd does not currently support double backward"
+# What AOTAutograd (behind torch.compile's default backends, inductor and aot_eager) says when its backward is
+# differentiated, or asked to keep its graph (its donated buffers are freed by the first backward).
+_COMPILED = ("torch.compile with aot_autograd does not currently support double backward",
+             "compiled with non-empty donated buffers")
 COMPILED_MODEL = ("KryBall: the closure runs a torch.compile'd model, whose backward torch.compile cannot "
                   "differentiate again, and every KryBall step takes Hessian-vector products (a double backward): call the model "
                   "uncompiled inside the closure, or compile it with torch.compile(model, backend='eager'), Dynamo's "
@@ -159,12 +162,12 @@ COMPILED_MODEL = ("KryBall: the closure runs a torch.compile'd model, whose back
 
 @contextlib.contextmanager
 def explained_double_backward() -> Iterator[None]:
-    """AOTAutograd's refusal of a double backward, deep inside the first product, becomes one line that says what
-    works (the parameters are untouched: no trial point has been tried)."""
+    """AOTAutograd's refusal of a double backward (or of a backward that keeps its graph), deep inside the first
+    product, becomes one line that says what works (the parameters are untouched: no trial point has been tried)."""
     try:
         yield
     except RuntimeError as error:
-        if _COMPILED in str(error):
+        if any(said in str(error) for said in _COMPILED):
             raise RuntimeError(COMPILED_MODEL) from None
         raise
 

@@ -295,13 +295,25 @@ def test_kryball_on_two_processes_is_refused_naming_distributed_kryball_which_tr
 
 # torch.compile.
 
-def test_a_compiled_model_is_refused_at_the_first_step_in_one_line_and_the_eager_backend_trains():
+@pytest.mark.parametrize("options, backward", [({}, False), (PLUS, False), ({}, True)],
+                         ids=["thesis", "sub-batch", "closure calls backward"])
+def test_a_compiled_model_is_refused_at_the_first_step_in_one_line_and_the_eager_backend_trains(options, backward):
+    """AOTAutograd refuses a double backward, or (with a sub-batch, or the closure's own backward) a backward that
+    keeps the graph of its donated buffers: either way one line."""
     x, y = data()
     model = torch.compile(mlp(), backend="aot_eager")
     before = params_of(model)
-    opt = KryBall(model.parameters())
+    opt = KryBall(model.parameters(), **options)
+
+    def closure(indices=None):
+        chosen = slice(None) if indices is None else indices
+        loss = F.cross_entropy(model(x[chosen]), y[chosen])
+        if backward:
+            loss.backward()
+        return loss
+
     with pytest.raises(RuntimeError, match=r"torch.compile'd model.*backend='eager'") as refused:
-        opt.step(lambda: F.cross_entropy(model(x), y))
+        opt.step(closure)
     assert "\n" not in str(refused.value)
     assert same(before, params_of(model)) and opt.totals["steps"] == 0
     eager = torch.compile(mlp(), backend="eager")
