@@ -8,6 +8,7 @@ each part is a module named for it, usable alone:
   ``curvature_examples`` for closures a framework wraps;
 - :mod:`kryball.repeatable` — one network for every evaluation of a step (random streams, running statistics);
 - :mod:`kryball.curvature` — Hessian-vector (or Gauss–Newton) products from one graph;
+- :mod:`kryball.losses` — ``Residuals`` and ``Outputs``: losses given by a network's outputs, for Gauss–Newton;
 - :mod:`kryball.krylov` — ``lanczos``: an orthonormal Krylov basis and T = QᵀHQ;
 - :mod:`kryball.saddle_free` — ``sfn_direction``: the saddle-free Newton direction in it;
 - :mod:`kryball.subspace` — the search subspace and the curvature along it;
@@ -18,8 +19,9 @@ each part is a module named for it, usable alone:
 - :mod:`kryball.analysis` — loss-landscape samples and the Krylov reconstruction error.
 """
 
-from .closure import Residuals, WholeBatchCurvature, curvature_examples
+from .closure import WholeBatchCurvature, curvature_examples
 from .krylov import lanczos
+from .losses import Outputs, Residuals
 from .optimizer import KryBall
 from .options import BEYOND_THESIS, HYPERPARAMETERS, Options
 from .saddle_free import exact_sfn_direction, sfn_direction
@@ -31,6 +33,7 @@ __all__ = [
     "HYPERPARAMETERS",
     "KryBall",
     "Options",
+    "Outputs",
     "Residuals",
     "Status",
     "StepInfo",

@@ -103,6 +103,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from .curvature import explained_double_backward
+from .losses import OUTPUT_LOSSES, Outputs, Residuals  # noqa: F401 (Residuals: kryball.closure.Residuals, as before)
 from .state import FlatState, SubBatchSampler
 
 if TYPE_CHECKING:
@@ -110,33 +111,6 @@ if TYPE_CHECKING:
     from .repeatable import Repeats
 
 _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
-
-
-class Residuals:
-    """A least-squares loss given by its residuals, what a closure returns for Gauss–Newton curvature
-    (``curvature="gauss_newton"``, :class:`kryball.curvature.GaussNewtonProducts`).
-
-    ``values`` holds the examples along its first dimension: r_i (a number, or a row of numbers) for example i, and
-    the loss is ``mean_i Σ_j r_ij²`` — so ``Residuals(r).loss()`` with ``r`` of shape (N,) is the mean squared
-    error, and ``per_example()`` gives the Σ_j r_ij² (the same examples as the per-example losses of the
-    contract above, ``closure(indices)`` included). A weighted term of a loss (one of a physics-informed loss's
-    three means) is a residual scaled by the square root of its weight.
-    """
-
-    def __init__(self, values: torch.Tensor):
-        if not isinstance(values, torch.Tensor) or values.ndim == 0 or values.shape[0] == 0:
-            raise TypeError("Residuals wants a tensor with the examples along its first dimension (N ≥ 1), got "
-                            + (f"shape {tuple(values.shape)}" if isinstance(values, torch.Tensor)
-                               else type(values).__name__))
-        self.values = values
-
-    def per_example(self) -> torch.Tensor:
-        """Each example's loss, ``Σ_j r_ij²`` (a 1-D tensor)."""
-        return self.values.pow(2).reshape(self.values.shape[0], -1).sum(1)
-
-    def loss(self) -> torch.Tensor:
-        """``mean_i Σ_j r_ij²``."""
-        return self.per_example().mean()
 
 
 class _ClosureMode(TorchFunctionMode):
@@ -227,8 +201,8 @@ class Closure:
     ``without_graph()`` is the loss at a trial point, detached. Per-example losses (a 1-D
     tensor) become their mean, :class:`Residuals` their loss, and the batch size is remembered
     (``batch_size``; ``None`` while the closure returns a scalar and calls no :func:`curvature_examples`);
-    ``residuals`` are those of the last evaluation with a graph (``None`` unless the closure returns
-    :class:`Residuals`). ``takes_indices`` says whether the closure can evaluate a sub-batch (it takes
+    ``outputs`` are the :class:`Residuals` or :class:`Outputs` of the last evaluation with a graph (``None`` unless
+    the closure returns them: :mod:`kryball.losses`). ``takes_indices`` says whether the closure can evaluate a sub-batch (it takes
     ``indices``, or it calls :func:`curvature_examples`); ``differentiates`` whether the closure differentiates by
     itself (its trial points then need gradient tracking: the module docstring); ``called_backward`` whether its
     first evaluation called backward (``.grad`` then holds that gradient after the step).
@@ -246,7 +220,7 @@ class Closure:
         self._selects = False  # it called curvature_examples
         self.differentiates = False
         self.called_backward = False
-        self.residuals: torch.Tensor | None = None
+        self.outputs: Residuals | Outputs | None = None
 
     @property
     def takes_indices(self) -> bool:
@@ -258,7 +232,7 @@ class Closure:
         closure: Lightning's automatic optimisation), that loss is taken."""
         mode = _ClosureMode(keep_backward=True)
         with torch.enable_grad(), mode, explained_double_backward():  # the closure's own backward keeps the graph
-            loss = self._evaluate(indices, keep_residuals=True, backward_of=mode.backward_of)
+            loss = self._evaluate(indices, keep_outputs=True, backward_of=mode.backward_of)
         self.differentiates |= mode.differentiated
         self.called_backward |= bool(mode.backward_of) and indices is None
         if mode.updates_running_statistics and (self.repeats is None or not self.repeats.has_model):
@@ -284,18 +258,18 @@ class Closure:
         with torch.enable_grad(), _ClosureMode(keep_backward=False):
             return self._evaluate(None).detach()
 
-    def _evaluate(self, indices: torch.Tensor | None, keep_residuals: bool = False,
+    def _evaluate(self, indices: torch.Tensor | None, keep_outputs: bool = False,
                   backward_of: list[torch.Tensor] | None = None) -> torch.Tensor:
         value = self._call(indices)
         if backward_of and isinstance(value, torch.Tensor) and not value.requires_grad:
             value = _loss_whose_backward_was_called(value, backward_of)
-        if isinstance(value, Residuals):
+        if isinstance(value, OUTPUT_LOSSES):
             if indices is None:
                 self.batch_size = value.values.shape[0]
             else:
                 _check_selected(value.values.shape[0], indices)
-            if keep_residuals:
-                self.residuals = value.values
+            if keep_outputs:
+                self.outputs = value
             return value.loss()
         losses = _checked(value)
         if losses.ndim == 1:
@@ -361,7 +335,7 @@ def _checked(losses) -> torch.Tensor:
     per-example losses."""
     if not isinstance(losses, torch.Tensor) or (losses.ndim > 1 and losses.numel() != 1):
         raise TypeError("the closure must return the loss as a scalar tensor, one loss per example as a 1-D "
-                        f"tensor, or kryball.Residuals; got {type(losses).__name__}"
+                        f"tensor, kryball.Residuals or kryball.Outputs; got {type(losses).__name__}"
                         + (f" of shape {tuple(losses.shape)}" if isinstance(losses, torch.Tensor) else ""))
     return losses.reshape(()) if losses.numel() == 1 and losses.ndim != 1 else losses
 

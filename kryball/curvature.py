@@ -1,6 +1,6 @@
 """Curvature products that share one graph per step: the Hessian's (thesis §2.4.1; docs/design.md) and, for a
-least-squares loss, the Gauss–Newton matrix's (option ``curvature="gauss_newton"``, beyond the thesis; with
-``curvature="auto"`` the loss chooses: :func:`products_for`).
+loss given by a network's outputs (:mod:`kryball.losses`), the generalised Gauss–Newton matrix's (option
+``curvature="gauss_newton"``, beyond the thesis; with ``curvature="auto"`` the loss chooses: :func:`products_for`).
 
 Double backward: ``g = ∂L/∂θ`` is computed once with ``create_graph=True``; each
 product ``Hv = ∂(gᵀv)/∂θ`` then differentiates that graph again with the graph
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .losses import Outputs, Residuals
 from .parameters import flat_parts, flatten
 
 
@@ -104,46 +105,54 @@ class HessianVectorProducts(CurvatureProducts):
 
 
 class GaussNewtonProducts(CurvatureProducts):
-    """The gradient of a least-squares loss and products with its Gauss–Newton matrix (:class:`CurvatureProducts`).
+    """The gradient of a loss given by a network's outputs and products with its generalised Gauss–Newton matrix
+    (:class:`CurvatureProducts`; :mod:`kryball.losses`).
 
-    The loss is ``mean_i Σ_j r_ij²`` over the rows (examples) of the residuals r (:class:`kryball.closure.Residuals`),
-    so its gradient is ``(2/N) Jᵀr`` and its Gauss–Newton matrix ``G = (2/N) JᵀJ``, J = ∂r/∂θ: the Hessian without
-    the residuals' own curvature, positive semi-definite — the curvature of Krylov Subspace Descent (Vinyals &
-    Povey 2012) and CurveBall (Henriques et al. 2019), and the natural one of least squares such as a
-    physics-informed loss. ``Jv`` comes from the double-backward trick: ``w(u) = Jᵀu`` is built once with a
-    graph, linear in a dummy u, and ``Jv = ∂(w·v)/∂u``; then ``Gv = (2/N) Jᵀ(Jv)`` is one more backward through
-    r's graph. A product costs two backward passes and is counted as one curvature product (``count``). With G,
-    the saddle-free treatment changes nothing (|λ| = λ) but the floor ``eig_clip``.
+    The loss is ``L = mean_i ℓ(f_i, t_i)``, convex in the outputs f, so its gradient is ``Jᵀ ∇_f L`` and its
+    generalised Gauss–Newton matrix ``G = Jᵀ (∇²_f L) J``, J = ∂f/∂θ (Schraudolph 2002): the Hessian without the
+    network's own curvature, positive semi-definite — the curvature of Krylov Subspace Descent (Vinyals & Povey
+    2012), Hessian-free optimisation (Martens 2010) and CurveBall (Henriques et al. 2019), and the natural one of
+    least squares such as a physics-informed loss (``Residuals``: G = (2/N) JᵀJ). ``Jv`` comes from the
+    double-backward trick: ``w(u) = Jᵀu`` is built once with a graph, linear in a dummy u, and ``Jv = ∂(w·v)/∂u``;
+    then ``Gv = Jᵀ((∇²_f L) Jv)`` is one more backward through f's graph, ``(∇²_f L)`` in closed form
+    (:meth:`kryball.losses.Outputs.hessian_times`). A product costs two backward passes and is counted as one
+    curvature product (``count``). With G, the saddle-free treatment changes nothing (|λ| = λ) but the floor
+    ``eig_clip``.
+
+    Args:
+        outputs: :class:`kryball.Residuals` or :class:`kryball.Outputs` with their graph (a tensor: its residuals).
+        params, batched, gradient: as for :class:`HessianVectorProducts`.
     """
 
     takes_residuals = True
 
-    def __init__(self, residuals: torch.Tensor, params: list[torch.Tensor], *, batched: bool = True,
-                 gradient: torch.Tensor | None = None):
+    def __init__(self, outputs: Residuals | Outputs | torch.Tensor, params: list[torch.Tensor], *,
+                 batched: bool = True, gradient: torch.Tensor | None = None):
         super().__init__(batched)
-        require_graph(residuals)
-        self._residuals, self._params = residuals, params
-        self._scale = 2.0 / residuals.shape[0]
-        self._dual = torch.zeros_like(residuals, requires_grad=True)
+        self._loss = Residuals(outputs) if isinstance(outputs, torch.Tensor) else outputs
+        values = self._loss.values
+        require_graph(values)
+        self._values, self._params = values, params
+        self._dual = torch.zeros_like(values, requires_grad=True)
         with explained_double_backward():
-            self._transposed = flatten(torch.autograd.grad(residuals, params, grad_outputs=self._dual,
+            self._transposed = flatten(torch.autograd.grad(values, params, grad_outputs=self._dual,
                                                            create_graph=True, allow_unused=True,
                                                            materialize_grads=True))  # Jᵀu
-        own = self._transpose_times(residuals.detach() * self._scale, batched=False)
+        own = self._transpose_times(self._loss.loss_gradient(), batched=False)
         self.gradient = own if gradient is None else gradient
 
     def _depends_on_params(self) -> bool:
-        return self._transposed.requires_grad  # else the residuals are constant in θ: J = 0
+        return self._transposed.requires_grad  # else the outputs are constant in θ: J = 0
 
     def _products(self, vectors: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         (jacobian_times,) = torch.autograd.grad(self._transposed, self._dual, grad_outputs=vectors, retain_graph=True,
                                                 is_grads_batched=batched)  # Jv, one row per vector when batched
-        return self._transpose_times(jacobian_times * self._scale, batched, out)
+        return self._transpose_times(self._loss.hessian_times(jacobian_times), batched, out)
 
     def _transpose_times(self, outputs: torch.Tensor, batched: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``Jᵀ outputs`` (flat, into ``out``; one row per batched output) through the residuals' graph, which is
+        """``Jᵀ outputs`` (flat, into ``out``; one row per batched output) through the outputs' graph, which is
         kept."""
-        parts = torch.autograd.grad(self._residuals, self._params, grad_outputs=outputs, retain_graph=True,
+        parts = torch.autograd.grad(self._values, self._params, grad_outputs=outputs, retain_graph=True,
                                     allow_unused=True, materialize_grads=True, is_grads_batched=batched)
         if batched:
             return torch.cat([p.reshape(outputs.shape[0], -1) for p in parts], dim=1)
@@ -198,7 +207,8 @@ AUTO = "auto"
 def products_for(curvature: str, residuals_given: bool) -> type[CurvatureProducts]:
     """The products the ``curvature`` option names; for ``"auto"`` those of the loss the closure gave: the
     Gauss–Newton matrix's for :class:`kryball.Residuals` (a least-squares loss, where it is the natural curvature and
-    won the self-tuning track's least-squares workloads: docs/performance.md), the Hessian's for a loss."""
+    won the self-tuning track's least-squares workloads: docs/performance.md) or :class:`kryball.Outputs`, the
+    Hessian's for a loss. (``residuals_given``: the closure gave either.)"""
     if curvature == AUTO:
         return GaussNewtonProducts if residuals_given else HessianVectorProducts
     return CURVATURES[curvature]

@@ -35,7 +35,8 @@ import time
 import torch
 import torch.distributed as dist
 
-from .closure import Closure, Residuals, curvature_indices, loss_with_graph, start_sampler
+from .closure import Closure, curvature_indices, loss_with_graph, start_sampler
+from .losses import OUTPUT_LOSSES
 from .curvature import HessianVectorProducts
 from .optimizer import KryBall
 from .parameters import assign, flatten
@@ -124,7 +125,7 @@ class _BatchLoss:
 
     def __call__(self) -> torch.Tensor:
         local = self._closure()
-        if isinstance(local, Residuals):  # a least-squares shard: its per-example losses, weighted as any others
+        if isinstance(local, OUTPUT_LOSSES):  # outputs and their loss: its per-example losses, weighted as any others
             local = local.per_example()
         examples = 0
         if isinstance(local, torch.Tensor) and local.ndim == 1 and local.numel() > 1:
@@ -186,7 +187,8 @@ class DistributedKryBall(KryBall):
 
     Every process builds the same model and calls ``step`` once per batch with a closure of its own shard,
     ``opt.step(closure, shard_size=len(shard))``; the closure returns the shard's loss (or one loss per example,
-    a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals`, taken as their per-example losses:
+    a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals` or :class:`kryball.Outputs`, taken as
+    their per-example losses:
     the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every
     process: shards of equal size) weights each shard by its examples, so unequal shards still give the mean over
     the batch; every process needs at least one example. On construction the trainable parameters are set to those

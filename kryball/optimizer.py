@@ -337,7 +337,7 @@ class KryBall(Optimizer):
         batching resolved once, on the first step."""
         if self._batched_hvps is None:
             self._batched_hvps = params[0].is_cuda if options.batched_hvps is None else options.batched_hvps
-        products = products_for(options.curvature, residuals_given=closure.residuals is not None)
+        products = products_for(options.curvature, residuals_given=closure.outputs is not None)
         curvature_loss = self._sub_batch_loss(params, options, closure, state)
         if curvature_loss is None:
             return products(_differentiated(loss, closure, products), params, batched=self._batched_hvps)
@@ -397,15 +397,16 @@ class KryBall(Optimizer):
         return state
 
 
-def _differentiated(loss: torch.Tensor, closure: Closure, products: type[CurvatureProducts]) -> torch.Tensor:
-    """What the curvature products differentiate: the loss (the Hessian's), or the residuals it was made of (the
-    Gauss–Newton matrix's: ``curvature="gauss_newton"``)."""
+def _differentiated(loss: torch.Tensor, closure: Closure, products: type[CurvatureProducts]):
+    """What the curvature products differentiate: the loss (the Hessian's), or the outputs it was made of (the
+    Gauss–Newton matrix's: :class:`kryball.Residuals`, :class:`kryball.Outputs`)."""
     if not products.takes_residuals:
         return loss
-    if closure.residuals is None:
+    if closure.outputs is None:
         raise TypeError("KryBall: curvature='gauss_newton' needs a closure that returns kryball.Residuals(r), the "
-                        "residuals of a least-squares loss (mean_i Σ_j r_ij²), not the loss itself")
-    return closure.residuals
+                        "residuals of a least-squares loss (mean_i Σ_j r_ij²), or kryball.Outputs(f, t, "
+                        "'cross_entropy'), the outputs with their targets and loss, not the loss itself")
+    return closure.outputs
 
 
 class _Before:

@@ -134,9 +134,11 @@ class Options:
 
     curvature: str = _option("hessian", *_choice((*CURVATURES, AUTO)), beyond_thesis=True)
     """Whose products span the Krylov space and give the model's curvature: ``"hessian"``, the thesis's;
-    ``"gauss_newton"``, the Gauss–Newton matrix G = (2/N) JᵀJ of a least-squares loss, positive semi-definite
-    (:class:`kryball.curvature.GaussNewtonProducts`), for a closure that returns :class:`kryball.Residuals`; or
-    ``"auto"``, the Gauss–Newton matrix where the closure returns residuals and the Hessian where it returns a loss
+    ``"gauss_newton"``, the generalised Gauss–Newton matrix G = Jᵀ(∇²_f L)J of a loss convex in the network's
+    outputs, positive semi-definite (:class:`kryball.curvature.GaussNewtonProducts`), for a closure that returns
+    :class:`kryball.Residuals` (least squares: G = (2/N) JᵀJ) or :class:`kryball.Outputs` (cross-entropy,
+    squared error); or ``"auto"``, the Gauss–Newton matrix where the closure returns either and the Hessian where
+    it returns a loss
     (:func:`kryball.curvature.products_for`; KryBall+'s, docs/performance.md)."""
 
     curvature_batch: int | float | None = _option(

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from kryball.curvature import HessianVectorProducts
+from kryball.curvature import GaussNewtonProducts, HessianVectorProducts
 
 from .step_closure import Counts, make_closure
 
@@ -89,15 +89,17 @@ def bench_optimizer(optimizer, model, loss_fn, device, steps, warmup, cycle, lea
 
 
 def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=False,
-                      backend: str = "inductor") -> list[dict]:
+                      backend: str = "inductor", outputs_fn=None) -> list[dict]:
     """One HVP's cost, taken several ways, on the first ``sizes`` examples of the batch (docs/performance.md).
 
     ``double_backward_ms``: through a gradient graph, KryBall's way (Pearlmutter 1994);
     ``forward_over_reverse_ms``: ``torch.func.jvp`` of ``torch.func.grad``; ``batched_per_product_ms``:
     5 products in one vectorised backward (``is_grads_batched``), per product; with ``compiled``,
     forward-over-reverse under ``torch.compile`` with ``backend`` (``compile_s`` apart; ``"aot_eager"``
-    generates no code: the CPU rehearsal's, scripts/gpu_report.py --quick). Beside them the sub-batch's
-    plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
+    generates no code: the CPU rehearsal's, scripts/gpu_report.py --quick). With ``outputs_fn(model, indices)``
+    (the loss as :class:`kryball.Outputs`), a product with the generalised Gauss–Newton matrix instead
+    (``gauss_newton_ms``; batched, per product: ``gauss_newton_batched_per_product_ms``: kryball/curvature.py).
+    Beside them the sub-batch's plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
     from the whole batch's graph* with the same on a forward pass of those examples alone: why
     ``curvature_batch`` needs ``closure(indices)`` (kryball/closure.py).
 
@@ -126,6 +128,10 @@ def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=F
                    double_backward_ms=median(lambda: hvp.matvec(v)),  # noqa: B023
                    forward_over_reverse_ms=median(lambda: forward_over_reverse(theta, tangent)),  # noqa: B023
                    batched_per_product_ms=median(lambda: hvp.matmat(V)) / 5)  # noqa: B023
+        if outputs_fn is not None:
+            ggn = GaussNewtonProducts(outputs_fn(model, indices), trainable, batched=True)
+            row["gauss_newton_ms"] = median(lambda: ggn.matvec(v))  # noqa: B023
+            row["gauss_newton_batched_per_product_ms"] = median(lambda: ggn.matmat(V)) / 5  # noqa: B023
         if compiled:
             start = time.perf_counter()
             fast = torch.compile(forward_over_reverse, backend=backend)

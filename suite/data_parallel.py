@@ -72,9 +72,10 @@ class DataParallel:
     """
 
     def __init__(self, processes: Processes, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 name: str, least_squares: bool = False):
+                 name: str, least_squares: bool = False, outputs: bool = False):
         self.processes, self.model, self.optimizer = processes, model, optimizer
         self.least_squares = least_squares  # the task's loss takes reduction="residuals" (tasks/base.py)
+        self.outputs = outputs  # … or reduction="outputs" (kryball.Outputs)
         self._trained = model  # what the closure calls: the module, or its DDP wrapper
         if not processes.parallel:
             return
@@ -100,7 +101,7 @@ class DataParallel:
         point the step started from."""
         if not self.processes.parallel:
             closure = make_closure(self.model, functools.partial(loss, batch=batch), self.optimizer, counts,
-                                   self.least_squares)
+                                   self.least_squares, self.outputs)
             with without_examples_quietly(loss):
                 return float(self.optimizer.step(closure).detach())
         shard, size, total = shard_of(batch, self.processes)

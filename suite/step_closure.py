@@ -17,7 +17,9 @@
 - KryBall with Gauss–Newton curvature (``curvature="gauss_newton"``, or ``"auto"`` on a least-squares
   task) wants the residuals of a least-squares loss (``wants_residuals``): where the task has them
   (``least_squares``), the closure gives ``kryball.Residuals`` of the task's
-  ``loss(..., reduction="residuals")`` (tasks/base.py), of the batch or of ``indices``.
+  ``loss(..., reduction="residuals")`` (tasks/base.py), of the batch or of ``indices``. With
+  ``curvature="gauss_newton"`` by name (``needs_residuals``) on a classification task (``outputs``) it
+  gives ``kryball.Outputs``, the logits and labels (``reduction="outputs"``): generalised Gauss–Newton.
 - An optimiser may call the closure several times per step (KryBall's trial point, LBFGS's line
   search). Those calls see the same batch, and only the first may advance BatchNorm running
   statistics: a later call evaluates the same batch again and must not count it twice
@@ -43,7 +45,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from kryball import KryBall, Residuals, WholeBatchCurvature
+from kryball import KryBall, Outputs, Residuals, WholeBatchCurvature
 from kryball.repeatable import Repeats
 
 
@@ -100,19 +102,23 @@ def backward_with_graph(loss: torch.Tensor, model: nn.Module, counts: Counts) ->
 
 
 def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, counts: Counts,
-                 least_squares: bool = False):
+                 least_squares: bool = False, outputs: bool = False):
     """A closure for one step: ``loss_fn(model)`` on the step's batch, counted, BN-safe on reuse;
-    ``least_squares``: ``loss_fn`` takes ``reduction="residuals"`` (a least-squares task's loss, tasks/base.py)."""
+    ``least_squares``: ``loss_fn`` takes ``reduction="residuals"`` (a least-squares task's loss, tasks/base.py);
+    ``outputs``: it takes ``reduction="outputs"`` (a classification task's)."""
     computes_gradients = getattr(optimizer, "computes_gradients", False)
     create_graph = getattr(optimizer, "create_graph", False)
     per_example = getattr(optimizer, "samples_curvature", False) and selects_examples(loss_fn)
     residuals = least_squares and getattr(optimizer, "wants_residuals", False)
+    # The outputs only where Gauss–Newton curvature is asked for by name: "auto" (KryBall+'s) keeps the Hessian on
+    # classification, where the generalised Gauss–Newton matrix has not been measured on the tracks.
+    gives_outputs = outputs and not residuals and getattr(optimizer, "needs_residuals", False)
     # KryBall repeats its own evaluations; for any other optimiser the closure does (same draws left alone: the
     # peers' runs stay as they were).
     repeats = None if isinstance(optimizer, KryBall) else Repeats(_device_of(model), same_randomness=False,
                                                                   model=model)
 
-    def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals:
+    def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals | Outputs:
         if repeats is None:
             repeated = contextlib.nullcontext()
         else:
@@ -120,6 +126,8 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
         with repeated:
             if residuals:  # KryBall with Gauss–Newton curvature (the build refuses "gauss_newton" without residuals)
                 loss = Residuals(loss_fn(model, indices=indices, reduction="residuals"))
+            elif gives_outputs:  # KryBall with curvature="gauss_newton" on a classification task: kryball.Outputs
+                loss = loss_fn(model, indices=indices, reduction="outputs")
             elif per_example:  # KryBall only (computes_gradients): per-example losses of the batch or of `indices`
                 loss = loss_fn(model, indices=indices, reduction="none")
             elif computes_gradients:

@@ -100,7 +100,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_epoch, processes: processes_mod.Proc
     if (threads := intra_op_threads(cfg.threads, model, device)) is not None:
         torch.set_num_threads(threads)
     parallel = DataParallel(processes, model, experiment.optimizer, cfg.optim.name,
-                            least_squares=getattr(task, "least_squares", False))
+                            least_squares=getattr(task, "least_squares", False),
+                            outputs=getattr(task, "outputs", False))
     optimizer = parallel.optimizer
     run_dir = parallel.from_main(lambda: run_dir)  # the run directory is process 0's
     logger = build(cfg.logger) if parallel.is_main else NoLogger()

@@ -10,7 +10,9 @@ order and noise), where its tensors live and their floating-point type — and p
   also takes ``indices`` (a subset of the batch's examples, :func:`select`) and
   ``reduction="none"`` (one loss per example), for curvature on a sub-batch (kryball/closure.py). A
   least-squares task (``least_squares = True``) also takes ``reduction="residuals"``: the residuals
-  whose squares make the loss (:func:`least_squares_loss`), for KryBall's Gauss–Newton curvature.
+  whose squares make the loss (:func:`least_squares_loss`), for KryBall's Gauss–Newton curvature; a
+  task whose loss is convex in the network's outputs (``outputs = True``: classification) takes
+  ``reduction="outputs"``: them with their targets, ``kryball.Outputs``, for the generalised one.
 - ``evaluate(model)`` — end-of-epoch metrics: any of ``train_loss`` (full-batch tasks give the
   exact objective at the current point, replacing the mean of the step losses), ``test_loss``,
   ``test_acc``, plus task extras (the coordinates of 2-D functions, for trajectory figures).
@@ -37,6 +39,7 @@ class Task:
     """Defaults shared by the tasks: no test set, no convergence criterion, not a least-squares loss."""
 
     least_squares = False  # whether ``loss`` takes reduction="residuals" (:func:`least_squares_loss`)
+    outputs = False  # whether ``loss`` takes reduction="outputs" (kryball.Outputs: generalised Gauss–Newton)
 
     def evaluate(self, model: torch.nn.Module) -> dict:
         return {}

@@ -22,6 +22,7 @@ split existed) and no validation metrics.
 import torch
 import torch.nn.functional as F
 
+from kryball import Outputs
 from suite.errors import ConfigError
 from tasks.base import Task, epoch_generator, select
 
@@ -68,8 +69,12 @@ class ClassificationTask(Task):
             index = order[start:start + self.batch_size]
             yield self.prepare(self.x_train[index]), self.y_train[index]
 
-    def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor:
+    outputs = True  # loss(..., reduction="outputs"): tasks/base.py
+
+    def loss(self, model, batch, indices=None, reduction="mean") -> torch.Tensor | Outputs:
         x, y = select(batch, indices)
+        if reduction == "outputs":  # the logits with their labels, for generalised Gauss–Newton curvature
+            return Outputs(model(x), y, "cross_entropy")
         return F.cross_entropy(model(x), y, reduction=reduction)
 
     @torch.no_grad()

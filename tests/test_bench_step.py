@@ -51,6 +51,7 @@ def test_hvp_variants_are_timed_on_sub_batches(tmp_path):
     table = pd.read_csv(out)
     assert list(table.examples) == [16, 8, 2]
     assert (table.double_backward_ms.iloc[:2] > 0).all() and (table.forward_over_reverse_ms.iloc[:2] > 0).all()
+    assert (table.gauss_newton_ms.iloc[:2] > 0).all() and (table.gauss_newton_batched_per_product_ms.iloc[:2] > 0).all()
     assert table.selected_from_whole_graph_ms.iloc[2] > 0 and table.separate_forward_ms.iloc[2] > 0
 
 

@@ -7,9 +7,9 @@ import math
 
 import pytest
 import torch
-from conftest import compose_config
+from conftest import TINY, compose_config
 
-from kryball import Residuals
+from kryball import Outputs, Residuals
 from models.mlp import MLP
 from suite.config import ConfigError
 from suite.experiment import build, build_experiment
@@ -189,3 +189,19 @@ def test_kryball_plus_takes_residuals_where_the_task_has_them_and_the_loss_elsew
                                experiment.optimizer, Counts(), least_squares)
         assert isinstance(closure(), Residuals) == least_squares
         assert run(cfg, tmp_path / task).status in ("completed", "converged")
+
+
+def test_a_classification_task_gives_outputs_to_gauss_newton_by_name_and_the_loss_to_auto(tmp_path):
+    """On MNIST-1D ``curvature="gauss_newton"`` gets kryball.Outputs (generalised Gauss–Newton), while KryBall+'s
+    ``auto`` keeps the Hessian there (not measured on the tracks); both train."""
+    for curvature, gives_outputs in (("gauss_newton", True), ("auto", False)):
+        overrides = ["task=mnist1d", "optim=kryball_plus", f"optim.curvature={curvature}", "epochs=1",
+                     *TINY["mnist1d"]]
+        cfg = compose_config(overrides)
+        experiment = build_experiment(cfg, torch.device("cpu"))
+        assert experiment.task.outputs
+        batch = next(iter(experiment.task.batches(0)))
+        closure = make_closure(experiment.model, functools.partial(experiment.task.loss, batch=batch),
+                               experiment.optimizer, Counts(), outputs=experiment.task.outputs)
+        assert isinstance(closure(), Outputs) == gives_outputs
+        assert run(cfg, tmp_path / curvature).status in ("completed", "converged")

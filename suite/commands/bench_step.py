@@ -33,7 +33,7 @@ import sys
 import pandas as pd
 import torch
 
-from kryball import KryBall
+from kryball import KryBall, Outputs
 from kryball.closure import subset_size
 from suite.bench import bench_optimizer, hvp_variant_costs, primitive_costs
 from suite.config import compose_config
@@ -125,8 +125,12 @@ def benchmark(args: argparse.Namespace) -> pd.DataFrame:
         xb, tb = (x, targets) if indices is None else (x[indices], targets[indices])
         return least_squares_loss(model(xb) - tb, reduction)
 
+    def outputs(model, indices=None):  # the same cross-entropy as kryball.Outputs: its Gauss–Newton products
+        xb, yb = (x, y) if indices is None else (x[indices], y[indices])
+        return Outputs(model(xb), yb, "cross_entropy")
+
     if args.hvp_variants is not None:
-        return hvp_variants(args, base_model, loss_fn, batch_size, device)
+        return hvp_variants(args, base_model, loss_fn, batch_size, device, outputs)
 
     def optim_config(overrides):
         return compose_config([f"task={args.task}", *args.overrides, *overrides]).optim
@@ -216,12 +220,13 @@ def floor_ms(costs: dict, result: dict, is_kryball: bool, sub_batch: bool) -> fl
     return costs["gradient_graph_ms"] + result["hvps_per_step"] * costs["hvp_ms"] + extra_forwards * costs["forward_ms"]
 
 
-def hvp_variants(args, model, loss_fn, batch_size: int, device: torch.device) -> pd.DataFrame:
-    """``--hvp-variants``: one HVP taken several ways on sub-batches (suite.bench.hvp_variant_costs)."""
+def hvp_variants(args, model, loss_fn, batch_size: int, device: torch.device, outputs_fn) -> pd.DataFrame:
+    """``--hvp-variants``: one HVP taken several ways on sub-batches, and one Gauss–Newton product
+    (suite.bench.hvp_variant_costs)."""
     sizes = args.hvp_variants or [batch_size, batch_size // 2, batch_size // 4, batch_size // 8]
     table = pd.DataFrame(hvp_variant_costs(model, loss_fn, sizes, device, repeats=3 * args.steps,
                                            warmup=args.warmup + 2, compiled=args.compile,
-                                           backend=args.compile_backend))
+                                           backend=args.compile_backend, outputs_fn=outputs_fn))
     print(f"{args.task} on {device}, batch {batch_size}, {torch.get_num_threads()} threads: one HVP, ms")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
     table["task"], table["device"], table["threads"] = args.task, str(device), torch.get_num_threads()

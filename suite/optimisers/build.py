@@ -118,10 +118,12 @@ def build_optimizer(node: DictConfig | dict, model: torch.nn.Module, task,
         raise ConfigError("optim", f"{name} does not apply here: {error}") from None
     except BAD_HYPERPARAMETER as error:
         raise ConfigError("optim", f"{name}: {error}") from None
-    if getattr(optimizer, "needs_residuals", False) and not getattr(task, "least_squares", False):
+    if getattr(optimizer, "needs_residuals", False) and not (getattr(task, "least_squares", False)
+                                                             or getattr(task, "outputs", False)):
         raise ConfigError(f"{group}.curvature", f"{name}: Gauss–Newton curvature needs a least-squares task (a loss "
-                                                f"made of residuals: tasks/base.py), and {type(task).__name__} is not "
-                                                "one; use curvature=hessian")
+                                                "made of residuals) or a classification task (a loss of the outputs: "
+                                                f"tasks/base.py), and {type(task).__name__} is neither; use "
+                                                "curvature=hessian")
     if isinstance(optimizer, KryBall):
         optimizer.model = model  # its buffers (BatchNorm's statistics) advance once per step: kryball/repeatable.py
     if options.create_graph:
