@@ -202,10 +202,11 @@ class Closure:
     tensor) become their mean, :class:`Residuals` their loss, and the batch size is remembered
     (``batch_size``; ``None`` while the closure returns a scalar and calls no :func:`curvature_examples`);
     ``outputs`` are the :class:`Residuals` or :class:`Outputs` of the last evaluation with a graph (``None`` unless
-    the closure returns them: :mod:`kryball.losses`). ``takes_indices`` says whether the closure can evaluate a sub-batch (it takes
-    ``indices``, or it calls :func:`curvature_examples`); ``differentiates`` whether the closure differentiates by
-    itself (its trial points then need gradient tracking: the module docstring); ``called_backward`` whether its
-    first evaluation called backward (``.grad`` then holds that gradient after the step).
+    the closure returns them: :mod:`kryball.losses`). ``takes_indices`` says whether the closure can evaluate a
+    sub-batch (it takes ``indices``, or it calls :func:`curvature_examples`); ``differentiates`` whether the closure
+    differentiates by itself (its trial points then need gradient tracking: the module docstring);
+    ``called_backward`` whether its first evaluation called backward (``.grad`` then holds that gradient after the
+    step).
 
     ``repeats`` (:class:`kryball.repeatable.Repeats`) makes every evaluation after the first repeat its random
     streams and undo its buffer updates; without it, and where the closure runs BatchNorm in training mode,

@@ -164,9 +164,9 @@ class GaussNewtonProducts(CurvatureProducts):
 _COMPILED = ("torch.compile with aot_autograd does not currently support double backward",
              "compiled with non-empty donated buffers")
 COMPILED_MODEL = ("KryBall: the closure runs a torch.compile'd model, whose backward torch.compile cannot "
-                  "differentiate again, and every KryBall step takes Hessian-vector products (a double backward): call the model "
-                  "uncompiled inside the closure, or compile it with torch.compile(model, backend='eager'), Dynamo's "
-                  "graph capture without AOTAutograd (docs/usage.md)")
+                  "differentiate again, and every KryBall step takes Hessian-vector products (a double backward): "
+                  "call the model uncompiled inside the closure, or compile it with torch.compile(model, "
+                  "backend='eager'), Dynamo's graph capture without AOTAutograd (docs/usage.md)")
 
 
 @contextlib.contextmanager

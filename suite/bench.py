@@ -99,8 +99,8 @@ def hvp_variant_costs(model, loss_fn, sizes, device, repeats, warmup, compiled=F
     generates no code: the CPU rehearsal's, scripts/gpu_report.py --quick). With ``outputs_fn(model, indices)``
     (the loss as :class:`kryball.Outputs`), a product with the generalised Gauss–Newton matrix instead
     (``gauss_newton_ms``; batched, per product: ``gauss_newton_batched_per_product_ms``: kryball/curvature.py).
-    Beside them the sub-batch's plain gradient. A last row compares a gradient graph and one product of 1 example in 8 *selected
-    from the whole batch's graph* with the same on a forward pass of those examples alone: why
+    Beside them the sub-batch's plain gradient. A last row compares a gradient graph and one product of 1 example
+    in 8 *selected from the whole batch's graph* with the same on a forward pass of those examples alone: why
     ``curvature_batch`` needs ``closure(indices)`` (kryball/closure.py).
 
     ``loss_fn(model, indices=None, reduction="mean")`` is the data tasks' loss (tasks/base.py).
