@@ -1,6 +1,6 @@
 """Train one model on one task with one optimiser and record the run: the suite's Hydra entry point.
 
-    python train.py                                          # MNIST-1D MLP, KryBall, CPU, ~1 min
+    python train.py                                          # MNIST-1D MLP, KryBall+, CPU, ~25 s
     python train.py task=rosenbrock optim=lbfgs              # any task × optimiser
     python train.py experiment=table5_1_rosenbrock_u03 optim=kryball   # one cell of Table 5.1
     python train.py -m seed=0,1,2 task=xor optim=msgd,adam   # Hydra multirun
