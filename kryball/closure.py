@@ -102,7 +102,6 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from .curvature import explained_double_backward
 from .losses import OUTPUT_LOSSES, Outputs, Residuals  # noqa: F401 (Residuals: kryball.closure.Residuals, as before)
 from .state import FlatState, SubBatchSampler
 
@@ -232,7 +231,7 @@ class Closure:
         the graph, and where the closure returns a detached copy of the loss it called backward on (a framework's
         closure: Lightning's automatic optimisation), that loss is taken."""
         mode = _ClosureMode(keep_backward=True)
-        with torch.enable_grad(), mode, explained_double_backward():  # the closure's own backward keeps the graph
+        with torch.enable_grad(), mode:
             loss = self._evaluate(indices, keep_outputs=True, backward_of=mode.backward_of)
         self.differentiates |= mode.differentiated
         self.called_backward |= bool(mode.backward_of) and indices is None

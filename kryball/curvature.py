@@ -51,9 +51,8 @@ class CurvatureProducts:
             except RuntimeError:
                 self.batched = False  # e.g. a backward formula without a batching rule
         products = torch.empty_like(rows)
-        with explained_double_backward():
-            for row, product in zip(rows, products):
-                self._products(row, batched=False, out=product)
+        for row, product in zip(rows, products):
+            self._products(row, batched=False, out=product)
         return products.T
 
     def _depends_on_params(self) -> bool:
@@ -80,8 +79,7 @@ class HessianVectorProducts(CurvatureProducts):
                  gradient: torch.Tensor | None = None):
         super().__init__(batched)
         require_graph(loss)
-        with explained_double_backward():
-            grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
+        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True, materialize_grads=True)
         self._params = params
         self._gradient = flatten(grads)
         self.gradient = self._gradient.detach() if gradient is None else gradient
@@ -134,10 +132,8 @@ class GaussNewtonProducts(CurvatureProducts):
         require_graph(values)
         self._values, self._params = values, params
         self._dual = torch.zeros_like(values, requires_grad=True)
-        with explained_double_backward():
-            self._transposed = flatten(torch.autograd.grad(values, params, grad_outputs=self._dual,
-                                                           create_graph=True, allow_unused=True,
-                                                           materialize_grads=True))  # Jᵀu
+        self._transposed = flatten(torch.autograd.grad(values, params, grad_outputs=self._dual, create_graph=True,
+                                                       allow_unused=True, materialize_grads=True))  # Jᵀu
         own = self._transpose_times(self._loss.loss_gradient(), batched=False)
         self.gradient = own if gradient is None else gradient
 
@@ -171,8 +167,9 @@ COMPILED_MODEL = ("KryBall: the closure runs a torch.compile'd model, whose back
 
 @contextlib.contextmanager
 def explained_double_backward() -> Iterator[None]:
-    """AOTAutograd's refusal of a double backward (or of a backward that keeps its graph), deep inside the first
-    product, becomes one line that says what works (the parameters are untouched: no trial point has been tried)."""
+    """AOTAutograd's refusal of a double backward (or of a backward that keeps its graph) — from the closure's own
+    backward, the gradient with its graph or the first product — becomes one line that says what works. Entered once,
+    around a whole step (:meth:`kryball.KryBall.step`), which leaves the parameters as they were."""
     try:
         yield
     except RuntimeError as error:

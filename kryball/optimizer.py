@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 
 from .closure import Closure, curvature_indices
-from .curvature import CurvatureProducts, gradient, products_for
+from .curvature import CurvatureProducts, explained_double_backward, gradient, products_for
 from .options import HYPERPARAMETERS, Options
 from .parameters import (MESSAGE, ParamGroup, all_params, assign, check_steppable, flatten, refuse_changed_set,
                          refuse_duplicates, refuse_other_parameters, shapes, trainable_positions)
@@ -91,7 +91,7 @@ class KryBall(Optimizer):
       parameters, the state and ``totals`` as before the step, and is raised again.
     - One process: in a process group of several ranks ``step`` refuses, naming
       :class:`kryball.distributed.DistributedKryBall`. A ``torch.compile``d model (AOTAutograd)
-      is refused at the first Hessian-vector product in one line; ``backend="eager"`` works.
+      is refused at the first step in one line; ``backend="eager"`` works.
     - Threads: the interception of backward is confined to the thread running the
       closure; other threads' autograd is untouched.
     - There is no learning rate: the trust-region radius, adapted by ρ every step, is
@@ -258,7 +258,8 @@ class KryBall(Optimizer):
             theta = flatten(params)
         repeats = Repeats(params[0].device, options.same_randomness, self.model)
         try:
-            return self._step(Closure(closure, repeats), params, theta, options, state)
+            with explained_double_backward():  # a compiled model's refusal, in one line
+                return self._step(Closure(closure, repeats), params, theta, options, state)
         except BaseException:
             before.restore(params, theta)
             repeats.undo()
