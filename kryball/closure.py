@@ -285,11 +285,8 @@ class Closure:
         selecting ``indices``; the first of the step as it is, the later ones as its repeats."""
         pass_indices = indices is not None and self._takes_an_argument
         with _EVALUATION.of(None if pass_indices else indices) as evaluation:
-            if self.repeats is None:
+            with contextlib.nullcontext() if self.repeats is None else self.repeats.evaluation():
                 value = self._closure(indices) if pass_indices else self._closure()
-            else:
-                with self.repeats.again() if self.repeats.started else self.repeats.first():
-                    value = self._closure(indices) if pass_indices else self._closure()
             seen = evaluation.batch_size
         if seen is not None and indices is None:
             self._selects = True

@@ -23,12 +23,11 @@ evaluation, trial points and rejected steps included.
 - **Buffers** (``KryBall(params, model=model)``). The buffers of ``model``'s modules in training mode are copied
   after the first evaluation and copied back after every later one: they advance once per step, from the first
   evaluation at θ_t (one copy of those buffers per evaluation, and one from before the step, which an exception
-  in the closure restores; BatchNorm's are two numbers per channel). Version
-  counters cannot tell which buffers changed: BatchNorm's kernel updates its running statistics without bumping
-  them. Without
-  ``model``, KryBall cannot reach the buffers (an optimiser is given tensors, not modules), so a closure that runs
-  BatchNorm in training mode with running statistics is refused at its first evaluation, in one line that says to
-  pass the model (:class:`kryball.closure.Closure` sees the call of ``torch.nn.functional.batch_norm``).
+  in the closure restores; BatchNorm's are two numbers per channel). Version counters cannot tell which buffers
+  changed: BatchNorm's kernel updates its running statistics without bumping them. Without ``model``, KryBall
+  cannot reach the buffers (an optimiser is given tensors, not modules), so a closure that runs BatchNorm in
+  training mode with running statistics is refused at its first evaluation, in one line that says to pass the
+  model (:class:`kryball.closure.Closure` sees the call of ``torch.nn.functional.batch_norm``).
 """
 
 from __future__ import annotations
@@ -68,8 +67,8 @@ class Repeats:
         same_randomness: replay the random streams (the ``same_randomness`` option).
         model: the module whose buffers the closure updates, or ``None``.
 
-    ``first()`` wraps the first evaluation, ``again()`` every later one; ``undo()`` puts the buffers back as they
-    were before the step.
+    ``evaluation()`` wraps each evaluation: ``first()`` the first, ``again()`` every later one; ``undo()`` puts the
+    buffers back as they were before the step.
     """
 
     def __init__(self, device: torch.device, same_randomness: bool = True, model: torch.nn.Module | None = None):
@@ -83,6 +82,10 @@ class Repeats:
     @property
     def has_model(self) -> bool:
         return self._model is not None
+
+    def evaluation(self) -> contextlib.AbstractContextManager[None]:
+        """The context of the step's next evaluation: :meth:`first` for the first, :meth:`again` after it."""
+        return self.again() if self.started else self.first()
 
     @contextlib.contextmanager
     def first(self) -> Iterator[None]:

@@ -119,11 +119,7 @@ def make_closure(model: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, co
                                                                   model=model)
 
     def closure(indices: torch.Tensor | None = None) -> torch.Tensor | Residuals | Outputs:
-        if repeats is None:
-            repeated = contextlib.nullcontext()
-        else:
-            repeated = repeats.again() if repeats.started else repeats.first()
-        with repeated:
+        with contextlib.nullcontext() if repeats is None else repeats.evaluation():
             if residuals:  # KryBall with Gauss–Newton curvature (the build refuses "gauss_newton" without residuals)
                 loss = Residuals(loss_fn(model, indices=indices, reduction="residuals"))
             elif gives_outputs:  # KryBall with curvature="gauss_newton" on a classification task: kryball.Outputs
