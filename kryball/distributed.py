@@ -36,8 +36,8 @@ import torch
 import torch.distributed as dist
 
 from .closure import Closure, curvature_indices, loss_with_graph, start_sampler
-from .losses import OUTPUT_LOSSES
 from .curvature import HessianVectorProducts
+from .losses import OUTPUT_LOSSES
 from .optimizer import KryBall
 from .parameters import assign, flatten
 
@@ -188,8 +188,7 @@ class DistributedKryBall(KryBall):
     Every process builds the same model and calls ``step`` once per batch with a closure of its own shard,
     ``opt.step(closure, shard_size=len(shard))``; the closure returns the shard's loss (or one loss per example,
     a 1-D tensor, whose mean is taken here; or :class:`kryball.Residuals` or :class:`kryball.Outputs`, taken as
-    their per-example losses:
-    the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every
+    their per-example losses: the curvature stays the Hessian's, ``curvature="auto"`` included). ``shard_size`` (default 1 on every
     process: shards of equal size) weights each shard by its examples, so unequal shards still give the mean over
     the batch; every process needs at least one example. On construction the trainable parameters are set to those
     of the group's first process, as DDP does. ``state_dict()`` is the same on every process and is that of

@@ -144,17 +144,13 @@ class KryBall(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         """torch.optim's ``__setstate__``, which ``load_state_dict`` calls with the loaded state and groups (after
-        torch's pre-hooks, before its post-hooks): θ's saved state becomes a :class:`FlatState` and the groups
-        KryBall's here, so that post-hooks see what a step will use. A state saved for other parameters is refused
-        by name before anything changes."""
+        torch's pre-hooks, before its post-hooks): θ's saved state becomes a :class:`FlatState` (or is refused as
+        not KryBall's before anything changes) and the groups KryBall's here, so that post-hooks see what a step
+        will use. (:meth:`load_state_dict` has refused a state of other parameters already.)"""
         groups = [ParamGroup(group, **Options.of(group).as_dict()) for group in state["param_groups"]]
         loaded = defaultdict(dict)
-        for holder, saved in state["state"].items():
-            if isinstance(saved, dict):  # load_state_dict's plain form (FlatState.as_dict)
-                converted = FlatState.from_dict(saved, like=holder)
-                refuse_other_parameters(groups, converted.shapes)
-                saved = converted
-            loaded[holder] = saved
+        for holder, saved in state["state"].items():  # load_state_dict's plain form (FlatState.as_dict) converted
+            loaded[holder] = FlatState.from_dict(saved, like=holder) if isinstance(saved, dict) else saved
         super().__setstate__({**state, "state": loaded, "param_groups": groups})
         self.__dict__.setdefault("model", None)  # unpickled (load_state_dict keeps the model it has)
         self.__dict__.setdefault("_warned", set())

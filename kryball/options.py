@@ -138,8 +138,7 @@ class Options:
     outputs, positive semi-definite (:class:`kryball.curvature.GaussNewtonProducts`), for a closure that returns
     :class:`kryball.Residuals` (least squares: G = (2/N) JᵀJ) or :class:`kryball.Outputs` (cross-entropy,
     squared error); or ``"auto"``, the Gauss–Newton matrix where the closure returns either and the Hessian where
-    it returns a loss
-    (:func:`kryball.curvature.products_for`; KryBall+'s, docs/performance.md)."""
+    it returns a loss (:func:`kryball.curvature.products_for`; KryBall+'s, docs/performance.md)."""
 
     curvature_batch: int | float | None = _option(
         None, lambda v, _: v is None or (_is_int(v) and v >= 1) or (isinstance(v, float) and 0.0 < v <= 1.0),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import numpy as np
 import torch
 
-from .parameters import assign, flatten
+from .parameters import assign
 from .state import Status, StepInfo, Totals
 
 if TYPE_CHECKING:
@@ -218,10 +218,9 @@ class QuadraticModel(NamedTuple):
 class TrialPoints:
     """Trial points θ + p around the current θ: moves the parameters there and evaluates the loss."""
 
-    @torch.no_grad()
-    def __init__(self, params: list[torch.Tensor], closure: Closure, totals: Totals, theta: torch.Tensor | None = None):
+    def __init__(self, params: list[torch.Tensor], closure: Closure, totals: Totals, theta: torch.Tensor):
         self._params, self._closure, self._totals = params, closure, totals
-        self.theta = flatten(params) if theta is None else theta  # θ, flat (a copy)
+        self.theta = theta  # θ, flat: the step's copy, which it also restores after an exception
 
     def loss_at(self, p: torch.Tensor) -> float:
         """Move θ to θ + p and return the loss there (without a graph where the closure allows: :mod:`kryball.closure`)."""
