@@ -102,12 +102,12 @@ class DataParallel:
         if not self.processes.parallel:
             closure = make_closure(self.model, functools.partial(loss, batch=batch), self.optimizer, counts,
                                    self.least_squares, self.outputs)
-            with without_examples_quietly(loss):
+            with without_examples_quietly(loss, self.optimizer):
                 return float(self.optimizer.step(closure).detach())
         shard, size, total = shard_of(batch, self.processes)
         if isinstance(self.optimizer, DistributedKryBall):
             closure = make_closure(self.model, functools.partial(loss, batch=shard), self.optimizer, counts)
-            with without_examples_quietly(loss):
+            with without_examples_quietly(loss, self.optimizer):
                 return float(self.optimizer.step(closure, shard_size=size).detach())
         weight = self.processes.world_size * size / total  # 1.0 exactly for equal shards
 

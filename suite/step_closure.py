@@ -148,13 +148,19 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
 
+def without_examples_quietly(loss_fn, optimizer: torch.optim.Optimizer) -> contextlib.AbstractContextManager:
+    """Around a step: KryBall+'s ``curvature_batch`` on a task without examples (a function of θ: Rosenbrock, the
+    saddle) falls back to the whole batch, which is all there is: the warning that says so is for a user's closure,
+    not these. Nothing for an optimiser that takes no sub-batch (every step of Adam & co. pays nothing)."""
+    if not getattr(optimizer, "samples_curvature", False) or selects_examples(loss_fn):
+        return contextlib.nullcontext()
+    return _ignoring(WholeBatchCurvature)
+
+
 @contextlib.contextmanager
-def without_examples_quietly(loss_fn):
-    """KryBall+'s ``curvature_batch`` on a task without examples (a function of θ: Rosenbrock, the saddle) falls back
-    to the whole batch, which is all there is: the warning that says so is for a user's closure, not these."""
+def _ignoring(category: type[Warning]):
     with warnings.catch_warnings():
-        if not selects_examples(loss_fn):
-            warnings.simplefilter("ignore", WholeBatchCurvature)
+        warnings.simplefilter("ignore", category)
         yield
 
 
